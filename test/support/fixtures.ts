@@ -1,0 +1,27 @@
+/** Shared test fixtures: a valid minimal topology input and helpers to vary it. */
+import { EXAMPLE_ADMIN_KEY } from "../../topology/defaults.ts";
+import type { TopologyInput } from "../../topology/model.ts";
+
+/** The smallest valid user input: only the required admin key, every other field defaulted. */
+export const MINIMAL: TopologyInput = {
+  admin: { sshKeys: [{ name: "ops", publicKey: EXAMPLE_ADMIN_KEY }] },
+};
+
+/** MINIMAL with `patch` merged in (objects merged, everything else replaced). */
+export function withInput(patch: Record<string, unknown>): TopologyInput {
+  return merge(structuredClone(MINIMAL) as Record<string, unknown>, patch) as TopologyInput;
+}
+
+function merge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(patch)) {
+    const current = base[key];
+    base[key] =
+      value && typeof value === "object" && !Array.isArray(value) && current && typeof current === "object" && !Array.isArray(current)
+        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return base;
+}
+
+/** A valid topology of exactly `hosts` servers. */
+export { sizedTopology as sizedInput } from "../../scripts/sized-topology.ts";

@@ -1,0 +1,146 @@
+/**
+ * The topology input: what a user writes (as a TS object, a JSON file or a YAML file).
+ *
+ * The JSON Schema in `schema.ts` checks the shape; `rules.ts` checks what spans fields.
+ * Defaults live in the schema (`default`) and are applied by ajv at load time, so the
+ * README field table, the validation and the runtime all read one source.
+ */
+
+/** Hetzner locations Bulwark knows, by network zone. */
+export const LOCATIONS_BY_ZONE = {
+  "eu-central": ["fsn1", "nbg1", "hel1"],
+  "us-east": ["ash"],
+  "us-west": ["hil"],
+  "ap-southeast": ["sin"],
+} as const;
+
+export type NetworkZone = keyof typeof LOCATIONS_BY_ZONE;
+export type Location = (typeof LOCATIONS_BY_ZONE)[NetworkZone][number];
+
+/** Server types Hetzner sells today (FACTS.md). */
+export const CURRENT_SERVER_TYPES = [
+  "cx23", "cx33", "cx43", "cx53",
+  "cpx22", "cpx32", "cpx42", "cpx52", "cpx62",
+  "cax11", "cax21", "cax31", "cax41",
+  "ccx13", "ccx23", "ccx33", "ccx43", "ccx53", "ccx63",
+] as const;
+
+/** Server types retired at the end of 2025 (FACTS.md). */
+export const RETIRED_SERVER_TYPES = [
+  "cx22", "cx32", "cx42", "cx52",
+  "cpx11", "cpx21", "cpx31", "cpx41", "cpx51",
+] as const;
+
+export type ServerType = (typeof CURRENT_SERVER_TYPES)[number];
+
+export const IMAGES = ["debian-12", "debian-13", "ubuntu-24.04"] as const;
+export type Image = (typeof IMAGES)[number];
+
+export const ROLES = ["lb", "app", "parser", "storage", "mongo"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Hetzner labels: keys and values as the API accepts them. */
+export type Labels = Readonly<Record<string, string>>;
+
+/** Fields every role accepts. */
+export interface RoleCommon {
+  /** Hetzner server type of every host of the role. */
+  readonly serverType: ServerType;
+  /** OS image; the topology-wide `image` when unset. */
+  readonly image?: Image;
+  /** Host names are `<namePrefix>-<n>` (mongo: `<namePrefix>-cfg-<n>`, `<namePrefix>-s<k>-<n>`). */
+  readonly namePrefix: string;
+  /** Extra labels on this role's servers. */
+  readonly labels?: Labels;
+}
+
+export type LbFailover = "floating-ip" | "vrrp-vip";
+
+export interface LbRole extends RoleCommon {
+  /** Always 2: an active and a standby load balancer. */
+  readonly count: 2;
+  /** `floating-ip` moves a Hetzner Floating IP by API; `vrrp-vip` lets keepalived hold a layer-2 VIP (private clouds). */
+  readonly failover: LbFailover;
+}
+
+export interface ComputeRole extends RoleCommon {
+  /** Number of hosts. */
+  readonly count: number;
+}
+
+export interface StorageRole extends RoleCommon {
+  /** Number of gluster servers: a multiple of 3 (replica 3, or 2 data + 1 arbiter per set). */
+  readonly count: number;
+  /** Size of the Hetzner volume that is each server's brick, in GB. */
+  readonly volumeSizeGb: number;
+  /** Data copies per file: 3, or 2 with an arbiter. */
+  readonly replica: 2 | 3;
+  /** With replica 2, the third brick of each set holds metadata only. Required for replica 2. */
+  readonly arbiter: boolean;
+}
+
+export interface MongoRole extends RoleCommon {
+  /** Members of the config-server replica set. */
+  readonly configServers: number;
+  /** Number of shards. */
+  readonly shards: number;
+  /** Members of each shard's replica set. */
+  readonly membersPerShard: number;
+}
+
+export interface AdminSshKey {
+  /** Name of the Hetzner SSH key resource. */
+  readonly name: string;
+  /** OpenSSH public key line. */
+  readonly publicKey: string;
+}
+
+export interface Admin {
+  /** The login user created on every host (sudo, key only). */
+  readonly user: string;
+  /** Public keys allowed to log in as that user. */
+  readonly sshKeys: readonly AdminSshKey[];
+  /** Source CIDRs from which port 22 is open on the public side. Empty: SSH is closed. */
+  readonly sshSourceCidrs: readonly string[];
+  /** Explicit opt-in needed before `sshSourceCidrs` may hold 0.0.0.0/0 or ::/0. */
+  readonly allowSshFromAnywhere: boolean;
+}
+
+export interface Topology {
+  /** Project name; prefixes every Hetzner resource name and names the stack. */
+  readonly name: string;
+  readonly location: Location;
+  readonly networkZone: NetworkZone;
+  /** Default OS image of every role. */
+  readonly image: Image;
+  readonly network: {
+    /** The private network's range (RFC 1918). */
+    readonly ipRange: string;
+    /** The one cloud subnet the hosts live in; inside `ipRange`. */
+    readonly subnet: string;
+  };
+  /** Labels on every resource. */
+  readonly labels: Labels;
+  readonly admin: Admin;
+  readonly roles: {
+    readonly lb: LbRole;
+    readonly app: ComputeRole;
+    readonly parser: ComputeRole;
+    readonly storage: StorageRole;
+    readonly mongo: MongoRole;
+  };
+  /**
+   * Opt out of the single-host-failure gate (for staging). The reason is printed at the top
+   * of the review. Unset: synth fails when losing any one host would stop the service.
+   */
+  readonly allowSinglePointsOfFailure?: { readonly reason: string };
+}
+
+/** What a user may write: the same shape, every defaulted field optional. */
+export type TopologyInput = DeepPartial<Topology>;
+
+type DeepPartial<T> = T extends readonly (infer U)[]
+  ? readonly DeepPartial<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
+    : T;

@@ -1,0 +1,174 @@
+/**
+ * The named cross-field rules of a topology: what the schema cannot say alone.
+ * Each rule returns the errors it finds (empty when satisfied); `checkTopologyRules` runs all.
+ * Rules that need the plan (placement groups, address blocks) live in `plan/checks.ts`.
+ */
+import { cidrContains, isAnywhere, isPrivateCidr, parseIpv4Cidr } from "./cidr.ts";
+import { UserError } from "./errors.ts";
+import { hostSpecs } from "./hosts.ts";
+import { CURRENT_SERVER_TYPES, LOCATIONS_BY_ZONE, RETIRED_SERVER_TYPES, ROLES, type Topology } from "./model.ts";
+
+/** Hetzner: a network holds at most 100 servers (reported limit, FACTS.md). */
+export const MAX_SERVERS_PER_NETWORK = 100;
+/** Above 7 voting members a replica set cannot be configured (MongoDB). */
+export const MAX_VOTERS = 7;
+
+export interface Rule {
+  readonly id: string;
+  readonly description: string;
+  readonly check: (t: Topology) => UserError[];
+}
+
+export const TOPOLOGY_RULES: readonly Rule[] = [
+  {
+    id: "location-in-zone",
+    description: "The location lies in the network zone.",
+    check: (t) => {
+      const inZone: readonly string[] = LOCATIONS_BY_ZONE[t.networkZone];
+      return inZone.includes(t.location)
+        ? []
+        : [new UserError("location", `is not in network zone ${t.networkZone}`, t.location, `use one of ${inZone.join(", ")}, or the zone that holds ${t.location}`)];
+    },
+  },
+  {
+    id: "network-private",
+    description: "The network range is RFC 1918 private space.",
+    check: (t) => {
+      const range = parseIpv4Cidr(t.network.ipRange)!;
+      return isPrivateCidr(range)
+        ? []
+        : [new UserError("network.ipRange", "is not a private (RFC 1918) range", t.network.ipRange, "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")];
+    },
+  },
+  {
+    id: "subnet-inside-network",
+    description: "The subnet lies inside the network range and is at least a /24.",
+    check: (t) => {
+      const range = parseIpv4Cidr(t.network.ipRange)!;
+      const subnet = parseIpv4Cidr(t.network.subnet)!;
+      if (!cidrContains(range, subnet)) {
+        return [new UserError("network.subnet", `lies outside network.ipRange ${t.network.ipRange}`, t.network.subnet, `choose a subnet inside ${t.network.ipRange}`)];
+      }
+      if (subnet.prefix > 24) {
+        return [new UserError("network.subnet", "is smaller than a /24, which the host address blocks need", t.network.subnet, "use a /24 or larger")];
+      }
+      return [];
+    },
+  },
+  {
+    id: "current-server-types",
+    description: "Every role uses a server type Hetzner still sells.",
+    check: (t) =>
+      ROLES.flatMap((role) => {
+        const type: string = t.roles[role].serverType;
+        if ((CURRENT_SERVER_TYPES as readonly string[]).includes(type)) return [];
+        const retired = (RETIRED_SERVER_TYPES as readonly string[]).includes(type);
+        return [
+          new UserError(
+            `roles.${role}.serverType`,
+            retired ? "was retired by Hetzner at the end of 2025" : "is not a known Hetzner server type",
+            type,
+            `use a current type: ${CURRENT_SERVER_TYPES.join(", ")}`,
+          ),
+        ];
+      }),
+  },
+  {
+    id: "odd-voters",
+    description: `Every replica set has an odd number of voters, from 3 to ${MAX_VOTERS}.`,
+    check: (t) =>
+      (["configServers", "membersPerShard"] as const).flatMap((field) => {
+        const n = t.roles.mongo[field];
+        if (n >= 3 && n <= MAX_VOTERS && n % 2 === 1) return [];
+        return [
+          new UserError(
+            `roles.mongo.${field}`,
+            "a replica set needs an odd number of voting members from 3 to 7 to keep a majority when one dies",
+            n,
+            "use 3, 5 or 7",
+          ),
+        ];
+      }),
+  },
+  {
+    id: "gluster-arbiter",
+    description: "Replica 2 needs an arbiter (split brain otherwise); replica 3 has none.",
+    check: (t) => {
+      const s = t.roles.storage;
+      if (s.replica === 2 && !s.arbiter) {
+        return [new UserError("roles.storage.arbiter", "replica 2 without an arbiter risks split brain", s.arbiter, "set arbiter: true, or use replica: 3")];
+      }
+      if (s.replica === 3 && s.arbiter) {
+        return [new UserError("roles.storage.arbiter", "an arbiter only goes with replica 2", s.arbiter, "set arbiter: false, or use replica: 2")];
+      }
+      return [];
+    },
+  },
+  {
+    id: "gluster-set-size",
+    description: "Storage servers come in whole replica sets of 3 bricks.",
+    check: (t) =>
+      t.roles.storage.count % 3 === 0
+        ? []
+        : [new UserError("roles.storage.count", "must be a multiple of 3 (each replica set has 3 bricks: 3 data, or 2 data + 1 arbiter)", t.roles.storage.count, "use 3, 6, 9, ...")],
+  },
+  {
+    id: "max-servers",
+    description: `At most ${MAX_SERVERS_PER_NETWORK} servers on the network.`,
+    check: (t) => {
+      const n = hostSpecs(t).length;
+      return n <= MAX_SERVERS_PER_NETWORK
+        ? []
+        : [new UserError("roles", `asks for ${n} servers, above the ${MAX_SERVERS_PER_NETWORK} a Hetzner network is reported to hold`, n, `reduce the counts to at most ${MAX_SERVERS_PER_NETWORK} servers in total`)];
+    },
+  },
+  {
+    id: "unique-host-names",
+    description: "Host names are unique, and short enough to prefix with the project name.",
+    check: (t) => {
+      const seen = new Map<string, string>();
+      const errors: UserError[] = [];
+      for (const host of hostSpecs(t)) {
+        const field = `roles.${host.role}.namePrefix`;
+        const other = seen.get(host.name);
+        if (other !== undefined && other !== host.role) {
+          errors.push(new UserError(field, `makes host name ${host.name}, which roles.${other} also makes`, t.roles[host.role].namePrefix, "give each role a distinct namePrefix"));
+        }
+        seen.set(host.name, host.role);
+        if (`${t.name}-${host.name}`.length > 63) {
+          errors.push(new UserError(field, `makes server name ${t.name}-${host.name}, longer than 63 characters`, host.name, "shorten name or namePrefix"));
+        }
+      }
+      return dedupeByPath(errors);
+    },
+  },
+  {
+    id: "ssh-not-open-to-all",
+    description: "SSH is never open to 0.0.0.0/0 or ::/0 without an explicit opt-in.",
+    check: (t) =>
+      t.admin.sshSourceCidrs.flatMap((cidr, i) =>
+        isAnywhere(cidr) && !t.admin.allowSshFromAnywhere
+          ? [new UserError(`admin.sshSourceCidrs[${i}]`, "opens SSH to the whole internet", cidr, "list your admin networks instead, or set admin.allowSshFromAnywhere: true to accept the risk")]
+          : [],
+      ),
+  },
+  {
+    id: "unique-ssh-key-names",
+    description: "SSH key names are unique.",
+    check: (t) => {
+      const names = t.admin.sshKeys.map((k) => k.name);
+      return names.flatMap((name, i) =>
+        names.indexOf(name) === i ? [] : [new UserError(`admin.sshKeys[${i}].name`, "repeats an earlier key's name", name, "give each key its own name")],
+      );
+    },
+  },
+];
+
+function dedupeByPath(errors: UserError[]): UserError[] {
+  return errors.filter((e, i) => errors.findIndex((o) => o.path === e.path) === i);
+}
+
+/** Runs every rule; returns all errors found. */
+export function checkTopologyRules(t: Topology): UserError[] {
+  return TOPOLOGY_RULES.flatMap((rule) => rule.check(t));
+}

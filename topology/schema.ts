@@ -1,0 +1,271 @@
+/**
+ * The JSON Schema of the topology input (draft 2020-12, checked by ajv in `load.ts`).
+ *
+ * Shape only: what spans several fields is in `rules.ts`. Every field has a `description`
+ * (the README table is generated from it) and, where a value is constrained, an `x-fix`
+ * annotation that the loader quotes when the value is rejected. Defaults come from the seed
+ * topology, so the seed is what an empty file gives.
+ */
+import { IMAGES, LOCATIONS_BY_ZONE } from "./model.ts";
+import { SEED_TOPOLOGY as SEED } from "./defaults.ts";
+
+/** `^[a-z][a-z0-9-]{0,62}$`: safe in host names, shell words, YAML and systemd units. */
+export const NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
+const NAME_FIX = "use lowercase letters, digits and '-', starting with a letter, at most 63 characters";
+
+/** Hetzner label keys (optional DNS prefix + name) and values. */
+const LABEL_KEY_PATTERN = "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+const LABEL_VALUE_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
+
+/** Server types are checked against the current list by a rule, which also names retired ones. */
+const SERVER_TYPE_PATTERN = "^[a-z]{2,4}[0-9]{2}$";
+
+const labels = (description: string) => ({
+  type: "object",
+  description,
+  propertyNames: {
+    pattern: LABEL_KEY_PATTERN,
+    "x-fix": "label keys are an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.'",
+  },
+  additionalProperties: {
+    type: "string",
+    pattern: LABEL_VALUE_PATTERN,
+    "x-fix": "label values are at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric (no spaces or newlines)",
+  },
+});
+
+const roleCommon = (role: string, seed: { serverType: string; namePrefix: string }, nameForm = "`<namePrefix>-<n>`") => ({
+  serverType: {
+    type: "string",
+    pattern: SERVER_TYPE_PATTERN,
+    default: seed.serverType,
+    description: `Hetzner server type of every ${role} host.`,
+    "x-fix": "use a current Hetzner server type such as cx23 or ccx13",
+  },
+  image: {
+    enum: [...IMAGES],
+    description: "OS image of this role; the topology-wide `image` when unset.",
+    "x-fix": `use one of ${IMAGES.join(", ")}`,
+  },
+  namePrefix: {
+    type: "string",
+    pattern: NAME_PATTERN,
+    default: seed.namePrefix,
+    description: `Host names are ${nameForm}.`,
+    "x-fix": NAME_FIX,
+  },
+  labels: labels(`Extra labels on the ${role} servers.`),
+});
+
+const count = (description: string, seed: number, minimum: number) => ({
+  type: "integer",
+  minimum,
+  maximum: 100,
+  default: seed,
+  description,
+  "x-fix": `use a whole number from ${minimum} to 100`,
+});
+
+const R = SEED.roles;
+
+export const TOPOLOGY_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://bulwark.invalid/topology.schema.json",
+  title: "Bulwark topology",
+  type: "object",
+  additionalProperties: false,
+  required: ["admin"],
+  properties: {
+    name: {
+      type: "string",
+      pattern: "^[a-z][a-z0-9-]{0,20}$",
+      default: SEED.name,
+      description: "Project name: prefixes every Hetzner resource and names the cdktf stack.",
+      "x-fix": "use lowercase letters, digits and '-', starting with a letter, at most 21 characters",
+    },
+    location: {
+      enum: Object.values(LOCATIONS_BY_ZONE).flat(),
+      default: SEED.location,
+      description: "Hetzner location of every server, volume and the Floating IP.",
+      "x-fix": `use one of ${Object.values(LOCATIONS_BY_ZONE).flat().join(", ")}`,
+    },
+    networkZone: {
+      enum: Object.keys(LOCATIONS_BY_ZONE),
+      default: SEED.networkZone,
+      description: "Network zone of the subnet; must contain `location`.",
+      "x-fix": `use one of ${Object.keys(LOCATIONS_BY_ZONE).join(", ")}`,
+    },
+    image: {
+      enum: [...IMAGES],
+      default: SEED.image,
+      description: "Default OS image of every role.",
+      "x-fix": `use one of ${IMAGES.join(", ")}`,
+    },
+    network: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      description: "The private network.",
+      properties: {
+        ipRange: {
+          type: "string",
+          format: "ipv4-cidr",
+          default: SEED.network.ipRange,
+          description: "Range of the private network (RFC 1918 CIDR).",
+          "x-fix": "write an IPv4 CIDR with no host bits set, such as 10.0.0.0/16",
+        },
+        subnet: {
+          type: "string",
+          format: "ipv4-cidr",
+          default: SEED.network.subnet,
+          description: "The cloud subnet the hosts live in; inside `network.ipRange`.",
+          "x-fix": "write an IPv4 CIDR with no host bits set, such as 10.0.1.0/24",
+        },
+      },
+    },
+    labels: { ...labels("Labels on every resource."), default: SEED.labels },
+    admin: {
+      type: "object",
+      additionalProperties: false,
+      required: ["sshKeys"],
+      description: "Who may log in, and from where.",
+      properties: {
+        user: {
+          type: "string",
+          pattern: "^[a-z][a-z0-9-]{0,30}$",
+          default: SEED.admin.user,
+          description: "Login user created on every host (sudo, SSH key only, no password).",
+          "x-fix": "use lowercase letters, digits and '-', starting with a letter, at most 31 characters",
+        },
+        sshKeys: {
+          type: "array",
+          minItems: 1,
+          description: "Public keys allowed to log in. Required in a topology file.",
+          "x-fix": "list at least one {name, publicKey}",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["name", "publicKey"],
+            properties: {
+              name: { type: "string", pattern: NAME_PATTERN, description: "Name of the Hetzner SSH key.", "x-fix": NAME_FIX },
+              publicKey: {
+                type: "string",
+                pattern: "^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$",
+                description: "OpenSSH public key line.",
+                "x-fix": "paste one line of a .pub file: '<type> <base64> [comment]', with no newline",
+              },
+            },
+          },
+        },
+        sshSourceCidrs: {
+          type: "array",
+          default: SEED.admin.sshSourceCidrs,
+          description: "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed.",
+          items: {
+            type: "string",
+            format: "ip-cidr",
+            "x-fix": "write an IPv4 or IPv6 CIDR such as 203.0.113.0/24",
+          },
+        },
+        allowSshFromAnywhere: {
+          type: "boolean",
+          default: false,
+          description: "Explicit opt-in needed before `sshSourceCidrs` may contain 0.0.0.0/0 or ::/0.",
+        },
+      },
+    },
+    roles: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      description: "The hosts, by role.",
+      properties: {
+        lb: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description: "The load-balancer pair (haproxy + keepalived).",
+          properties: {
+            count: { const: 2, default: 2, description: "Always 2.", "x-fix": "the lb role is a pair: set 2 or leave it out" },
+            failover: {
+              enum: ["floating-ip", "vrrp-vip"],
+              default: R.lb.failover,
+              description: "`floating-ip`: keepalived moves a Hetzner Floating IP by API. `vrrp-vip`: keepalived holds a layer-2 VIP (private clouds only).",
+              "x-fix": "use floating-ip (Hetzner Cloud) or vrrp-vip (layer-2 networks)",
+            },
+            ...roleCommon("lb", R.lb),
+          },
+        },
+        app: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description: "App hosts: the web app and the mail API behind haproxy.",
+          properties: { count: count("Number of app hosts.", R.app.count, 1), ...roleCommon("app", R.app) },
+        },
+        parser: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description: "Parser worker hosts.",
+          properties: { count: count("Number of parser hosts.", R.parser.count, 1), ...roleCommon("parser", R.parser) },
+        },
+        storage: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description: "GlusterFS servers, one Hetzner volume each as the brick.",
+          properties: {
+            count: count("Number of gluster servers: a multiple of 3.", R.storage.count, 3),
+            volumeSizeGb: {
+              type: "integer",
+              minimum: 10,
+              maximum: 10240,
+              default: R.storage.volumeSizeGb,
+              description: "Size of each server's brick volume, in GB.",
+              "x-fix": "use a whole number of GB from 10 to 10240",
+            },
+            replica: {
+              enum: [2, 3],
+              default: R.storage.replica,
+              description: "Copies of each file: 3, or 2 with `arbiter`.",
+              "x-fix": "use 3, or 2 with arbiter: true",
+            },
+            arbiter: {
+              type: "boolean",
+              default: R.storage.arbiter,
+              description: "With replica 2, a third brick per set holds metadata only (required for replica 2).",
+            },
+            ...roleCommon("storage", R.storage),
+          },
+        },
+        mongo: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description: "The sharded MongoDB cluster.",
+          properties: {
+            configServers: count("Members of the config-server replica set.", R.mongo.configServers, 1),
+            shards: count("Number of shards.", R.mongo.shards, 1),
+            membersPerShard: count("Members of each shard's replica set.", R.mongo.membersPerShard, 1),
+            ...roleCommon("mongo", R.mongo, "`<namePrefix>-cfg-<n>` and `<namePrefix>-s<shard>-<n>`"),
+          },
+        },
+      },
+    },
+    allowSinglePointsOfFailure: {
+      type: "object",
+      additionalProperties: false,
+      required: ["reason"],
+      description: "Opt out of the single-host-failure gate (staging). The reason heads the review.",
+      properties: {
+        reason: {
+          type: "string",
+          pattern: "^[^\\n\\r]{3,200}$",
+          description: "Why this topology may lose service when one host dies.",
+          "x-fix": "write one line of 3 to 200 characters",
+        },
+      },
+    },
+  },
+} as const;
