@@ -1,0 +1,78 @@
+/**
+ * The base layer every host gets: its identity file, its host firewall and the wait-for-
+ * private-address helper. Each artifact is a typed object built from the plan, rendered by
+ * one template.
+ */
+import { isIPv6 } from "node:net";
+import type { Plan, PlannedHost } from "../plan/model.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+
+/** How long a boot waits for the private address before giving up (Hetzner attaches it within seconds). */
+export const WAIT_PRIVATE_IP_SECONDS = 120;
+
+interface NftablesConfig {
+  readonly host: string;
+  readonly role: string;
+  readonly openPorts: readonly { protocol: string; port: string; comment: string }[];
+  readonly ipv4Sources: readonly { sources: string; protocol: string; ports: string; comment: string }[];
+  readonly ipv6Sources: readonly { sources: string; protocol: string; ports: string; comment: string }[];
+  readonly ipProtocols: readonly { sources: string; protocol: string; comment: string }[];
+}
+
+/** nftables writes port ranges as `a-b`, the same as the plan. */
+function nftablesConfig(plan: Plan, host: PlannedHost): NftablesConfig {
+  const publicRules = plan.firewall.public.filter((fw) => fw.hosts.includes(host.name)).flatMap((fw) => fw.rules);
+  const open = publicRules.filter((r) => r.openToAll);
+  const restricted = publicRules.filter((r) => !r.openToAll);
+  const bySource = (v6: boolean) =>
+    restricted
+      .map((r) => ({ rule: r, sources: r.sourceIps.filter((ip) => isIPv6(ip.split("/")[0]!) === v6) }))
+      .filter(({ sources }) => sources.length > 0)
+      .map(({ rule, sources }) => ({ sources: sources.join(", "), protocol: rule.protocol, ports: rule.port, comment: rule.description }));
+  const privateRules = plan.firewall.hosts[host.name] ?? [];
+  return {
+    host: host.name,
+    role: host.role,
+    openPorts: open.map((r) => ({ protocol: r.protocol, port: r.port, comment: r.description })),
+    ipv4Sources: [
+      ...bySource(false),
+      ...privateRules
+        .filter((r) => r.protocol !== "vrrp")
+        .map((r) => ({ sources: r.sources.join(", "), protocol: r.protocol, ports: r.ports!, comment: r.description })),
+    ],
+    ipv6Sources: bySource(true),
+    ipProtocols: privateRules
+      .filter((r) => r.protocol === "vrrp")
+      .map((r) => ({ sources: r.sources.join(", "), protocol: r.protocol, comment: r.description })),
+  };
+}
+
+export function baseFiles(plan: Plan, host: PlannedHost): HostFile[] {
+  return [
+    {
+      path: "/etc/bulwark/host.env",
+      content: renderTemplate("base/host.env", {
+        project: plan.name,
+        host: host.name,
+        role: host.role,
+        privateIp: host.privateIp,
+        subnet: plan.network.subnet,
+      }),
+      permissions: "0644",
+      owner: "root:root",
+    },
+    {
+      path: "/etc/nftables.conf",
+      content: renderTemplate("base/nftables.conf", nftablesConfig(plan, host)),
+      permissions: "0755",
+      owner: "root:root",
+    },
+    {
+      path: "/usr/local/sbin/bulwark-wait-private-ip",
+      content: renderTemplate("base/wait-private-ip.sh", { privateIp: host.privateIp, timeoutSeconds: WAIT_PRIVATE_IP_SECONDS }),
+      permissions: "0755",
+      owner: "root:root",
+    },
+  ];
+}

@@ -1,0 +1,69 @@
+/**
+ * Assembles a host's cloud-config as a document and serializes it to YAML. The document is
+ * typed here (not templated) so that quoting is the YAML library's job, and every file of the
+ * host goes into `write_files`.
+ */
+import { stringify } from "yaml";
+import type { Plan, PlannedHost } from "../plan/model.ts";
+import type { HostFile } from "./host-file.ts";
+
+/** Hetzner accepts at most 32 KiB of user_data (FACTS.md). */
+export const USER_DATA_LIMIT_BYTES = 32 * 1024;
+
+/** The subset of cloud-config Bulwark writes (cloud-init's schema checks it in the validate tier). */
+export interface CloudConfig {
+  readonly hostname: string;
+  readonly manage_etc_hosts: boolean;
+  readonly users: readonly {
+    readonly name: string;
+    readonly groups: readonly string[];
+    readonly shell: string;
+    readonly sudo: string;
+    readonly lock_passwd: boolean;
+    readonly ssh_authorized_keys: readonly string[];
+  }[];
+  readonly disable_root: boolean;
+  readonly ssh_pwauth: boolean;
+  readonly package_update: boolean;
+  readonly packages: readonly string[];
+  readonly write_files: readonly {
+    readonly path: string;
+    readonly content: string;
+    readonly permissions: string;
+    readonly owner: string;
+  }[];
+  readonly runcmd: readonly (readonly string[])[];
+}
+
+/** Commands run once at first boot, after packages and files are in place. */
+export interface FirstBootCommands {
+  readonly runcmd: readonly (readonly string[])[];
+}
+
+export function cloudConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[], boot: FirstBootCommands): CloudConfig {
+  return {
+    hostname: host.name,
+    manage_etc_hosts: true,
+    users: [
+      {
+        name: plan.admin.user,
+        groups: ["sudo"],
+        shell: "/bin/bash",
+        sudo: "ALL=(ALL) NOPASSWD:ALL",
+        lock_passwd: true,
+        ssh_authorized_keys: plan.admin.sshKeys.map((k) => k.publicKey),
+      },
+    ],
+    disable_root: true,
+    ssh_pwauth: false,
+    package_update: true,
+    packages: host.packages,
+    write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: f.owner })),
+    runcmd: boot.runcmd,
+  };
+}
+
+/** `#cloud-config` + YAML, with block scalars for file contents and no line folding. */
+export function serializeCloudConfig(doc: CloudConfig): string {
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0, blockQuote: "literal", defaultKeyType: "PLAIN" })}`;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { buildPlan } from "../../plan/plan.ts";
+import { renderTemplate } from "../../render/handlebars.ts";
+import { renderAll, renderHost } from "../../render/host.ts";
+import { USER_DATA_LIMIT_BYTES } from "../../render/cloud-config.ts";
+import { EXAMPLE_ADMIN_KEY } from "../../topology/defaults.ts";
+import { validateTopology } from "../../topology/load.ts";
+import { withInput } from "../support/fixtures.ts";
+
+const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)));
+
+describe("rendering", () => {
+  it("GIVEN a template value is missing WHEN rendered THEN handlebars' strict mode throws instead of writing an empty string", () => {
+    expect(() => renderTemplate("base/host.env", { project: "p", host: "h", role: "app", privateIp: "10.0.1.100" })).toThrow(/"subnet" not defined/);
+  });
+
+  it("GIVEN a value with HTML characters WHEN rendered THEN it is placed as is (no HTML escaping)", () => {
+    const out = renderTemplate("base/host.env", { project: "a&b<c>", host: "h", role: "app", privateIp: "1", subnet: "s" });
+    expect(out).toContain("BULWARK_PROJECT=a&b<c>");
+  });
+
+  it("GIVEN a host WHEN rendered THEN user_data is #cloud-config YAML whose write_files hold every file byte for byte", () => {
+    const plan = planOf();
+    const r = renderHost(plan, plan.hosts[0]!);
+    expect(r.userData.startsWith("#cloud-config\n")).toBe(true);
+    const doc = parse(r.userData) as { write_files: { path: string; content: string }[]; packages: string[]; hostname: string };
+    expect(doc.hostname).toBe("lb-1");
+    expect(doc.write_files.map((f) => [f.path, f.content])).toEqual(r.files.map((f) => [f.path, f.content]));
+    expect(doc.packages).toEqual(["nftables", "haproxy", "keepalived", "curl"]);
+  });
+
+  it("GIVEN the admin settings WHEN rendered THEN root login and passwords are off and the admin user gets the keys", () => {
+    const plan = planOf();
+    const doc = parse(renderHost(plan, plan.hosts[2]!).userData) as Record<string, unknown>;
+    expect(doc).toMatchObject({ disable_root: true, ssh_pwauth: false });
+    expect(doc["users"]).toEqual([expect.objectContaining({ name: "bulwark", lock_passwd: true, ssh_authorized_keys: [EXAMPLE_ADMIN_KEY] })]);
+  });
+
+  it("GIVEN an app host WHEN its firewall is rendered THEN 8080 is open to the two lb addresses only and the policy is drop", () => {
+    const plan = planOf();
+    const nft = renderHost(plan, plan.hosts.find((h) => h.name === "app-1")!).files.find((f) => f.path === "/etc/nftables.conf")!.content;
+    expect(nft).toContain("policy drop;");
+    expect(nft).toContain('ip saddr { 10.0.1.10, 10.0.1.11 } tcp dport 8080 accept comment "mail API / web app behind haproxy"');
+    expect(nft).not.toMatch(/dport (80|443) accept/);
+  });
+
+  it("GIVEN IPv6 admin CIDRs WHEN the firewall is rendered THEN they go into an ip6 rule", () => {
+    const plan = planOf({ admin: { sshSourceCidrs: ["203.0.113.0/24", "2001:db8::/32"] } });
+    const nft = renderHost(plan, plan.hosts[0]!).files.find((f) => f.path === "/etc/nftables.conf")!.content;
+    expect(nft).toContain("ip saddr { 203.0.113.0/24 } tcp dport 22 accept");
+    expect(nft).toContain("ip6 saddr { 2001:db8::/32 } tcp dport 22 accept");
+  });
+
+  it("GIVEN user_data over 32 KiB WHEN every host is rendered THEN the error names each host and its size", () => {
+    const keys = Array.from({ length: 400 }, (_, i) => ({ name: `k${i}`, publicKey: EXAMPLE_ADMIN_KEY }));
+    const plan = planOf({ admin: { sshKeys: keys } });
+    expect(() => renderAll(plan)).toThrow(/^hosts\.lb-1\.user_data: is \d+ bytes, above Hetzner's 32768-byte limit; got \d+\. Fix: /);
+    try {
+      renderAll(plan);
+    } catch (err) {
+      expect((err as Error).message.split("\n")).toHaveLength(18);
+    }
+  });
+
+  it("GIVEN the seed WHEN rendered THEN every user_data stays well under the limit", () => {
+    for (const r of renderAll(planOf())) expect(Buffer.byteLength(r.userData), r.host.name).toBeLessThan(USER_DATA_LIMIT_BYTES / 4);
+  });
+});
