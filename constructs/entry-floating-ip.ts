@@ -1,0 +1,49 @@
+import { Construct } from "constructs";
+import { FloatingIp } from "./hcloud.ts";
+import type { BulwarkHost } from "./host.ts";
+
+export interface EntryFloatingIpProps {
+  /** Hetzner name of the Floating IP. */
+  readonly name: string;
+  /** Home location (where it is routed from). */
+  readonly homeLocation: string;
+  /** The load balancer it is assigned to at creation; keepalived moves it afterwards. */
+  readonly initialHolder: BulwarkHost;
+  /**
+   * Labels on the Floating IP.
+   * @default - no labels
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Delete protection: the public entry address.
+   * @default false - so `cdktf destroy` works; set true in production
+   */
+  readonly protection?: boolean;
+}
+
+/**
+ * The entry address of the lb pair. keepalived's notify hook moves it through the Hetzner API
+ * on failover, so Terraform sets the first holder and then ignores `server_id`: an apply never
+ * moves it back (FACTS.md: otherwise Terraform and keepalived fight over it).
+ */
+export class EntryFloatingIp extends Construct {
+  readonly floatingIp: FloatingIp;
+
+  constructor(scope: Construct, id: string, props: EntryFloatingIpProps) {
+    super(scope, id);
+    this.floatingIp = new FloatingIp(this, "FloatingIp", {
+      name: props.name,
+      type: "ipv4",
+      homeLocation: props.homeLocation,
+      serverId: props.initialHolder.serverId,
+      description: "Entry address of the load-balancer pair; moved by keepalived on failover",
+      labels: props.labels ?? {},
+      deleteProtection: props.protection ?? false,
+      lifecycle: { ignoreChanges: ["server_id"] },
+    });
+  }
+
+  get address(): string {
+    return this.floatingIp.ipAddress;
+  }
+}

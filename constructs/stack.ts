@@ -1,0 +1,105 @@
+import { Construct } from "constructs";
+import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import type { Plan } from "../plan/model.ts";
+import type { RenderedHost } from "../render/host.ts";
+import { AdminSshKeys } from "./admin-ssh-keys.ts";
+import { BrickVolume } from "./brick-volume.ts";
+import { EntryFloatingIp } from "./entry-floating-ip.ts";
+import { HcloudProvider } from "./hcloud.ts";
+import { BulwarkHost } from "./host.ts";
+import { constructId } from "./ids.ts";
+import { PlacementGroups } from "./placement-groups.ts";
+import { PrivateNetwork } from "./private-network.ts";
+import { PublicFirewalls } from "./public-firewalls.ts";
+
+export interface BulwarkStackProps {
+  /** The plan: every host, address, group and rule. */
+  readonly plan: Plan;
+  /** Every host's rendered files and user_data, in plan order. */
+  readonly rendered: readonly RenderedHost[];
+  /**
+   * Hetzner API endpoint.
+   * @default - the provider's default (https://api.hetzner.cloud/v1), or HCLOUD_ENDPOINT
+   */
+  readonly endpoint?: string;
+  /**
+   * Delete/rebuild protection on servers, volumes and the Floating IP.
+   * @default false - so `cdktf destroy` works; set true in production
+   */
+  readonly protection?: boolean;
+}
+
+/**
+ * The whole Hetzner side of a plan. It reads the plan and the rendered files and computes
+ * nothing new. The API token comes from HCLOUD_TOKEN at deploy time, never from the code.
+ */
+export class BulwarkStack extends TerraformStack {
+  readonly hosts: ReadonlyMap<string, BulwarkHost>;
+
+  constructor(scope: Construct, id: string, props: BulwarkStackProps) {
+    super(scope, id);
+    const { plan } = props;
+    if (props.rendered.length !== plan.hosts.length) {
+      throw new Error(`BulwarkStack: ${props.rendered.length} rendered hosts for ${plan.hosts.length} planned; render every host of the plan`);
+    }
+    const labels = { ...plan.labels, "bulwark/project": plan.name };
+    // Terraform runs in cdktf.out/stacks/<stack>/; keep the state at the project root, as
+    // cdktf does by default, but by a relative path so the synthesized JSON is the same in
+    // every checkout.
+    new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
+
+    new HcloudProvider(this, "Hcloud", props.endpoint ? { endpoint: props.endpoint } : {});
+    const network = new PrivateNetwork(this, "PrivateNetwork", {
+      name: `${plan.name}-net`,
+      ipRange: plan.network.ipRange,
+      subnet: plan.network.subnet,
+      networkZone: plan.networkZone,
+      labels,
+    });
+    const groups = new PlacementGroups(this, "PlacementGroups", { prefix: plan.name, groups: plan.placementGroups, labels });
+    const firewalls = new PublicFirewalls(this, "PublicFirewalls", { prefix: plan.name, firewalls: plan.firewall.public, labels });
+    const keys = new AdminSshKeys(this, "AdminSshKeys", { prefix: plan.name, keys: plan.admin.sshKeys, labels });
+
+    const hosts = new Map<string, BulwarkHost>();
+    for (const { host, userData } of props.rendered) {
+      const node = new BulwarkHost(this, constructId(host.name), {
+        host,
+        location: plan.location,
+        userData,
+        network: network.attach(host.privateIp),
+        placementGroupId: groups.idFor(host.name),
+        firewallIds: firewalls.idsFor(host.name),
+        sshKeyIds: keys.ids(),
+        ...(props.protection !== undefined ? { protection: props.protection } : {}),
+      });
+      hosts.set(host.name, node);
+      if (host.volume) {
+        new BrickVolume(this, `${constructId(host.name)}Brick`, {
+          name: host.volume.name,
+          sizeGb: host.volume.sizeGb,
+          location: plan.location,
+          labels: { ...host.labels },
+          ...(props.protection !== undefined ? { protection: props.protection } : {}),
+        }).attachTo(node);
+      }
+    }
+    this.hosts = hosts;
+
+    if (plan.lb.failover === "floating-ip") {
+      const entry = new EntryFloatingIp(this, "EntryFloatingIp", {
+        name: `${plan.name}-entry`,
+        homeLocation: plan.location,
+        initialHolder: hosts.get(plan.lb.hosts[0]!)!,
+        labels,
+        ...(props.protection !== undefined ? { protection: props.protection } : {}),
+      });
+      new TerraformOutput(this, "floating_ip_address", { value: entry.address, description: "The entry address (Floating IP) of the lb pair" });
+    }
+    new TerraformOutput(this, "hosts", {
+      description: "Each host's private and public IPv4 address",
+      value: Object.fromEntries(
+        props.rendered.map(({ host }) => [host.name, { private_ip: host.privateIp, public_ipv4: hosts.get(host.name)!.server.ipv4Address }]),
+      ),
+    });
+  }
+}

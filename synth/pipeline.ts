@@ -1,0 +1,66 @@
+/**
+ * The one direction of data: topology → validate → plan → render → constructs → synth,
+ * plus the review bundle. `prepare` is pure (no cdktf); `buildApp` adds the constructs.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { App } from "cdktf";
+import { writeReviewBundle, type ReviewBundle } from "../bundle/write.ts";
+import { BulwarkStack } from "../constructs/stack.ts";
+import { analyzeFailures, type FailureAnalysis } from "../plan/failure.ts";
+import type { Plan } from "../plan/model.ts";
+import { buildPlan } from "../plan/plan.ts";
+import { renderAll, type RenderedHost } from "../render/host.ts";
+import { UserError } from "../topology/errors.ts";
+import { loadTopology, type TopologySource } from "../topology/load.ts";
+import type { Topology } from "../topology/model.ts";
+
+export interface Prepared {
+  readonly topology: Topology;
+  readonly plan: Plan;
+  readonly failures: FailureAnalysis;
+  readonly rendered: readonly RenderedHost[];
+}
+
+/** Validates, plans, checks the single-host-failure gate and renders every host. */
+export function prepare(source: TopologySource): Prepared {
+  const topology = loadTopology(source);
+  const plan = buildPlan(topology);
+  const failures = analyzeFailures(plan);
+  if (failures.singlePointsOfFailure.length > 0 && plan.singlePointsOfFailureAllowed === undefined) {
+    const loss = failures.losses.find((l) => !l.survives)!;
+    const broken = loss.verdicts.find((v) => !v.ok)!;
+    throw new UserError(
+      broken.field,
+      `losing ${loss.host} would stop the service (${broken.subject}: ${broken.reason}); single points of failure: ${failures.singlePointsOfFailure.join(", ")}`,
+      broken.size,
+      `add hosts so that no single loss stops ${broken.subject}, or for staging set allowSinglePointsOfFailure: {reason: "..."}`,
+    );
+  }
+  return { topology, plan, failures, rendered: renderAll(plan) };
+}
+
+/** The cdktf app with the stack for a prepared topology. */
+export function buildApp(prepared: Prepared, outdir: string): { app: App; stack: BulwarkStack } {
+  const app = new App({ outdir });
+  const stack = new BulwarkStack(app, prepared.plan.name, { plan: prepared.plan, rendered: prepared.rendered });
+  return { app, stack };
+}
+
+export interface SynthResult {
+  readonly prepared: Prepared;
+  readonly stackFile: string;
+  readonly review: ReviewBundle;
+}
+
+/** Everything `npm run synth` does: cdktf.out/ plus the review bundle. */
+export function synthesize(source: TopologySource, outdir: string, reviewDir: string): SynthResult {
+  const prepared = prepare(source);
+  // Like `cdktf synth`, start from an empty stacks/ so no stale stack is left to deploy.
+  rmSync(join(outdir, "stacks"), { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const { app } = buildApp(prepared, outdir);
+  app.synth();
+  const review = writeReviewBundle(reviewDir, prepared.plan, prepared.failures, prepared.rendered);
+  return { prepared, stackFile: join(outdir, "stacks", prepared.plan.name, "cdk.tf.json"), review };
+}

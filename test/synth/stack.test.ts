@@ -1,0 +1,151 @@
+/**
+ * The synthesized Terraform JSON of the seed: resources and counts per role, static IPs,
+ * placement, firewalls, the Floating IP, and every attribute checked against the provider schema.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Testing } from "cdktf";
+import { describe, expect, it } from "vitest";
+import { BulwarkStack } from "../../constructs/stack.ts";
+import { prepare } from "../../synth/pipeline.ts";
+import { cidrContains, parseIpv4Cidr } from "../../topology/cidr.ts";
+import type { TopologySource } from "../../topology/load.ts";
+import { withInput } from "../support/fixtures.ts";
+
+type Json = Record<string, any>;
+
+function synth(source: TopologySource = { kind: "seed" }): Json {
+  const prepared = prepare(source);
+  const app = Testing.app();
+  const stack = new BulwarkStack(app, prepared.plan.name, { plan: prepared.plan, rendered: prepared.rendered });
+  return JSON.parse(Testing.synth(stack)) as Json;
+}
+
+const resources = (tf: Json, type: string): Json[] => Object.values(tf["resource"]?.[type] ?? {});
+
+const SCHEMA = JSON.parse(readFileSync(join(import.meta.dirname, "../../providers/hcloud/schema.json"), "utf8")) as Json;
+const RESOURCE_SCHEMAS = SCHEMA["provider_schemas"]["registry.terraform.io/hetznercloud/hcloud"]["resource_schemas"] as Json;
+/** Terraform meta-arguments and cdktf's metadata key, allowed on any resource. */
+const META = new Set(["//", "depends_on", "lifecycle", "provider", "count", "for_each", "connection", "provisioner"]);
+
+/** Attribute paths in `value` that the schema block does not define. */
+function unknownAttributes(block: Json, value: Json, path: string, meta: boolean): string[] {
+  return Object.entries(value).flatMap(([key, v]) => {
+    if (meta && META.has(key)) return [];
+    if (block["attributes"]?.[key]) return block["attributes"][key].computed && !block["attributes"][key].optional && !block["attributes"][key].required ? [`${path}.${key} (computed only)`] : [];
+    const nested = block["block_types"]?.[key];
+    if (!nested) return [`${path}.${key}`];
+    return (Array.isArray(v) ? v : [v]).flatMap((item: Json, i: number) => unknownAttributes(nested.block, item, `${path}.${key}[${i}]`, false));
+  });
+}
+
+describe("synthesized stack of the seed", () => {
+  const tf = synth();
+  const servers = resources(tf, "hcloud_server");
+
+  it("GIVEN the seed WHEN synthesized THEN there are 18 servers: 2 lb, 2 app, 2 parser, 3 storage, 9 mongo", () => {
+    const byRole: Record<string, number> = {};
+    for (const s of servers) byRole[s.labels["bulwark/role"]] = (byRole[s.labels["bulwark/role"]] ?? 0) + 1;
+    expect(byRole).toEqual({ lb: 2, app: 2, parser: 2, storage: 3, mongo: 9 });
+  });
+
+  it("GIVEN the seed WHEN synthesized THEN the other resources are there in the expected numbers", () => {
+    const counts = Object.fromEntries(Object.entries(tf["resource"] as Json).map(([type, r]) => [type, Object.keys(r).length]));
+    expect(counts).toEqual({
+      hcloud_firewall: 2,
+      hcloud_floating_ip: 1,
+      hcloud_network: 1,
+      hcloud_network_subnet: 1,
+      hcloud_placement_group: 7,
+      hcloud_server: 18,
+      hcloud_ssh_key: 1,
+      hcloud_volume: 3,
+      hcloud_volume_attachment: 3,
+    });
+  });
+
+  it("GIVEN the seed WHEN synthesized THEN every server sits on a distinct static private IP inside the subnet", () => {
+    const subnet = parseIpv4Cidr("10.0.1.0/24")!;
+    const ips = servers.map((s) => s.network[0].ip as string);
+    for (const ip of ips) expect(cidrContains(subnet, parseIpv4Cidr(`${ip}/32`)!), ip).toBe(true);
+    expect(new Set(ips).size).toBe(18);
+    for (const s of servers) expect(s.depends_on).toEqual([expect.stringMatching(/^hcloud_network_subnet\./)]);
+  });
+
+  it("GIVEN the seed WHEN synthesized THEN no placement group holds more than 10 servers, and all are spread", () => {
+    const perGroup = new Map<string, number>();
+    for (const s of servers) perGroup.set(s.placement_group_id, (perGroup.get(s.placement_group_id) ?? 0) + 1);
+    expect(perGroup.size).toBe(7);
+    for (const n of perGroup.values()) expect(n).toBeLessThanOrEqual(10);
+    for (const g of resources(tf, "hcloud_placement_group")) expect(g.type).toBe("spread");
+  });
+
+  it("GIVEN the provider schema WHEN every resource is compared THEN no attribute is unknown to it and none is datacenter", () => {
+    const problems = Object.entries(tf["resource"] as Json).flatMap(([type, byId]) => {
+      const schema = RESOURCE_SCHEMAS[type];
+      if (!schema) return [`${type}: not in providers/hcloud/schema.json`];
+      return Object.entries(byId as Json).flatMap(([id, value]) => unknownAttributes(schema.block, value as Json, `${type}.${id}`, true));
+    });
+    expect(problems).toEqual([]);
+    expect(JSON.stringify(tf)).not.toContain('"datacenter"');
+  });
+
+  it("GIVEN a server with datacenter or a misspelt block field WHEN compared THEN the checker reports both", () => {
+    const bad = { name: "x", server_type: "cx23", datacenter: "fsn1-dc14", network: [{ ip: "10.0.1.9", netwrk_id: 1 }] };
+    expect(unknownAttributes(RESOURCE_SCHEMAS["hcloud_server"].block, bad, "s", true)).toEqual(["s.datacenter", "s.network[0].netwrk_id"]);
+  });
+
+  it("GIVEN the provider schema WHEN every resource is compared THEN every required attribute is set", () => {
+    const missing = Object.entries(tf["resource"] as Json).flatMap(([type, byId]) => {
+      const required = Object.entries(RESOURCE_SCHEMAS[type].block.attributes as Json).filter(([, a]) => a.required).map(([k]) => k);
+      return Object.entries(byId as Json).flatMap(([id, v]) => required.filter((k) => (v as Json)[k] === undefined).map((k) => `${type}.${id}.${k}`));
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it("GIVEN the lb pair WHEN synthesized THEN one Floating IP starts on lb-1 and Terraform ignores where keepalived moves it", () => {
+    const [fip] = resources(tf, "hcloud_floating_ip");
+    expect(fip).toMatchObject({ type: "ipv4", home_location: "fsn1", lifecycle: { ignore_changes: ["server_id"] } });
+    expect(fip!.server_id).toMatch(/^\$\{hcloud_server\.Lb1_Server_[0-9A-F]+\.id\}$/);
+    expect(resources(tf, "hcloud_floating_ip_assignment")).toEqual([]);
+    expect(tf["output"]["floating_ip_address"].value).toMatch(/^\$\{hcloud_floating_ip\..*\.ip_address\}$/);
+  });
+
+  it("GIVEN the public firewalls WHEN synthesized THEN the lb one opens 80, 443 and 22, the other only 22, all inbound", () => {
+    const rules = Object.fromEntries(resources(tf, "hcloud_firewall").map((f) => [f.name, f.rule.map((r: Json) => `${r.direction} ${r.protocol}/${r.port}`)]));
+    expect(rules).toEqual({ "bulwark-lb": ["in tcp/80", "in tcp/443", "in tcp/22"], "bulwark-base": ["in tcp/22"] });
+    const lbFirewall = Object.entries(tf["resource"]["hcloud_firewall"] as Json).find(([, f]) => (f as Json).name === "bulwark-lb")![0];
+    for (const s of servers) {
+      expect(s.firewall_ids, s.name).toEqual([expect.stringContaining(s.labels["bulwark/role"] === "lb" ? lbFirewall : "PublicFirewalls_Base")]);
+    }
+  });
+
+  it("GIVEN the storage hosts WHEN synthesized THEN each has a 100 GB XFS volume attached without automount", () => {
+    expect(resources(tf, "hcloud_volume").map((v) => [v.name, v.size, v.format, v.automount])).toEqual([
+      ["bulwark-storage-1-brick", 100, "xfs", false],
+      ["bulwark-storage-2-brick", 100, "xfs", false],
+      ["bulwark-storage-3-brick", 100, "xfs", false],
+    ]);
+    expect(resources(tf, "hcloud_volume_attachment").map((a) => a.server_id)).toEqual([
+      expect.stringMatching(/Storage1_Server/),
+      expect.stringMatching(/Storage2_Server/),
+      expect.stringMatching(/Storage3_Server/),
+    ]);
+  });
+
+  it("GIVEN host names WHEN synthesized THEN construct IDs come from them, not from positions", () => {
+    const ids = Object.keys(tf["resource"]["hcloud_server"] as Json).map((id) => id.replace(/_Server_[0-9A-F]+$/, ""));
+    expect(ids.sort()).toEqual(["App1", "App2", "Lb1", "Lb2", "MongoCfg1", "MongoCfg2", "MongoCfg3", "MongoS11", "MongoS12", "MongoS13", "MongoS21", "MongoS22", "MongoS23", "Parser1", "Parser2", "Storage1", "Storage2", "Storage3"]);
+  });
+
+  it("GIVEN the provider WHEN synthesized THEN it is pinned ~> 1.68 and carries no token (HCLOUD_TOKEN is read at deploy)", () => {
+    expect(tf["terraform"]["required_providers"]["hcloud"]).toEqual({ source: "hetznercloud/hcloud", version: "~> 1.68" });
+    expect(tf["provider"]["hcloud"]).toEqual([{}]);
+  });
+
+  it("GIVEN vrrp-vip failover WHEN synthesized THEN no Floating IP is created", () => {
+    const vip = synth({ kind: "object", topology: withInput({ roles: { lb: { failover: "vrrp-vip" } } }) });
+    expect(resources(vip, "hcloud_floating_ip")).toEqual([]);
+    expect(vip["output"]["floating_ip_address"]).toBeUndefined();
+  });
+});
