@@ -120,5 +120,5 @@ export function topologyMarkdown(plan: Plan, failures: FailureAnalysis): string 
         .map((v) => ({ host: loss.host, verdict: v.ok ? `${v.subject}: keeps working` : `**${v.subject}: STOPS**`, why: v.reason })),
     ),
   };
-  return renderTemplate("review/TOPOLOGY.md", page);
+  return renderTemplate("bundle/TOPOLOGY.md", page);
 }
