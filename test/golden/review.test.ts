@@ -2,20 +2,18 @@
  * Golden files of the review bundle: TOPOLOGY.md and every file of one host per component.
  * After a deliberate change, `npm run golden:update` rewrites them; review the diff.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { synthesize } from "../../synth/pipeline.ts";
+import { listFiles } from "../support/files.ts";
+
+const files = (dir: string): string[] => (existsSync(dir) ? listFiles(dir) : []);
 
 const GOLDEN = join(import.meta.dirname, "review");
 const HOSTS = ["lb-1", "app-1", "parser-1", "storage-1", "mongo-cfg-1", "mongo-s1-1"];
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1";
-
-function files(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).sort().flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]));
-}
 
 describe("review bundle golden files", () => {
   const tmp = mkdtempSync(join(tmpdir(), "bulwark-golden-"));

@@ -3,27 +3,15 @@
  * review bundle are written, and both runs are byte-identical.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { readTree as tree } from "../support/files.ts";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
-
-function tree(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p, "utf8"));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe("synth CLI", () => {
   it("GIVEN the seed WHEN synthesized twice THEN both runs exit 0 and write byte-identical cdktf.out/ and review/", async () => {

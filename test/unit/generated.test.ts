@@ -2,29 +2,17 @@
  * Generated things stay in step with their sources: the hcloud bindings with the kept provider
  * schema, the README field table with the topology schema, the README example with its file.
  */
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateProviders } from "../../scripts/gen-providers.ts";
 import { parse } from "yaml";
 import { readmeWithTable } from "../../scripts/gen-readme.ts";
 import { validateTopology } from "../../topology/load.ts";
+import { readTree as tree } from "../support/files.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-
-function tree(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p, "utf8"));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe("generated code and docs", () => {
   it("GIVEN the kept provider schema WHEN the bindings are generated again THEN .gen/ is identical and every file says how it was made", async () => {

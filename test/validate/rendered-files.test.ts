@@ -4,18 +4,15 @@
  * Each tool is also shown a broken file, so a check that cannot fail would be caught.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { synthesize } from "../../synth/pipeline.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
+import { listFiles as files } from "../support/files.ts";
 import { withInput } from "../support/fixtures.ts";
-
-function files(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]));
-}
 
 const tmp = mkdtempSync(join(tmpdir(), "bulwark-validate-"));
 synthesize({ kind: "seed" }, join(tmp, "seed-out"), join(tmp, "seed"));
