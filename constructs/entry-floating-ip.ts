@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
-import { FloatingIp } from "./hcloud.ts";
+import { Token } from "cdktf";
+import { FloatingIp, FloatingIpAssignment } from "./hcloud.ts";
 import type { BulwarkHost } from "./host.ts";
 
 export interface EntryFloatingIpProps {
@@ -7,8 +8,6 @@ export interface EntryFloatingIpProps {
   readonly name: string;
   /** Home location (where it is routed from). */
   readonly homeLocation: string;
-  /** The load balancer it is assigned to at creation; keepalived moves it afterwards. */
-  readonly initialHolder: BulwarkHost;
   /**
    * Labels on the Floating IP.
    * @default - no labels
@@ -23,8 +22,10 @@ export interface EntryFloatingIpProps {
 
 /**
  * The entry address of the lb pair. keepalived's notify hook moves it through the Hetzner API
- * on failover, so Terraform sets the first holder and then ignores `server_id`: an apply never
- * moves it back (FACTS.md: otherwise Terraform and keepalived fight over it).
+ * on failover. Terraform sets the first holder with a separate assignment (the lb hosts'
+ * user_data refers to the address and id, so the IP cannot refer to a server) and ignores
+ * `server_id` on both: an apply never moves it back (FACTS.md: otherwise Terraform and
+ * keepalived fight over it).
  */
 export class EntryFloatingIp extends Construct {
   readonly floatingIp: FloatingIp;
@@ -35,7 +36,6 @@ export class EntryFloatingIp extends Construct {
       name: props.name,
       type: "ipv4",
       homeLocation: props.homeLocation,
-      serverId: props.initialHolder.serverId,
       description: "Entry address of the load-balancer pair; moved by keepalived on failover",
       labels: props.labels ?? {},
       deleteProtection: props.protection ?? false,
@@ -43,7 +43,20 @@ export class EntryFloatingIp extends Construct {
     });
   }
 
+  /** Assigns the address to `host` once, at creation; keepalived owns it afterwards. */
+  assignInitiallyTo(host: BulwarkHost): FloatingIpAssignment {
+    return new FloatingIpAssignment(this, "InitialAssignment", {
+      floatingIpId: Token.asNumber(this.floatingIp.id),
+      serverId: host.serverId,
+      lifecycle: { ignoreChanges: ["server_id"] },
+    });
+  }
+
   get address(): string {
     return this.floatingIp.ipAddress;
+  }
+
+  get id(): string {
+    return this.floatingIp.id;
   }
 }

@@ -5,6 +5,7 @@
 export { HcloudProvider } from "../.gen/providers/hcloud/provider/index.ts";
 export { Firewall } from "../.gen/providers/hcloud/firewall/index.ts";
 export { FloatingIp } from "../.gen/providers/hcloud/floating-ip/index.ts";
+export { FloatingIpAssignment } from "../.gen/providers/hcloud/floating-ip-assignment/index.ts";
 export { Network } from "../.gen/providers/hcloud/network/index.ts";
 export { NetworkSubnet } from "../.gen/providers/hcloud/network-subnet/index.ts";
 export { PlacementGroup } from "../.gen/providers/hcloud/placement-group/index.ts";

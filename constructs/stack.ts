@@ -7,6 +7,8 @@ import { BrickVolume } from "./brick-volume.ts";
 import { EntryFloatingIp } from "./entry-floating-ip.ts";
 import { HcloudProvider } from "./hcloud.ts";
 import { BulwarkHost } from "./host.ts";
+import { DEPLOY_VALUES, resolveDeployValues } from "../render/deploy-values.ts";
+import { DeploySecrets } from "./deploy-secrets.ts";
 import { constructId } from "./ids.ts";
 import { PlacementGroups } from "./placement-groups.ts";
 import { PrivateNetwork } from "./private-network.ts";
@@ -31,7 +33,8 @@ export interface BulwarkStackProps {
 
 /**
  * The whole Hetzner side of a plan. It reads the plan and the rendered files and computes
- * nothing new. The API token comes from HCLOUD_TOKEN at deploy time, never from the code.
+ * nothing new. Deploy-time values in the rendered user_data (the Floating IP, secrets) become
+ * Terraform references here. The API token comes from HCLOUD_TOKEN at deploy time.
  */
 export class BulwarkStack extends TerraformStack {
   readonly hosts: ReadonlyMap<string, BulwarkHost>;
@@ -60,12 +63,26 @@ export class BulwarkStack extends TerraformStack {
     const firewalls = new PublicFirewalls(this, "PublicFirewalls", { prefix: plan.name, firewalls: plan.firewall.public, labels });
     const keys = new AdminSshKeys(this, "AdminSshKeys", { prefix: plan.name, keys: plan.admin.sshKeys, labels });
 
+    const floatingIp = plan.lb.failover === "floating-ip"
+      ? new EntryFloatingIp(this, "EntryFloatingIp", {
+          name: `${plan.name}-entry`,
+          homeLocation: plan.location,
+          labels,
+          ...(props.protection !== undefined ? { protection: props.protection } : {}),
+        })
+      : undefined;
+    const secrets = new DeploySecrets(this, "DeploySecrets");
+    const floatingIpTokens: Record<string, string> = floatingIp
+      ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.id }
+      : {};
+    const tokenFor = (name: string) => floatingIpTokens[name] ?? secrets.token(name);
+
     const hosts = new Map<string, BulwarkHost>();
     for (const { host, userData } of props.rendered) {
       const node = new BulwarkHost(this, constructId(host.name), {
         host,
         location: plan.location,
-        userData,
+        userData: resolveDeployValues(userData, tokenFor),
         network: network.attach(host.privateIp),
         placementGroupId: groups.idFor(host.name),
         firewallIds: firewalls.idsFor(host.name),
@@ -85,15 +102,9 @@ export class BulwarkStack extends TerraformStack {
     }
     this.hosts = hosts;
 
-    if (plan.lb.failover === "floating-ip") {
-      const entry = new EntryFloatingIp(this, "EntryFloatingIp", {
-        name: `${plan.name}-entry`,
-        homeLocation: plan.location,
-        initialHolder: hosts.get(plan.lb.hosts[0]!)!,
-        labels,
-        ...(props.protection !== undefined ? { protection: props.protection } : {}),
-      });
-      new TerraformOutput(this, "floating_ip_address", { value: entry.address, description: "The entry address (Floating IP) of the lb pair" });
+    if (floatingIp) {
+      floatingIp.assignInitiallyTo(hosts.get(plan.lb.hosts[0]!)!);
+      new TerraformOutput(this, "floating_ip_address", { value: floatingIp.address, description: "The entry address (Floating IP) of the lb pair" });
     }
     new TerraformOutput(this, "hosts", {
       description: "Each host's private and public IPv4 address",

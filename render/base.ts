@@ -7,6 +7,7 @@ import { isIPv6 } from "node:net";
 import type { Plan, PlannedHost } from "../plan/model.ts";
 import { renderTemplate } from "./handlebars.ts";
 import type { HostFile } from "./host-file.ts";
+import type { Layer, RenderContext } from "./layer.ts";
 
 /** How long a boot waits for the private address before giving up (Hetzner attaches it within seconds). */
 export const WAIT_PRIVATE_IP_SECONDS = 120;
@@ -48,7 +49,12 @@ function nftablesConfig(plan: Plan, host: PlannedHost): NftablesConfig {
   };
 }
 
-export function baseFiles(plan: Plan, host: PlannedHost): HostFile[] {
+/** The base layer: identity, host firewall (enabled at first boot), wait-for-address helper. */
+export function baseLayer({ plan, host }: RenderContext): Layer {
+  return { files: baseFiles(plan, host), runcmd: [["systemctl", "enable", "--now", "nftables.service"]] };
+}
+
+function baseFiles(plan: Plan, host: PlannedHost): HostFile[] {
   return [
     {
       path: "/etc/bulwark/host.env",

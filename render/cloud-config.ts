@@ -6,6 +6,7 @@
 import { stringify } from "yaml";
 import type { Plan, PlannedHost } from "../plan/model.ts";
 import type { HostFile } from "./host-file.ts";
+import type { AptSource, Layer } from "./layer.ts";
 
 /** Hetzner accepts at most 32 KiB of user_data (FACTS.md). */
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
@@ -33,14 +34,13 @@ export interface CloudConfig {
     readonly owner: string;
   }[];
   readonly runcmd: readonly (readonly string[])[];
+  readonly apt?: { readonly sources: Readonly<Record<string, AptSource>> };
 }
 
-/** Commands run once at first boot, after packages and files are in place. */
-export interface FirstBootCommands {
-  readonly runcmd: readonly (readonly string[])[];
-}
-
-export function cloudConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[], boot: FirstBootCommands): CloudConfig {
+/** The host's layers merged into one cloud-config: files and commands in layer order. */
+export function cloudConfig(plan: Plan, host: PlannedHost, layers: readonly Layer[]): CloudConfig {
+  const files: HostFile[] = layers.flatMap((l) => l.files);
+  const aptSources = Object.assign({}, ...layers.map((l) => l.aptSources ?? {})) as Record<string, AptSource>;
   return {
     hostname: host.name,
     manage_etc_hosts: true,
@@ -59,7 +59,8 @@ export function cloudConfig(plan: Plan, host: PlannedHost, files: readonly HostF
     package_update: true,
     packages: host.packages,
     write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: f.owner })),
-    runcmd: boot.runcmd,
+    runcmd: layers.flatMap((l) => l.runcmd),
+    ...(Object.keys(aptSources).length > 0 ? { apt: { sources: aptSources } } : {}),
   };
 }
 

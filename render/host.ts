@@ -4,32 +4,31 @@
  */
 import { UserError, UserErrors } from "../topology/errors.ts";
 import type { Plan, PlannedHost } from "../plan/model.ts";
-import { baseFiles } from "./base.ts";
 import { cloudConfig, serializeCloudConfig, USER_DATA_LIMIT_BYTES, type CloudConfig } from "./cloud-config.ts";
+import { worstCaseLength } from "./deploy-values.ts";
 import type { HostFile } from "./host-file.ts";
+import { LAYERS } from "./layers.ts";
 
 export interface RenderedHost {
   readonly host: PlannedHost;
   /** Every file the host will hold, in write order. */
   readonly files: readonly HostFile[];
   readonly cloudConfig: CloudConfig;
-  /** The user_data: `#cloud-config` YAML. */
+  /** The user_data: `#cloud-config` YAML, with deploy-time values as markers (deploy-values.ts). */
   readonly userData: string;
 }
 
-const BASE_RUNCMD: readonly (readonly string[])[] = [["systemctl", "enable", "--now", "nftables.service"]];
-
 export function renderHost(plan: Plan, host: PlannedHost): RenderedHost {
-  const files = baseFiles(plan, host);
-  const doc = cloudConfig(plan, host, files, { runcmd: BASE_RUNCMD });
-  return { host, files, cloudConfig: doc, userData: serializeCloudConfig(doc) };
+  const layers = LAYERS[host.component].map((build) => build({ plan, host }));
+  const doc = cloudConfig(plan, host, layers);
+  return { host, files: layers.flatMap((l) => l.files), cloudConfig: doc, userData: serializeCloudConfig(doc) };
 }
 
 /** Renders every host; fails with one error per host whose user_data is over the limit. */
 export function renderAll(plan: Plan): RenderedHost[] {
   const rendered = plan.hosts.map((h) => renderHost(plan, h));
   const tooBig = rendered.flatMap((r) => {
-    const size = Buffer.byteLength(r.userData, "utf8");
+    const size = worstCaseLength(r.userData);
     return size <= USER_DATA_LIMIT_BYTES
       ? []
       : [new UserError(`hosts.${r.host.name}.user_data`, `is ${size} bytes, above Hetzner's ${USER_DATA_LIMIT_BYTES}-byte limit`, size, "move large files out of user_data (fetch them at boot) or trim the role's files")];

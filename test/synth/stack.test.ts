@@ -54,6 +54,7 @@ describe("synthesized stack of the seed", () => {
     expect(counts).toEqual({
       hcloud_firewall: 2,
       hcloud_floating_ip: 1,
+      hcloud_floating_ip_assignment: 1,
       hcloud_network: 1,
       hcloud_network_subnet: 1,
       hcloud_placement_group: 7,
@@ -106,8 +107,12 @@ describe("synthesized stack of the seed", () => {
   it("GIVEN the lb pair WHEN synthesized THEN one Floating IP starts on lb-1 and Terraform ignores where keepalived moves it", () => {
     const [fip] = resources(tf, "hcloud_floating_ip");
     expect(fip).toMatchObject({ type: "ipv4", home_location: "fsn1", lifecycle: { ignore_changes: ["server_id"] } });
-    expect(fip!.server_id).toMatch(/^\$\{hcloud_server\.Lb1_Server_[0-9A-F]+\.id\}$/);
-    expect(resources(tf, "hcloud_floating_ip_assignment")).toEqual([]);
+    expect(fip!.server_id).toBeUndefined();
+    const [assignment, ...more] = resources(tf, "hcloud_floating_ip_assignment");
+    expect(more).toEqual([]);
+    expect(assignment!.server_id).toMatch(/^\$\{hcloud_server\.Lb1_Server_[0-9A-F]+\.id\}$/);
+    expect(assignment!.floating_ip_id).toMatch(/^\$\{hcloud_floating_ip\.EntryFloatingIp_[0-9A-F]+\.id\}$/);
+    expect(assignment!.lifecycle).toEqual({ ignore_changes: ["server_id"] });
     expect(tf["output"]["floating_ip_address"].value).toMatch(/^\$\{hcloud_floating_ip\..*\.ip_address\}$/);
   });
 

@@ -1,0 +1,50 @@
+import { Construct } from "constructs";
+import { TerraformVariable } from "cdktf";
+import { Bytes } from "@cdktf/provider-random/lib/bytes/index.js";
+import { Password } from "@cdktf/provider-random/lib/password/index.js";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider/index.js";
+import { DEPLOY_VALUES } from "../render/deploy-values.ts";
+
+/**
+ * The secrets hosts receive, made by Terraform, never by TypeScript: the Mongo keyFile and
+ * admin password from the random provider, the failover API token from a sensitive variable
+ * (set TF_VAR_failover_api_token). Each is declared the first time a rendered file asks for it,
+ * so the stack holds exactly the secrets its hosts use. Synth output holds only references.
+ */
+export class DeploySecrets extends Construct {
+  private readonly made = new Map<string, string>();
+  private random: RandomProvider | undefined;
+
+  /** The token for a secret deploy value, declaring it on first use; undefined if not a secret. */
+  token(name: string): string | undefined {
+    const existing = this.made.get(name);
+    if (existing !== undefined) return existing;
+    const made = this.declare(name);
+    if (made !== undefined) this.made.set(name, made);
+    return made;
+  }
+
+  private declare(name: string): string | undefined {
+    switch (name) {
+      case DEPLOY_VALUES.mongoKeyFile.name:
+        return new Bytes(this.randomScope(), "MongoKeyFile", { length: 756 }).base64;
+      case DEPLOY_VALUES.mongoAdminPassword.name:
+        return new Password(this.randomScope(), "MongoAdminPassword", { length: 32, special: false }).result;
+      case DEPLOY_VALUES.failoverToken.name:
+        return new TerraformVariable(this.node.scope!, "failover_api_token", {
+          type: "string",
+          sensitive: true,
+          nullable: false,
+          description:
+            "Read & Write Hetzner API token the lb pair uses to move the Floating IP (written to the lb hosts only, mode 0600). Tokens are project-wide: see the README.",
+        }).stringValue;
+      default:
+        return undefined;
+    }
+  }
+
+  private randomScope(): Construct {
+    this.random ??= new RandomProvider(this, "Random");
+    return this;
+  }
+}
