@@ -57,7 +57,7 @@ export const PUBLIC_SERVICES: readonly PublicServiceSpec[] = [
 
 /** Debian packages each component's base cloud-config installs (later layers add their own). */
 export const PACKAGES: Readonly<Record<Component, readonly string[]>> = {
-  lb: ["nftables", "haproxy", "keepalived", "curl"],
+  lb: ["nftables", "haproxy", "keepalived", "curl", "jq"],
   app: ["nftables", "nodejs", "glusterfs-client"],
   parser: ["nftables", "nodejs", "glusterfs-client"],
   storage: ["nftables", "glusterfs-server", "xfsprogs"],

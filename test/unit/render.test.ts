@@ -27,7 +27,7 @@ describe("rendering", () => {
     const doc = parse(r.userData) as { write_files: { path: string; content: string }[]; packages: string[]; hostname: string };
     expect(doc.hostname).toBe("lb-1");
     expect(doc.write_files.map((f) => [f.path, f.content])).toEqual(r.files.map((f) => [f.path, f.content]));
-    expect(doc.packages).toEqual(["nftables", "haproxy", "keepalived", "curl"]);
+    expect(doc.packages).toEqual(["nftables", "haproxy", "keepalived", "curl", "jq"]);
   });
 
   it("GIVEN the admin settings WHEN rendered THEN root login and passwords are off and the admin user gets the keys", () => {
