@@ -7,8 +7,8 @@ import { DEPLOY_VALUES } from "../render/deploy-values.ts";
 
 /**
  * The secrets hosts receive, made by Terraform, never by TypeScript: the Mongo keyFile and
- * admin password from the random provider, the failover API token from a sensitive variable
- * (set TF_VAR_failover_api_token). Each is declared the first time a rendered file asks for it,
+ * admin password from the random provider, the failover API token and the TLS certificate from
+ * sensitive variables (TF_VAR_failover_api_token, TF_VAR_tls_certificate_pem). Each is declared the first time a rendered file asks for it,
  * so the stack holds exactly the secrets its hosts use. Synth output holds only references.
  */
 export class DeploySecrets extends Construct {
@@ -30,6 +30,8 @@ export class DeploySecrets extends Construct {
         return new Bytes(this.randomScope(), "MongoKeyFile", { length: 756 }).base64;
       case DEPLOY_VALUES.mongoAdminPassword.name:
         return new Password(this.randomScope(), "MongoAdminPassword", { length: 32, special: false }).result;
+      case DEPLOY_VALUES.mongoAppPassword.name:
+        return new Password(this.randomScope(), "MongoAppPassword", { length: 32, special: false }).result;
       case DEPLOY_VALUES.failoverToken.name:
         return new TerraformVariable(this.node.scope!, "failover_api_token", {
           type: "string",
@@ -37,6 +39,19 @@ export class DeploySecrets extends Construct {
           nullable: false,
           description:
             "Read & Write Hetzner API token the lb pair uses to move the Floating IP (written to the lb hosts only, mode 0600). Tokens are project-wide: see the README.",
+        }).stringValue;
+      case DEPLOY_VALUES.tlsCertificate.name:
+        return new TerraformVariable(this.node.scope!, "tls_certificate_pem", {
+          type: "string",
+          sensitive: true,
+          nullable: false,
+          description: "Certificate chain and private key (PEM, concatenated) haproxy serves on 443 (written to the lb hosts only, mode 0600).",
+          validation: [
+            {
+              condition: `\${length(var.tls_certificate_pem) <= ${DEPLOY_VALUES.tlsCertificate.maxLength} && strcontains(var.tls_certificate_pem, "PRIVATE KEY")}`,
+              errorMessage: `tls_certificate_pem must be the certificate chain and its private key in PEM, at most ${DEPLOY_VALUES.tlsCertificate.maxLength} bytes (user_data is limited to 32 KiB).`,
+            },
+          ],
         }).stringValue;
       default:
         return undefined;

@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Plan } from "../plan/model.ts";
 import type { RenderedHost } from "../render/host.ts";
 import { AdminSshKeys } from "./admin-ssh-keys.ts";
@@ -75,7 +75,10 @@ export class BulwarkStack extends TerraformStack {
     const floatingIpTokens: Record<string, string> = floatingIp
       ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.id }
       : {};
-    const tokenFor = (name: string) => floatingIpTokens[name] ?? secrets.token(name);
+    const tokenFor = (name: string, base64: boolean) => {
+      const token = floatingIpTokens[name] ?? secrets.token(name);
+      return token !== undefined && base64 ? Fn.base64encode(token) : token;
+    };
 
     const hosts = new Map<string, BulwarkHost>();
     for (const { host, userData } of props.rendered) {

@@ -61,8 +61,9 @@ export const PACKAGES: Readonly<Record<Component, readonly string[]>> = {
   app: ["nftables", "nodejs", "glusterfs-client"],
   parser: ["nftables", "nodejs", "glusterfs-client"],
   storage: ["nftables", "glusterfs-server", "xfsprogs"],
-  "mongo-config": ["nftables"],
-  "mongo-shard": ["nftables"],
+  // MongoDB's repository and version pin come from render/mongo-apt.ts; mongosh runs the bootstrap.
+  "mongo-config": ["nftables", "mongodb-org-server", "mongodb-mongosh"],
+  "mongo-shard": ["nftables", "mongodb-org-server", "mongodb-mongosh"],
 };
 
 /**

@@ -3,7 +3,8 @@
  * review bundle and the lab. Nothing downstream recomputes an address, a port or a peer list.
  */
 import type { Component } from "../topology/hosts.ts";
-import type { AdminSshKey, Image, LbFailover, Location, NetworkZone, Role, ServerType } from "../topology/model.ts";
+import type { AdminSshKey, Image, Location, NetworkZone, Role, ServerType } from "../topology/model.ts";
+import type { LbPlan } from "./lb.ts";
 
 export interface PlannedHost {
   /** Host name (`app-1`); also the construct ID source and the OS hostname. */
@@ -90,7 +91,7 @@ export interface Plan {
     /** Host firewall allow rules, by host name (everything else is dropped). */
     readonly hosts: Readonly<Record<string, readonly HostFirewallRule[]>>;
   };
-  readonly lb: { readonly failover: LbFailover; readonly hosts: readonly string[]; readonly appPort: number };
+  readonly lb: LbPlan;
   readonly storage: {
     readonly replica: 2 | 3;
     readonly arbiter: boolean;

@@ -8,7 +8,6 @@ import { hostSpecs, type HostSpec } from "../topology/hosts.ts";
 import type { Topology } from "../topology/model.ts";
 import {
   ADDRESS_BLOCKS,
-  APP_PORT,
   MAX_PER_PLACEMENT_GROUP,
   MAX_PLACEMENT_GROUPS,
   MONGO_CONFIG_PORT,
@@ -17,6 +16,7 @@ import {
   PRIVATE_SERVICES,
   PUBLIC_SERVICES,
 } from "./catalog.ts";
+import { planLb } from "./lb.ts";
 import type { HostFirewallRule, Plan, PlacementGroupPlan, PlannedHost, PublicFirewallPlan, ReplicaSetPlan } from "./model.ts";
 
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
@@ -62,7 +62,7 @@ export function buildPlan(t: Topology): Plan {
     hosts,
     placementGroups,
     firewall: { public: publicFirewalls(t, hosts), hosts: hostFirewalls(hosts) },
-    lb: { failover: t.roles.lb.failover, hosts: names("lb"), appPort: APP_PORT },
+    lb: planLb(t, hosts),
     storage: {
       replica: t.roles.storage.replica,
       arbiter: t.roles.storage.arbiter,

@@ -32,6 +32,8 @@ export interface CloudConfig {
     readonly content: string;
     readonly permissions: string;
     readonly owner: string;
+    readonly defer?: true;
+    readonly encoding?: "b64";
   }[];
   readonly runcmd: readonly (readonly string[])[];
   readonly apt?: { readonly sources: Readonly<Record<string, AptSource>> };
@@ -58,7 +60,7 @@ export function cloudConfig(plan: Plan, host: PlannedHost, layers: readonly Laye
     ssh_pwauth: false,
     package_update: true,
     packages: host.packages,
-    write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: f.owner })),
+    write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: f.owner, ...(f.defer ? { defer: true as const } : {}), ...(f.encoding ? { encoding: f.encoding } : {}) })),
     runcmd: layers.flatMap((l) => l.runcmd),
     ...(Object.keys(aptSources).length > 0 ? { apt: { sources: aptSources } } : {}),
   };

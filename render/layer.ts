@@ -5,11 +5,23 @@
 import type { Plan, PlannedHost } from "../plan/model.ts";
 import type { HostFile } from "./host-file.ts";
 
-export interface AptSource {
+export type AptSource = AptSourceWithKey | AptSourceWithKeyId;
+
+export interface AptSourceWithKey {
   /** The deb line; `$KEY_FILE` stands for the key cloud-init stores. */
   readonly source: string;
   /** The ASCII-armoured signing key, pinned in the repo. */
   readonly key: string;
+}
+
+/** A source whose key cloud-init fetches at boot from `keyserver`, pinned by its full fingerprint. */
+export interface AptSourceWithKeyId {
+  /** The deb line; `$KEY_FILE` stands for the key cloud-init stores. */
+  readonly source: string;
+  /** The signing key's full 40-hex-digit fingerprint (gpg imports only the key with this fingerprint). */
+  readonly keyid: string;
+  /** The keyserver cloud-init asks for `keyid`. */
+  readonly keyserver: string;
 }
 
 export interface Layer {

@@ -5,12 +5,15 @@
 import type { Component } from "../topology/hosts.ts";
 import { baseLayer } from "./base.ts";
 import type { LayerBuilder } from "./layer.ts";
+import { lbLayer } from "./lb.ts";
+import { mongoRouterLayer } from "./mongo-router.ts";
+import { mongoServerLayer } from "./mongo-server.ts";
 
 export const LAYERS: Readonly<Record<Component, readonly LayerBuilder[]>> = {
-  lb: [baseLayer],
-  app: [baseLayer],
-  parser: [baseLayer],
+  lb: [baseLayer, lbLayer],
+  app: [baseLayer, mongoRouterLayer],
+  parser: [baseLayer, mongoRouterLayer],
   storage: [baseLayer],
-  "mongo-config": [baseLayer],
-  "mongo-shard": [baseLayer],
+  "mongo-config": [baseLayer, mongoServerLayer],
+  "mongo-shard": [baseLayer, mongoServerLayer],
 };

@@ -26,7 +26,7 @@ export const SEED_TOPOLOGY: Topology = {
     allowSshFromAnywhere: false,
   },
   roles: {
-    lb: { count: 2, serverType: "cx23", namePrefix: "lb", failover: "floating-ip" },
+    lb: { count: 2, serverType: "cx23", namePrefix: "lb", failover: "floating-ip", tls: false },
     app: { count: 2, serverType: "cx33", namePrefix: "app" },
     parser: { count: 2, serverType: "cx33", namePrefix: "parser" },
     storage: { count: 3, serverType: "cx23", namePrefix: "storage", volumeSizeGb: 100, replica: 3, arbiter: false },

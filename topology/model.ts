@@ -61,6 +61,10 @@ export interface LbRole extends RoleCommon {
   readonly count: 2;
   /** `floating-ip` moves a Hetzner Floating IP by API; `vrrp-vip` lets keepalived hold a layer-2 VIP (private clouds). */
   readonly failover: LbFailover;
+  /** The layer-2 VIP keepalived holds in `vrrp-vip` mode (required there, unused otherwise). */
+  readonly vip?: { readonly address: string; readonly interface: string };
+  /** Serve HTTPS on 443 with the certificate from the `tls_certificate_pem` Terraform variable, and redirect 80 to it. */
+  readonly tls: boolean;
 }
 
 export interface ComputeRole extends RoleCommon {

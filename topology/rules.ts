@@ -3,7 +3,7 @@
  * Each rule returns the errors it finds (empty when satisfied); `checkTopologyRules` runs all.
  * Rules that need the plan (placement groups, address blocks) live in `plan/checks.ts`.
  */
-import { cidrContains, isAnywhere, isPrivateCidr, parseIpv4Cidr } from "./cidr.ts";
+import { cidrContains, intToIpv4, isAnywhere, isPrivateCidr, parseIpv4Cidr } from "./cidr.ts";
 import { UserError } from "./errors.ts";
 import { hostSpecs } from "./hosts.ts";
 import { CURRENT_SERVER_TYPES, LOCATIONS_BY_ZONE, RETIRED_SERVER_TYPES, ROLES, type Topology } from "./model.ts";
@@ -91,6 +91,24 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
       }),
   },
   {
+    id: "mongo-debian-amd64",
+    description: "Hosts that run mongod or mongos (mongo, app, parser) use an x86 server type on Debian: MongoDB publishes Debian packages for amd64 only.",
+    check: (t) =>
+      (["mongo", "app", "parser"] as const).flatMap((role) => {
+        const r = t.roles[role];
+        const image = r.image ?? t.image;
+        if (!image.startsWith("debian-") || !r.serverType.startsWith("cax")) return [];
+        return [
+          new UserError(
+            `roles.${role}.serverType`,
+            `is an Arm (cax) type, but MongoDB publishes its ${image} packages for amd64 only`,
+            r.serverType,
+            `use an x86 type (cx, cpx or ccx), or set roles.${role}.image: ubuntu-24.04`,
+          ),
+        ];
+      }),
+  },
+  {
     id: "gluster-arbiter",
     description: "Replica 2 needs an arbiter (split brain otherwise); replica 3 has none.",
     check: (t) => {
@@ -140,6 +158,26 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         }
       }
       return dedupeByPath(errors);
+    },
+  },
+  {
+    id: "lb-vip",
+    description: "`vrrp-vip` mode has a VIP in the subnet that no host uses; `floating-ip` mode has none.",
+    check: (t) => {
+      const lb = t.roles.lb;
+      if (lb.failover === "floating-ip") {
+        return lb.vip ? [new UserError("roles.lb.vip", "is only used with failover vrrp-vip", lb.vip, "remove roles.lb.vip, or set roles.lb.failover: vrrp-vip")] : [];
+      }
+      if (!lb.vip) return [new UserError("roles.lb.vip", "is required when failover is vrrp-vip", undefined, "set roles.lb.vip: {address: <free IP in the subnet, e.g. offset 9>, interface: <private NIC>}")];
+      const subnet = parseIpv4Cidr(t.network.subnet)!;
+      const vip = parseIpv4Cidr(`${lb.vip.address}/32`)!;
+      if (!cidrContains(subnet, vip) || vip.base === subnet.base || vip.base === subnet.base + subnet.size - 1) {
+        return [new UserError("roles.lb.vip.address", `is not a host address inside network.subnet ${t.network.subnet}`, lb.vip.address, "choose a free address inside the subnet")];
+      }
+      const offset = vip.base - subnet.base;
+      return offset >= 2 && offset <= 9
+        ? []
+        : [new UserError("roles.lb.vip.address", "is outside offsets 2-9 of the subnet (1 is the usual gateway, 10 and up are hosts)", lb.vip.address, `use one of the subnet's offsets 2-9, e.g. ${intToIpv4(subnet.base + 9)}`)];
     },
   },
   {

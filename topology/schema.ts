@@ -193,6 +193,31 @@ export const TOPOLOGY_SCHEMA = {
               description: "`floating-ip`: keepalived moves a Hetzner Floating IP by API. `vrrp-vip`: keepalived holds a layer-2 VIP (private clouds only).",
               "x-fix": "use floating-ip (Hetzner Cloud) or vrrp-vip (layer-2 networks)",
             },
+            vip: {
+              type: "object",
+              additionalProperties: false,
+              required: ["address", "interface"],
+              description: "`vrrp-vip` mode only: the virtual IP keepalived holds, and the interface it goes on.",
+              properties: {
+                address: {
+                  type: "string",
+                  format: "ipv4",
+                  description: "The VIP: a free address in `network.subnet` (offsets 2-9: 1 is the usual gateway, 10 and up are hosts).",
+                  "x-fix": "write an IPv4 address such as 10.0.1.9",
+                },
+                interface: {
+                  type: "string",
+                  pattern: "^[a-z][a-z0-9]{0,14}$",
+                  description: "The private interface of the lb hosts (e.g. eth1).",
+                  "x-fix": "use the interface name: lowercase letters and digits, at most 15 characters",
+                },
+              },
+            },
+            tls: {
+              type: "boolean",
+              default: R.lb.tls,
+              description: "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, and redirect 80 to 443.",
+            },
             ...roleCommon("lb", R.lb),
           },
         },

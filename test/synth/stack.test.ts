@@ -49,8 +49,12 @@ describe("synthesized stack of the seed", () => {
     expect(byRole).toEqual({ lb: 2, app: 2, parser: 2, storage: 3, mongo: 9 });
   });
 
-  it("GIVEN the seed WHEN synthesized THEN the other resources are there in the expected numbers", () => {
-    const counts = Object.fromEntries(Object.entries(tf["resource"] as Json).map(([type, r]) => [type, Object.keys(r).length]));
+  it("GIVEN the seed WHEN synthesized THEN the other hcloud resources are there in the expected numbers", () => {
+    const counts = Object.fromEntries(
+      Object.entries(tf["resource"] as Json)
+        .filter(([type]) => type.startsWith("hcloud_"))
+        .map(([type, r]) => [type, Object.keys(r).length]),
+    );
     expect(counts).toEqual({
       hcloud_firewall: 2,
       hcloud_floating_ip: 1,
@@ -82,7 +86,8 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN the provider schema WHEN every resource is compared THEN no attribute is unknown to it and none is datacenter", () => {
-    const problems = Object.entries(tf["resource"] as Json).flatMap(([type, byId]) => {
+    const hcloud = Object.entries(tf["resource"] as Json).filter(([type]) => type.startsWith("hcloud_"));
+    const problems = hcloud.flatMap(([type, byId]) => {
       const schema = RESOURCE_SCHEMAS[type];
       if (!schema) return [`${type}: not in providers/hcloud/schema.json`];
       return Object.entries(byId as Json).flatMap(([id, value]) => unknownAttributes(schema.block, value as Json, `${type}.${id}`, true));
@@ -97,7 +102,8 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN the provider schema WHEN every resource is compared THEN every required attribute is set", () => {
-    const missing = Object.entries(tf["resource"] as Json).flatMap(([type, byId]) => {
+    const hcloud = Object.entries(tf["resource"] as Json).filter(([type]) => type.startsWith("hcloud_"));
+    const missing = hcloud.flatMap(([type, byId]) => {
       const required = Object.entries(RESOURCE_SCHEMAS[type].block.attributes as Json).filter(([, a]) => a.required).map(([k]) => k);
       return Object.entries(byId as Json).flatMap(([id, v]) => required.filter((k) => (v as Json)[k] === undefined).map((k) => `${type}.${id}.${k}`));
     });
@@ -149,8 +155,31 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN vrrp-vip failover WHEN synthesized THEN no Floating IP is created", () => {
-    const vip = synth({ kind: "object", topology: withInput({ roles: { lb: { failover: "vrrp-vip" } } }) });
+    const vip = synth({ kind: "object", topology: withInput({ roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" } } } }) });
     expect(resources(vip, "hcloud_floating_ip")).toEqual([]);
     expect(vip["output"]["floating_ip_address"]).toBeUndefined();
+    expect(vip["variable"]?.["failover_api_token"]).toBeUndefined();
+  });
+
+  it("GIVEN floating-ip failover WHEN synthesized THEN the lb hosts alone receive the token, from a sensitive variable", () => {
+    expect(tf["variable"]["failover_api_token"]).toMatchObject({ type: "string", sensitive: true, nullable: false });
+    for (const server of servers) {
+      const refs = (server.user_data as string).includes("${var.failover_api_token}");
+      expect(refs, server.name).toBe(server.labels["bulwark/role"] === "lb");
+    }
+  });
+
+  it("GIVEN TLS on WHEN synthesized THEN the certificate comes base64-encoded from a sensitive, size-checked variable", () => {
+    const tls = synth({ kind: "object", topology: withInput({ roles: { lb: { tls: true } } }) });
+    expect(tls["variable"]["tls_certificate_pem"]).toMatchObject({ sensitive: true, validation: [expect.objectContaining({ condition: expect.stringContaining("length(var.tls_certificate_pem) <= 6144") })] });
+    const lb = resources(tls, "hcloud_server").find((s) => s.name === "bulwark-lb-1")!;
+    expect(lb.user_data).toContain("${base64encode(var.tls_certificate_pem)}");
+    expect(lb.user_data).toContain("encoding: b64");
+  });
+
+  it("GIVEN every secret WHEN synthesized THEN it is a Terraform reference: sensitive variables or random resources, no literal", () => {
+    for (const [name, v] of Object.entries((tf["variable"] ?? {}) as Json)) expect(v.sensitive, name).toBe(true);
+    const lb = servers.find((s) => s.name === "bulwark-lb-1")!;
+    expect(lb.user_data).toMatch(/content: \|\n\s+\$\{var\.failover_api_token\}\n/);
   });
 });

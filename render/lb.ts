@@ -1,0 +1,143 @@
+/**
+ * The lb layer: haproxy, keepalived and the Floating IP failover on both load balancers.
+ * Each file is a typed object built from the plan's lb section and rendered by one template.
+ *
+ * How a failover happens (floating-ip mode):
+ * 1. haproxy dies: systemd runs `bulwark-haproxy-state down` (ExecStopPost), keepalived sees the
+ *    track file change (inotify) and enters FAULT, sending a priority-0 advert;
+ *    or the host dies: the peer misses 3 adverts (0.3 s + skew).
+ * 2. The peer becomes MASTER; its notify script starts bulwark-fip-takeover.service.
+ * 3. The takeover script reads the Floating IP's holder and, if it is not this server, assigns it
+ *    through the Hetzner API and polls the action. Both servers have the address configured
+ *    (bulwark-floating-ip.service), so traffic is served the moment Hetzner routes it.
+ */
+import type { LbPlan } from "../plan/lb.ts";
+import type { PlannedHost } from "../plan/model.ts";
+import { deployMarker } from "./deploy-values.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+import type { Layer, RenderContext } from "./layer.ts";
+
+/** Paths on the lb hosts, named once. */
+export const LB_PATHS = {
+  haproxyCfg: "/etc/haproxy/haproxy.cfg",
+  haproxyDropin: "/etc/systemd/system/haproxy.service.d/bulwark.conf",
+  haproxyDownFile: "/run/bulwark/haproxy-down",
+  stateScript: "/usr/local/sbin/bulwark-haproxy-state",
+  keepalivedConf: "/etc/keepalived/keepalived.conf",
+  keepalivedDropin: "/etc/systemd/system/keepalived.service.d/bulwark.conf",
+  interfaceScript: "/usr/local/sbin/bulwark-keepalived-interface",
+  interfaceInclude: "/etc/keepalived/bulwark-interface.conf",
+  notifyScript: "/usr/local/sbin/bulwark-vrrp-notify",
+  vrrpStateFile: "/run/bulwark/vrrp-state",
+  takeoverScript: "/usr/local/sbin/bulwark-fip-takeover",
+  takeoverService: "/etc/systemd/system/bulwark-fip-takeover.service",
+  reconcileTimer: "/etc/systemd/system/bulwark-fip-reconcile.timer",
+  failoverEnv: "/etc/bulwark/failover.env",
+  tokenFile: "/etc/bulwark/hcloud-token",
+  serverIdCache: "/run/bulwark/server-id",
+  addressScript: "/usr/local/sbin/bulwark-floating-ip-address",
+  addressService: "/etc/systemd/system/bulwark-floating-ip.service",
+  certificate: "/etc/haproxy/certs/bulwark.pem",
+} as const;
+
+/** haproxy's local liveness endpoint (keepalived's backstop check). */
+export const HAPROXY_MONITOR_PORT = 8404;
+/** How long the Floating IP script waits for a default route at boot. */
+const DEFAULT_ROUTE_WAIT_S = 60;
+
+const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
+
+function haproxyCfg(lb: LbPlan, host: PlannedHost): string {
+  return renderTemplate("lb/haproxy.cfg", {
+    host: host.name,
+    health: lb.healthCheck,
+    monitorPort: HAPROXY_MONITOR_PORT,
+    plainBinds: [":80"],
+    tlsBinds: lb.tls ? [{ address: ":443", certificate: LB_PATHS.certificate }] : [],
+    backends: lb.backends,
+  });
+}
+
+function keepalivedConf(lb: LbPlan, host: PlannedHost): string {
+  const me = lb.vrrp.find((v) => v.host === host.name)!;
+  return renderTemplate("lb/keepalived.conf", {
+    host: host.name,
+    haproxyDownFile: LB_PATHS.haproxyDownFile,
+    monitorPort: HAPROXY_MONITOR_PORT,
+    interfaceInclude: LB_PATHS.interfaceInclude,
+    virtualRouterId: lb.virtualRouterId,
+    priority: me.priority,
+    advertIntervalS: lb.advertIntervalS,
+    sourceIp: me.sourceIp,
+    peerIp: me.peerIp,
+    // keepalived 2.2 refuses an instance without a VIP. In floating-ip mode the address that
+    // matters is routed by Hetzner and configured on both servers, so keepalived holds the
+    // Floating IP on lo (scope host) as a marker of which node is MASTER; nothing routes by it.
+    virtualAddresses: lb.vip
+      ? [{ comment: "the layer-2 VIP, held by the MASTER", address: `${lb.vip.address}/32 dev ${lb.vip.interface}` }]
+      : [{ comment: "marker of the MASTER only: the Floating IP itself is configured on both servers' public interface", address: `${deployMarker("floatingIpAddress")}/32 dev lo scope host` }],
+    notifyScript: LB_PATHS.notifyScript,
+  });
+}
+
+/** Files both failover modes share: haproxy, keepalived and their glue. */
+function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[]): HostFile[] {
+  return [
+    file(LB_PATHS.haproxyCfg, haproxyCfg(lb, host)),
+    file(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), "0755"),
+    file(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript })),
+    file(LB_PATHS.keepalivedConf, keepalivedConf(lb, host)),
+    file(LB_PATHS.interfaceScript, renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }), "0755"),
+    file(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript })),
+    file(LB_PATHS.notifyScript, renderTemplate("lb/vrrp-notify.sh", { vrrpStateFile: LB_PATHS.vrrpStateFile, masterUnits }), "0755"),
+  ];
+}
+
+/** Files of floating-ip mode: the takeover hook, its units, the token and the address. */
+function floatingIpFiles(lb: LbPlan, host: PlannedHost): HostFile[] {
+  const { hook } = lb;
+  return [
+    file(LB_PATHS.failoverEnv, renderTemplate("lb/failover.env", { apiEndpoint: lb.apiEndpoint, floatingIpId: deployMarker("floatingIpId"), serverName: host.serverName })),
+    file(LB_PATHS.tokenFile, `${deployMarker("failoverToken")}\n`, "0600"),
+    file(
+      LB_PATHS.takeoverScript,
+      renderTemplate("lb/fip-takeover.sh", {
+        envFile: LB_PATHS.failoverEnv,
+        tokenFile: LB_PATHS.tokenFile,
+        vrrpStateFile: LB_PATHS.vrrpStateFile,
+        serverIdCache: LB_PATHS.serverIdCache,
+        reconcileIntervalS: lb.reconcileIntervalS,
+        attempts: hook.attempts,
+        backoffMs: hook.backoffMs,
+        requestTimeoutS: hook.requestTimeoutS,
+        actionPollMs: Math.round(hook.actionPollS * 1000),
+        actionPolls: Math.ceil(hook.requestTimeoutS / hook.actionPollS),
+      }),
+      "0755",
+    ),
+    file(LB_PATHS.takeoverService, renderTemplate("lb/fip-takeover.service", { takeoverScript: LB_PATHS.takeoverScript, timeoutStartS: hook.unitTimeoutS })),
+    file(LB_PATHS.reconcileTimer, renderTemplate("lb/fip-reconcile.timer", { reconcileIntervalS: lb.reconcileIntervalS })),
+    file(LB_PATHS.addressScript, renderTemplate("lb/floating-ip-address.sh", { floatingIp: deployMarker("floatingIpAddress"), timeoutSeconds: DEFAULT_ROUTE_WAIT_S }), "0755"),
+    file(LB_PATHS.addressService, renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript })),
+  ];
+}
+
+export function lbLayer({ plan, host }: RenderContext): Layer {
+  const lb = plan.lb;
+  const floating = lb.failover === "floating-ip";
+  const tls: HostFile[] = lb.tls
+    ? [{ ...file(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), "0600"), encoding: "b64" }]
+    : [];
+  return {
+    files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : []), ...(floating ? floatingIpFiles(lb, host) : []), ...tls],
+    runcmd: [
+      ["systemctl", "daemon-reload"],
+      ...(floating ? [["systemctl", "enable", "--now", "bulwark-floating-ip.service"]] : []),
+      ["systemctl", "restart", "haproxy.service"],
+      ["systemctl", "enable", "keepalived.service"],
+      ["systemctl", "restart", "keepalived.service"],
+      ...(floating ? [["systemctl", "enable", "--now", "bulwark-fip-reconcile.timer"]] : []),
+    ],
+  };
+}

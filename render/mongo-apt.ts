@@ -1,0 +1,66 @@
+/**
+ * Where MongoDB comes from: MongoDB's official apt repository, its signing key pinned by full
+ * fingerprint, and the version held by an apt preferences file. One place for the version.
+ *
+ * - Version: 8.0, MongoDB's current major release (supported to 2029-10-31, docker-library/mongo
+ *   versions.json); 8.2 is a minor release with a short support window. Patch 8.0.16 is the
+ *   newest this project has seen published; raise MONGODB_VERSION to take a newer patch.
+ * - Debian 13: MongoDB documents 8.0 for Debian 12 only and publishes no 8.0 server packages
+ *   for trixie, so Debian 13 hosts use the bookworm suite (amd64 only; see docs/database.md).
+ * - Key: "MongoDB 8.0 Release Signing Key" (server-8.0.asc), fingerprint below. The key cannot
+ *   be downloaded where Bulwark is built, so cloud-init fetches it by full fingerprint from the
+ *   keyserver at first boot; gpg imports only the key with that fingerprint.
+ */
+import type { Image } from "../topology/model.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+import type { AptSourceWithKeyId } from "./layer.ts";
+
+export const MONGODB_SERIES = "8.0";
+export const MONGODB_VERSION = "8.0.16";
+/** mongosh is versioned apart from the server; any 2.x speaks to 8.0 (the bootstrap uses only runCommand). */
+export const MONGOSH_VERSION = "2.*";
+export const MONGODB_KEY_FINGERPRINT = "4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05";
+export const MONGODB_KEYSERVER = "keyserver.ubuntu.com";
+/** The packages the preferences file holds at MONGODB_VERSION. */
+export const MONGODB_SERVER_PACKAGES = ["mongodb-org-server", "mongodb-org-mongos"] as const;
+/** cloud-init's apt source name (the file /etc/apt/sources.list.d/mongodb-org.list). */
+export const MONGODB_APT_SOURCE_NAME = "mongodb-org";
+
+interface RepoSuite {
+  readonly distro: "debian" | "ubuntu";
+  readonly suite: string;
+  readonly component: string;
+  readonly arch: string;
+}
+
+/** The repository suite per image. */
+export const MONGODB_SUITES: Readonly<Record<Image, RepoSuite>> = {
+  "debian-12": { distro: "debian", suite: "bookworm", component: "main", arch: "amd64" },
+  // No 8.0 server packages for trixie: the bookworm build, which MongoDB supports on Debian 12.
+  "debian-13": { distro: "debian", suite: "bookworm", component: "main", arch: "amd64" },
+  "ubuntu-24.04": { distro: "ubuntu", suite: "noble", component: "multiverse", arch: "amd64,arm64" },
+};
+
+export function mongoAptSource(image: Image): Record<string, AptSourceWithKeyId> {
+  const s = MONGODB_SUITES[image];
+  return {
+    [MONGODB_APT_SOURCE_NAME]: {
+      source: `deb [arch=${s.arch} signed-by=$KEY_FILE] https://repo.mongodb.org/apt/${s.distro} ${s.suite}/mongodb-org/${MONGODB_SERIES} ${s.component}`,
+      keyid: MONGODB_KEY_FINGERPRINT,
+      keyserver: MONGODB_KEYSERVER,
+    },
+  };
+}
+
+interface AptPreferences {
+  readonly serverPackages: string;
+  readonly serverVersion: string;
+  readonly shellVersion: string;
+}
+
+/** /etc/apt/preferences.d/mongodb-org: written before packages are installed, so it also picks the version installed. */
+export function mongoAptPreferences(): HostFile {
+  const prefs: AptPreferences = { serverPackages: MONGODB_SERVER_PACKAGES.join(" "), serverVersion: MONGODB_VERSION, shellVersion: MONGOSH_VERSION };
+  return { path: "/etc/apt/preferences.d/mongodb-org", content: renderTemplate("mongo/mongodb-org.pref", prefs), permissions: "0644", owner: "root:root" };
+}

@@ -1,0 +1,90 @@
+/**
+ * The layer of every app and parser host: a mongos on 127.0.0.1 (the services' only way to
+ * MongoDB), its unit, the keyFile, /etc/bulwark/mongo.env for the services, and on the
+ * designated router the cluster bootstrap. Layers carry no package list, so the mongos package
+ * is installed by runcmd (after cloud-init's apt-get update, which already sees MongoDB's repo).
+ */
+import { mongoCluster, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT } from "../plan/mongo.ts";
+import { deployMarker } from "./deploy-values.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+import type { Layer, RenderContext } from "./layer.ts";
+import { mongoAptPreferences, mongoAptSource } from "./mongo-apt.ts";
+import { bootstrapFiles, clusterBootstrapConfig, START_BOOTSTRAP } from "./mongo-bootstrap.ts";
+import { MONGO_KEYFILE_PATH, mongoKeyFile } from "./mongo-keyfile.ts";
+import { checkedMongoConfig } from "./mongo-schema.ts";
+
+export const MONGOS_CONFIG_PATH = "/etc/mongos.conf";
+export const MONGOS_UNIT_PATH = "/etc/systemd/system/mongos.service";
+export const MONGO_ENV_PATH = "/etc/bulwark/mongo.env";
+
+/** The mongos options Bulwark sets (mongo-schema/mongos.schema.json checks the rendered file). */
+export interface MongosConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Localhost only: nothing outside the host talks to this router. */
+  readonly bindIp: string;
+  /** `cfg/ip:27019,...`: the config server replica set. */
+  readonly configDB: string;
+  readonly keyFile: string;
+}
+
+interface MongosUnit {
+  readonly host: string;
+  readonly bindIp: string;
+  readonly port: number;
+  readonly configPath: string;
+}
+
+interface ServiceEnv {
+  readonly user: string;
+  readonly password: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly options: string;
+}
+
+export function mongosConfig(ctx: RenderContext): MongosConfig {
+  const cluster = mongoCluster(ctx.plan);
+  return { host: ctx.host.name, port: MONGOS_PORT, bindIp: "127.0.0.1", configDB: cluster.configSet.seedList, keyFile: MONGO_KEYFILE_PATH };
+}
+
+/** The system user mongos runs as; the mongos package (unlike the server package) creates none. */
+const CREATE_MONGODB_USER = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "mongodb"];
+
+export function mongoRouterLayer(ctx: RenderContext): Layer {
+  const cluster = mongoCluster(ctx.plan);
+  const conf = mongosConfig(ctx);
+  const designated = cluster.clusterBootstrapHost === ctx.host.name;
+  const unit: MongosUnit = { host: conf.host, bindIp: conf.bindIp, port: conf.port, configPath: MONGOS_CONFIG_PATH };
+  const env: ServiceEnv = {
+    user: MONGO_APP_USER,
+    password: deployMarker("mongoAppPassword"),
+    host: cluster.serviceUrl.host,
+    port: cluster.serviceUrl.port,
+    database: MONGO_APP_DB,
+    options: cluster.serviceUrl.options,
+  };
+  const files: HostFile[] = [
+    mongoAptPreferences(),
+    { path: MONGOS_CONFIG_PATH, content: checkedMongoConfig("mongos", conf.host, renderTemplate("mongo/mongos.conf", conf)), permissions: "0644", owner: "root:root" },
+    { path: MONGOS_UNIT_PATH, content: renderTemplate("mongo/mongos.service", unit), permissions: "0644", owner: "root:root" },
+    mongoKeyFile("root"),
+    { path: MONGO_ENV_PATH, content: renderTemplate("mongo/mongo.env", env), permissions: "0600", owner: "root:root" },
+    ...(designated ? bootstrapFiles(ctx.host.name, clusterBootstrapConfig(cluster)) : []),
+  ];
+  const packages = ["mongodb-org-mongos", ...(designated ? ["mongodb-mongosh"] : [])];
+  return {
+    files,
+    runcmd: [
+      ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "--yes", "--no-install-recommends", ...packages],
+      CREATE_MONGODB_USER,
+      ["chown", "mongodb:mongodb", MONGO_KEYFILE_PATH],
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "--now", "mongos.service"],
+      ...(designated ? [START_BOOTSTRAP] : []),
+    ],
+    aptSources: mongoAptSource(ctx.host.image),
+  };
+}

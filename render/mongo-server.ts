@@ -1,0 +1,77 @@
+/**
+ * The layer of every mongo host (config server or shard member): mongod.conf, its systemd unit,
+ * the keyFile, MongoDB's apt source and version pin, and on the set's designated member the
+ * bootstrap. The mongodb-org-server package itself is in plan/catalog.ts PACKAGES.
+ */
+import { mongoCluster, replicaSetOf } from "../plan/mongo.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+import type { Layer, RenderContext } from "./layer.ts";
+import { mongoAptPreferences, mongoAptSource } from "./mongo-apt.ts";
+import { bootstrapFiles, replicaSetBootstrapConfig, START_BOOTSTRAP } from "./mongo-bootstrap.ts";
+import { MONGO_KEYFILE_PATH, mongoKeyFile } from "./mongo-keyfile.ts";
+import { checkedMongoConfig } from "./mongo-schema.ts";
+
+export const MONGOD_CONFIG_PATH = "/etc/mongod.conf";
+export const MONGOD_UNIT_PATH = "/etc/systemd/system/mongod.service";
+/** The data and log directories the mongodb-org-server package creates, owned by mongodb. */
+export const MONGOD_DB_PATH = "/var/lib/mongodb";
+export const MONGOD_LOG_PATH = "/var/log/mongodb/mongod.log";
+const WAIT_PRIVATE_IP = "/usr/local/sbin/bulwark-wait-private-ip";
+
+/** The mongod options Bulwark sets (mongo-schema/mongod.schema.json checks the rendered file). */
+export interface MongodConfig {
+  readonly host: string;
+  readonly logPath: string;
+  readonly dbPath: string;
+  readonly port: number;
+  /** Localhost (the localhost exception, the bootstrap) and the private address (members, routers). */
+  readonly bindIp: string;
+  readonly replSetName: string;
+  readonly clusterRole: "configsvr" | "shardsvr";
+  readonly keyFile: string;
+}
+
+interface MongodUnit {
+  readonly host: string;
+  readonly replSetName: string;
+  readonly clusterRole: string;
+  readonly waitPrivateIp: string;
+  readonly configPath: string;
+}
+
+export function mongodConfig(ctx: RenderContext): MongodConfig {
+  const set = replicaSetOf(mongoCluster(ctx.plan), ctx.host.name);
+  return {
+    host: ctx.host.name,
+    logPath: MONGOD_LOG_PATH,
+    dbPath: MONGOD_DB_PATH,
+    port: set.port,
+    bindIp: `127.0.0.1,${ctx.host.privateIp}`,
+    replSetName: set.name,
+    clusterRole: set.clusterRole,
+    keyFile: MONGO_KEYFILE_PATH,
+  };
+}
+
+export function mongoServerLayer(ctx: RenderContext): Layer {
+  const cluster = mongoCluster(ctx.plan);
+  const set = replicaSetOf(cluster, ctx.host.name);
+  const conf = mongodConfig(ctx);
+  const unit: MongodUnit = { host: conf.host, replSetName: conf.replSetName, clusterRole: conf.clusterRole, waitPrivateIp: WAIT_PRIVATE_IP, configPath: MONGOD_CONFIG_PATH };
+  const designated = set.bootstrapHost === ctx.host.name;
+  const files: HostFile[] = [
+    mongoAptPreferences(),
+    { path: MONGOD_UNIT_PATH, content: renderTemplate("mongo/mongod.service", unit), permissions: "0644", owner: "root:root" },
+    // Deferred: written after the package has installed its own /etc/mongod.conf and created mongodb.
+    { path: MONGOD_CONFIG_PATH, content: checkedMongoConfig("mongod", conf.host, renderTemplate("mongo/mongod.conf", conf)), permissions: "0644", owner: "root:root", defer: true },
+    mongoKeyFile("mongodb"),
+    ...(designated ? bootstrapFiles(ctx.host.name, replicaSetBootstrapConfig(set)) : []),
+  ];
+  return {
+    files,
+    // restart, not start: should the package have started mongod with its own config, this applies ours.
+    runcmd: [["systemctl", "daemon-reload"], ["systemctl", "enable", "mongod.service"], ["systemctl", "restart", "mongod.service"], ...(designated ? [START_BOOTSTRAP] : [])],
+    aptSources: mongoAptSource(ctx.host.image),
+  };
+}
