@@ -21,7 +21,8 @@ export const MONGODB_VERSION = "8.0.16";
 /** mongosh is versioned apart from the server; any 2.x speaks to 8.0 (the bootstrap uses only runCommand). */
 export const MONGOSH_VERSION = "2.*";
 export const MONGODB_KEY_FINGERPRINT = "4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05";
-export const MONGODB_KEYSERVER = "keyserver.ubuntu.com";
+/** Over HTTPS (port 443), so a boot that can reach the repository can reach the keyserver too. */
+export const MONGODB_KEYSERVER = "hkps://keyserver.ubuntu.com";
 /** The packages the preferences file holds at MONGODB_VERSION. */
 export const MONGODB_SERVER_PACKAGES = ["mongodb-org-server", "mongodb-org-mongos"] as const;
 /** cloud-init's apt source name (the file /etc/apt/sources.list.d/mongodb-org.list). */
