@@ -1,0 +1,43 @@
+/**
+ * Mail API entry. Environment (defaults in services/mail-api README section of
+ * services/parser/README.md): MAILAPI_STORE_KIND (fs), MAILAPI_STORE_DIR, MAILAPI_MONGO_URL,
+ * MAILAPI_STATIC_DIR, MAILAPI_LISTEN_HOST (127.0.0.1), MAILAPI_LISTEN_PORT (8080),
+ * MAILAPI_HOST_NAME (os.hostname()). SIGTERM closes the server and exits 0.
+ */
+import { hostname } from "node:os";
+import { openStore, parseStoreKind } from "../store/factory.ts";
+import { createMailApi } from "./server.ts";
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const port = Number(env.MAILAPI_LISTEN_PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`MAILAPI_LISTEN_PORT=${JSON.stringify(env.MAILAPI_LISTEN_PORT)} is invalid: use 0-65535`);
+  }
+  const store = await openStore({
+    kind: parseStoreKind(env.MAILAPI_STORE_KIND || "fs", "MAILAPI_STORE_KIND"),
+    dir: env.MAILAPI_STORE_DIR || "/mnt/gluster/bulwark/store",
+    mongoUrl: env.MAILAPI_MONGO_URL || "mongodb://127.0.0.1:27017",
+  });
+  const hostName = env.MAILAPI_HOST_NAME || hostname();
+  const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName });
+  const host = env.MAILAPI_LISTEN_HOST || "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  process.stderr.write(`mail-api[${hostName}] listening on ${typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : ""}\n`);
+  const stop = () => {
+    server.close(() => void store.close().finally(() => process.exit(0)));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5_000).unref();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`mail-api failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "./atomic-file.ts";
+import { canonicalJson } from "./canonical-json.ts";
+import {
+  assertKey,
+  summarize,
+  type AttachmentStore,
+  type DocumentStore,
+  type MessageDocument,
+  type MessageStore,
+  type MessageSummary,
+} from "./types.ts";
+
+/**
+ * Filesystem document store.
+ * Layout: <root>/messages/<key[0..2]>/<key>.json, canonical JSON, written temp+rename.
+ * A rewrite of an existing key with identical bytes is skipped.
+ */
+export class FsDocumentStore implements DocumentStore {
+  constructor(private readonly root: string) {}
+
+  /** Path of the document file for `key`. */
+  pathFor(key: string): string {
+    assertKey(key);
+    return join(this.root, "messages", key.slice(0, 2), `${key}.json`);
+  }
+
+  async putDocument(doc: MessageDocument): Promise<void> {
+    await this.putSerialized(doc.key, Buffer.from(canonicalJson(doc), "utf8"));
+  }
+
+  async putSerialized(key: string, json: Uint8Array): Promise<void> {
+    const path = this.pathFor(key);
+    const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+    const existing = await readFile(path).catch(() => null);
+    if (existing && existing.equals(bytes)) return;
+    await writeFileAtomic(path, bytes);
+  }
+
+  async getDocument(key: string): Promise<MessageDocument | null> {
+    const raw = await readFile(this.pathFor(key), "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return null;
+      throw err;
+    });
+    return raw === null ? null : (JSON.parse(raw) as MessageDocument);
+  }
+
+  /** All stored keys, sorted. */
+  async listKeys(): Promise<string[]> {
+    const base = join(this.root, "messages");
+    const shards = await readdir(base).catch(() => [] as string[]);
+    const keys: string[] = [];
+    for (const shard of shards.sort()) {
+      const files = await readdir(join(base, shard)).catch(() => [] as string[]);
+      for (const f of files) if (f.endsWith(".json") && f.length === 69) keys.push(f.slice(0, 64));
+    }
+    return keys.sort();
+  }
+
+  async listDocuments(limit: number): Promise<MessageSummary[]> {
+    const keys = (await this.listKeys()).slice(0, Math.max(0, limit));
+    const out: MessageSummary[] = [];
+    for (const key of keys) {
+      const doc = await this.getDocument(key);
+      if (doc) out.push(summarize(doc));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Filesystem attachment store, content addressed.
+ * Layout: <root>/attachments/<sha[0..2]>/<sha>. Existing blobs of the right size are kept.
+ */
+export class FsAttachmentStore implements AttachmentStore {
+  constructor(private readonly root: string) {}
+
+  /** Path of the blob for `sha256`. */
+  pathFor(sha256: string): string {
+    assertKey(sha256, "attachment sha256");
+    return join(this.root, "attachments", sha256.slice(0, 2), sha256);
+  }
+
+  async putAttachment(sha256: string, bytes: Uint8Array): Promise<void> {
+    const path = this.pathFor(sha256);
+    const st = await stat(path).catch(() => null);
+    if (st && st.size === bytes.byteLength) return;
+    await writeFileAtomic(path, bytes);
+  }
+
+  async getAttachment(sha256: string): Promise<Uint8Array | null> {
+    return readFile(this.pathFor(sha256)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return null;
+      throw err;
+    });
+  }
+}
+
+/** Filesystem store for both documents and attachments under one root (labs, tests). */
+export function createFsStore(root: string): MessageStore {
+  const documents = new FsDocumentStore(root);
+  return { documents, attachments: new FsAttachmentStore(root), close: () => documents.close() };
+}

@@ -1,0 +1,98 @@
+/**
+ * Store contracts shared by the parser (writer) and the mail-api (reader).
+ *
+ * A message is keyed by the sha256 of its raw bytes ("message key"), so the key is
+ * stable across hosts and reprocessing: two completions of the same input produce the
+ * same key and, because the document is built deterministically, the same bytes.
+ */
+
+/** One address as it appears in a parsed message (groups are flattened). */
+export interface AddressEntry {
+  name: string;
+  address: string;
+}
+
+/** Attachment metadata kept in the document; the bytes live in the attachment store. */
+export interface AttachmentMeta {
+  filename: string | null;
+  mimeType: string;
+  size: number;
+  sha256: string;
+  contentId: string | null;
+  disposition: string | null;
+}
+
+/** The JSON document written for one parsed message. */
+export interface MessageDocument {
+  /** sha256 (hex) of the raw message bytes; the idempotency key. */
+  key: string;
+  /** Size of the raw message in bytes. */
+  size: number;
+  messageId: string | null;
+  subject: string | null;
+  date: string | null;
+  from: AddressEntry[];
+  to: AddressEntry[];
+  cc: AddressEntry[];
+  headers: { key: string; value: string }[];
+  text: string | null;
+  html: string | null;
+  attachments: AttachmentMeta[];
+}
+
+/** What the list endpoint returns per message. */
+export interface MessageSummary {
+  key: string;
+  messageId: string | null;
+  subject: string | null;
+  date: string | null;
+  from: AddressEntry[];
+  size: number;
+}
+
+/** Stores message documents, keyed by message key. Writes must be idempotent. */
+export interface DocumentStore {
+  /** Writes (or rewrites with identical content) the document under `doc.key`. */
+  putDocument(doc: MessageDocument): Promise<void>;
+  /**
+   * Writes a document already serialized with canonicalJson, as UTF-8 (the parse worker does
+   * that, so the main thread does not re-serialize); `key` must equal the document's key.
+   */
+  putSerialized(key: string, json: Uint8Array): Promise<void>;
+  /** Returns the document for `key`, or null when there is none. */
+  getDocument(key: string): Promise<MessageDocument | null>;
+  /** Lists up to `limit` summaries ordered by key. */
+  listDocuments(limit: number): Promise<MessageSummary[]>;
+  /** Releases connections/handles. */
+  close(): Promise<void>;
+}
+
+/** Stores attachment bytes, content-addressed by sha256 (hex). */
+export interface AttachmentStore {
+  /** Writes the bytes under `sha256`; a no-op when already present. */
+  putAttachment(sha256: string, bytes: Uint8Array): Promise<void>;
+  /** Returns the bytes for `sha256`, or null. */
+  getAttachment(sha256: string): Promise<Uint8Array | null>;
+}
+
+/** The pair a service works with. */
+export interface MessageStore {
+  documents: DocumentStore;
+  attachments: AttachmentStore;
+  close(): Promise<void>;
+}
+
+/** Message keys and attachment ids are lowercase sha256 hex. */
+export const KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+/** Throws a descriptive error when `key` is not a sha256 hex string. */
+export function assertKey(key: string, what = "message key"): void {
+  if (!KEY_PATTERN.test(key)) {
+    throw new Error(`invalid ${what} ${JSON.stringify(key)}: expected 64 lowercase hex characters (sha256)`);
+  }
+}
+
+/** Builds the summary view of a document. */
+export function summarize(doc: MessageDocument): MessageSummary {
+  return { key: doc.key, messageId: doc.messageId, subject: doc.subject, date: doc.date, from: doc.from, size: doc.size };
+}
