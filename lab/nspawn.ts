@@ -1,0 +1,115 @@
+/**
+ * A lab host: a systemd-nspawn container booted from the shared image in its own network
+ * namespace, with the host's rendered user-data as a NoCloud seed. cloud-init inside runs it
+ * exactly as on a Hetzner server.
+ */
+import { createWriteStream, mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import type { LabRun } from "./run.ts";
+
+export interface LabHostOptions {
+  /** Host name (also the container's machine name, prefixed by the run). */
+  readonly name: string;
+  /** The network namespace the container uses. */
+  readonly ns: string;
+  /** The image (a root filesystem, booted read-only with a volatile overlay). */
+  readonly root: string;
+  /** The user-data cloud-init runs. */
+  readonly userData: string;
+  /** Extra `--bind=` arguments (e.g. /dev/fuse). */
+  readonly binds?: readonly string[];
+}
+
+export class LabHost {
+  private constructor(
+    private readonly run: LabRun,
+    readonly name: string,
+    private readonly nspawn: ChildProcess,
+    /** The container's PID 1 (systemd), as the machine sees it. */
+    readonly leader: number,
+    readonly logPath: string,
+  ) {}
+
+  static async boot(run: LabRun, options: LabHostOptions): Promise<LabHost> {
+    const seed = mkdtempSync(join(tmpdir(), `${run.prefix}-${options.name}-seed-`));
+    writeFileSync(join(seed, "user-data"), options.userData);
+    writeFileSync(join(seed, "meta-data"), `instance-id: ${run.prefix}-${options.name}\nlocal-hostname: ${options.name}\n`);
+    const logPath = join(seed, "console.log");
+    const log = createWriteStream(logPath);
+    const machine = `${run.prefix}-${options.name}`.slice(0, 64);
+    const child = run.start(
+      "systemd-nspawn",
+      [
+        "-D", options.root,
+        "--volatile=overlay",
+        `--network-namespace-path=/run/netns/${options.ns}`,
+        // nspawn drops CAP_NET_ADMIN for a namespace it did not make; a server's root has it
+        // (nftables, keepalived's addresses, ip addr).
+        "--capability=CAP_NET_ADMIN",
+        `--bind-ro=${seed}:/var/lib/cloud/seed/nocloud`,
+        ...(options.binds ?? []).map((b) => `--bind=${b}`),
+        "--register=no",
+        "--keep-unit",
+        "--console=pipe",
+        `--machine=${machine}`,
+        "-b",
+      ],
+      log,
+    );
+    run.defer(`container ${options.name}`, () => run.stop(child, 15_000));
+    const leader = await run.waitFor(`${options.name}'s systemd to start`, () => findSystemd(child.pid!), 30_000, 50);
+    return new LabHost(run, options.name, child, leader, logPath);
+  }
+
+  /** Runs a command inside the container (all its namespaces). */
+  exec(cmd: string, args: readonly string[], options: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
+    return this.run.exec("nsenter", ["-t", String(this.leader), "-a", cmd, ...args], options);
+  }
+
+  /** A file inside the container, read through /proc (undefined if absent). */
+  read(path: string): string | undefined {
+    const full = `/proc/${this.leader}/root${path}`;
+    return existsSync(full) ? readFileSync(full, "utf8") : undefined;
+  }
+
+  /** Waits until cloud-init has finished (boot-finished written) and reports its status. */
+  async waitForCloudInit(timeoutMs: number): Promise<string> {
+    await this.run.waitFor(`${this.name}: cloud-init to finish`, () => (this.read("/var/lib/cloud/data/result.json") !== undefined ? true : undefined), timeoutMs, 100);
+    return (await this.exec("cloud-init", ["status", "--long"], { allowFail: true })).trim();
+  }
+
+  /** Shuts the container down (SIGTERM to nspawn asks systemd inside to power off). */
+  async shutdown(graceMs = 15_000): Promise<void> {
+    await this.run.stop(this.nspawn, graceMs);
+  }
+
+  get running(): boolean {
+    return this.nspawn.exitCode === null && this.nspawn.signalCode === null;
+  }
+
+  consoleLog(): string {
+    return existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";
+  }
+}
+
+/** The descendant of `pid` whose command is systemd (the container's init). */
+function findSystemd(pid: number): number | undefined {
+  const queue = [pid];
+  for (let i = 0; i < queue.length && i < 64; i++) {
+    const p = queue[i]!;
+    const comm = readOrEmpty(`/proc/${p}/comm`).trim();
+    if (p !== pid && comm === "systemd") return p;
+    for (const child of readOrEmpty(`/proc/${p}/task/${p}/children`).trim().split(/\s+/).filter(Boolean)) queue.push(Number(child));
+  }
+  return undefined;
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Every difference between what a lab host runs and what production gets, in one place.
+ * A lab boots the rendered user-data of the real plan, changed only here:
+ *
+ * 1. Addresses: private addresses are the plan's own (they live only inside this run's
+ *    namespaces); public addresses, the Floating IP and its id are lab values (LabAddresses).
+ * 2. The Hetzner API endpoint: the lab's emulator instead of https://api.hetzner.cloud/v1.
+ * 3. Deploy-time secrets: a token made per run, sample passwords (never real ones).
+ * 4. The image: a debootstrapped Debian 13 with every role package preinstalled and no network
+ *    to a mirror, so `package_update` is off and the `packages` list is dropped (installing
+ *    them is the image's job here, cloud-init's on Hetzner).
+ */
+import { randomBytes } from "node:crypto";
+import { parse } from "yaml";
+import type { Plan } from "../plan/model.ts";
+import { serializeCloudConfig, type CloudConfig } from "../render/cloud-config.ts";
+import { DEPLOY_VALUES, substituteDeployValues } from "../render/deploy-values.ts";
+import type { RenderedHost } from "../render/host.ts";
+
+export interface LabOverrides {
+  /** The emulator's base URL, in place of the Hetzner API. */
+  readonly apiEndpoint: string;
+  /** Deploy-time value name → lab value. */
+  readonly deployValues: Readonly<Record<string, string>>;
+}
+
+/** The lab's public side: documentation/benchmark ranges (RFC 2544), inside the run's namespaces only. */
+export const LAB_PUBLIC = {
+  subnet: "198.18.0.0/24",
+  router: "198.18.0.1",
+  emulatorPort: 8080,
+  /** Public address of the n-th lb (1-based). */
+  lb: (n: number) => `198.18.0.${10 + n}`,
+  floatingIp: "198.18.100.10",
+  floatingIpId: 1001,
+  clientSubnet: "198.19.0.0/24",
+  routerClientSide: "198.19.0.1",
+  client: "198.19.0.2",
+} as const;
+
+export function labOverrides(): LabOverrides {
+  const samplePassword = randomBytes(16).toString("hex");
+  return {
+    apiEndpoint: `http://${LAB_PUBLIC.router}:${LAB_PUBLIC.emulatorPort}/v1`,
+    deployValues: {
+      [DEPLOY_VALUES.floatingIpAddress.name]: LAB_PUBLIC.floatingIp,
+      [DEPLOY_VALUES.floatingIpId.name]: String(LAB_PUBLIC.floatingIpId),
+      [DEPLOY_VALUES.failoverToken.name]: randomBytes(32).toString("hex"),
+      [DEPLOY_VALUES.mongoKeyFile.name]: randomBytes(756).toString("base64"),
+      [DEPLOY_VALUES.mongoAdminPassword.name]: samplePassword,
+      [DEPLOY_VALUES.mongoAppPassword.name]: samplePassword.split("").reverse().join(""),
+    },
+  };
+}
+
+/** The plan as the lab renders it: only the API endpoint differs. */
+export function labPlan(plan: Plan, overrides: LabOverrides): Plan {
+  return { ...plan, lb: { ...plan.lb, apiEndpoint: overrides.apiEndpoint } };
+}
+
+/** A host's user-data as the lab boots it: deploy values filled in, no package installation. */
+export function labUserData(rendered: RenderedHost, overrides: LabOverrides): string {
+  const filled = substituteDeployValues(rendered.userData, (name, base64) => {
+    const value = overrides.deployValues[name];
+    return value !== undefined && base64 ? Buffer.from(value).toString("base64") : value;
+  });
+  const doc = parse(filled) as CloudConfig & { packages?: unknown };
+  const { packages: _preinstalled, ...rest } = doc;
+  return serializeCloudConfig({ ...rest, package_update: false } as CloudConfig);
+}

@@ -1,0 +1,104 @@
+/**
+ * One lab run: a name prefix unique to it, the commands it runs, the processes it starts and a
+ * cleanup stack that is unwound on success, on failure and on Ctrl-C. Every wait is bounded in
+ * count and time. Processes are ended by the pid this run started, never by name.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export class LabRun {
+  /** Short and unique: namespace and interface names are built from it (IFNAMSIZ is 16). */
+  readonly prefix: string;
+  private readonly cleanups: { what: string; fn: () => Promise<void> | void }[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private cleaning = false;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.log(`${signal}: cleaning up`);
+    void this.cleanup().finally(() => process.exit(130));
+  };
+
+  constructor(readonly name: string, private readonly verbose = true) {
+    this.prefix = `bw${(process.pid % 10000).toString(36)}${Date.now().toString(36).slice(-3)}`;
+    process.once("SIGINT", this.onSignal);
+    process.once("SIGTERM", this.onSignal);
+  }
+
+  log(line: string): void {
+    if (this.verbose) process.stdout.write(`lab:${this.name} ${line}\n`);
+  }
+
+  /** Registers an undo step; steps run in reverse order. */
+  defer(what: string, fn: () => Promise<void> | void): void {
+    this.cleanups.push({ what, fn });
+  }
+
+  /** Runs a command (no shell); throws with its output on a non-zero exit. */
+  async exec(cmd: string, args: readonly string[], options: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
+    try {
+      const { stdout } = await execFileAsync(cmd, [...args], { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
+      return stdout;
+    } catch (err) {
+      if (options.allowFail) return "";
+      const e = err as { stderr?: string; stdout?: string; message: string };
+      throw new Error(`${cmd} ${args.join(" ")} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
+    }
+  }
+
+  /** Starts a long-running process this run owns; it is ended by pid at cleanup. */
+  start(cmd: string, args: readonly string[], logFile?: NodeJS.WritableStream): ChildProcess {
+    const child = spawn(cmd, [...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.children.add(child);
+    child.once("exit", () => this.children.delete(child));
+    if (logFile) {
+      child.stdout?.pipe(logFile, { end: false });
+      child.stderr?.pipe(logFile, { end: false });
+    } else {
+      child.stdout?.resume();
+      child.stderr?.resume();
+    }
+    return child;
+  }
+
+  /** Ends a child this run started: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(child: ChildProcess, graceMs = 5000): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Polls `probe` every `intervalMs` until it returns a value, at most `timeoutMs`. */
+  async waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 50): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; Date.now() < deadline; i++) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      await sleep(intervalMs);
+    }
+    throw new Error(`lab:${this.name}: timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+
+  /** Unwinds everything: deferred steps in reverse, then any child still running. */
+  async cleanup(): Promise<void> {
+    if (this.cleaning) return;
+    this.cleaning = true;
+    process.off("SIGINT", this.onSignal);
+    process.off("SIGTERM", this.onSignal);
+    for (const step of this.cleanups.reverse()) {
+      try {
+        await step.fn();
+      } catch (err) {
+        process.stderr.write(`lab:${this.name} cleanup of ${step.what} failed: ${(err as Error).message}\n`);
+      }
+    }
+    for (const child of [...this.children]) await this.stop(child, 2000);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
