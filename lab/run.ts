@@ -47,8 +47,8 @@ export class LabRun {
   }
 
   /** Starts a long-running process this run owns; it is ended by pid at cleanup. */
-  start(cmd: string, args: readonly string[], logFile?: NodeJS.WritableStream): ChildProcess {
-    const child = spawn(cmd, [...args], { stdio: ["ignore", "pipe", "pipe"] });
+  start(cmd: string, args: readonly string[], logFile?: NodeJS.WritableStream, env?: Readonly<Record<string, string>>): ChildProcess {
+    const child = spawn(cmd, [...args], { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env: { ...process.env, ...env } } : {}) });
     this.children.add(child);
     child.once("exit", () => this.children.delete(child));
     if (logFile) {

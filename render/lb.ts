@@ -3,8 +3,9 @@
  * Each file is a typed object built from the plan's lb section and rendered by one template.
  *
  * How a failover happens (floating-ip mode):
- * 1. haproxy dies: systemd runs `bulwark-haproxy-state down` (ExecStopPost), keepalived sees the
- *    track file change (inotify) and enters FAULT, sending a priority-0 advert;
+ * 1. haproxy dies: bulwark-haproxy-watch, blocked on a pidfd of haproxy's master process, writes
+ *    1 to the track file the moment the kernel reports the exit; keepalived sees the change
+ *    (inotify) and enters FAULT, sending a priority-0 advert;
  *    or the host dies: the peer misses 3 adverts (0.3 s + skew).
  * 2. The peer becomes MASTER; its notify script starts bulwark-fip-takeover.service.
  * 3. The takeover script reads the Floating IP's holder and, if it is not this server, assigns it
@@ -24,6 +25,9 @@ export const LB_PATHS = {
   haproxyDropin: "/etc/systemd/system/haproxy.service.d/bulwark.conf",
   haproxyDownFile: "/run/bulwark/haproxy-down",
   stateScript: "/usr/local/sbin/bulwark-haproxy-state",
+  watchScript: "/usr/local/sbin/bulwark-haproxy-watch",
+  watchService: "/etc/systemd/system/bulwark-haproxy-watch.service",
+  haproxyPidFile: "/run/haproxy.pid",
   keepalivedConf: "/etc/keepalived/keepalived.conf",
   keepalivedDropin: "/etc/systemd/system/keepalived.service.d/bulwark.conf",
   interfaceScript: "/usr/local/sbin/bulwark-keepalived-interface",
@@ -86,7 +90,9 @@ function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string
   return [
     file(LB_PATHS.haproxyCfg, haproxyCfg(lb, host)),
     file(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), "0755"),
-    file(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript })),
+    file(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s" })),
+    file(LB_PATHS.watchScript, renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }), "0755"),
+    file(LB_PATHS.watchService, renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript })),
     file(LB_PATHS.keepalivedConf, keepalivedConf(lb, host)),
     file(LB_PATHS.interfaceScript, renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }), "0755"),
     file(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript })),
@@ -135,6 +141,7 @@ export function lbLayer({ plan, host }: RenderContext): Layer {
       ["systemctl", "daemon-reload"],
       ...(floating ? [["systemctl", "enable", "--now", "bulwark-floating-ip.service"]] : []),
       ["systemctl", "restart", "haproxy.service"],
+      ["systemctl", "enable", "--now", "bulwark-haproxy-watch.service"],
       ["systemctl", "enable", "keepalived.service"],
       ["systemctl", "restart", "keepalived.service"],
       ...(floating ? [["systemctl", "enable", "--now", "bulwark-fip-reconcile.timer"]] : []),

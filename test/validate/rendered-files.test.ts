@@ -33,6 +33,7 @@ const userData = deployed.filter((f) => f.endsWith("/user-data.yaml"));
 const yamlFiles = [...deployed, ...files(join(tmp, "review"))].filter((f) => /\.ya?ml$/.test(f));
 const shellScripts = deployed.filter((f) => /^#!\/(usr\/)?bin\/(env )?(ba|da)?sh\b/.test(readFileSync(f, "utf8")));
 const nftConfigs = deployed.filter((f) => f.endsWith("/etc/nftables.conf"));
+const pythonScripts = deployed.filter((f) => readFileSync(f, "utf8").startsWith("#!/usr/bin/python3"));
 const haproxyConfigs = deployed.filter((f) => f.endsWith("/etc/haproxy/haproxy.cfg"));
 const keepalivedConfigs = deployed.filter((f) => f.endsWith("/etc/keepalived/keepalived.conf"));
 
@@ -80,6 +81,26 @@ describe.runIf(haveTool("shellcheck", "shellcheck"))("shellcheck", () => {
 
   it.each(shellScripts.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN shellcheck finds nothing", (_name, f) => {
     const r = tool("shellcheck", ["--severity=style", f]);
+    expect(r.output).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
+
+describe.runIf(haveTool("python3", "python3"))("python3 compile", () => {
+  const compile = (f: string) => tool("python3", ["-c", "import py_compile, sys; py_compile.compile(sys.argv[1], cfile='/dev/null', doraise=True)", f]);
+
+  it("GIVEN a script with a syntax error WHEN compiled THEN python3 rejects it", () => {
+    const bad = join(tmp, "bad.py");
+    writeFileSync(bad, "#!/usr/bin/python3\ndef f(:\n    pass\n");
+    expect(compile(bad).status).not.toBe(0);
+  });
+
+  it("GIVEN the lbs WHEN listed THEN each has its haproxy watcher", () => {
+    expect(pythonScripts.filter((f) => f.endsWith("/bulwark-haproxy-watch"))).toHaveLength(4);
+  });
+
+  it.each(pythonScripts.map((f) => [rel(f), f]))("GIVEN %s WHEN compiled THEN python3 accepts it", (_name, f) => {
+    const r = compile(f);
     expect(r.output).toBe("");
     expect(r.status).toBe(0);
   });

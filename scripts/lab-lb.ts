@@ -1,0 +1,57 @@
+/**
+ * `npm run lab:lb`: the HA-entry lab (lab/lb-lab.ts) with the issue's counts (5 runs of each
+ * failure, 50 reloads, 10 partitions). Needs root, systemd-nspawn and debootstrap (the image is
+ * built once and cached). Writes reports/lb-failover.json; the last line is `RESULT lb-failover {...}`.
+ * Counts can be lowered for a quick look: LAB_RUNS, LAB_RELOADS, LAB_PARTITIONS.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ISSUE_COUNTS, runLbLab } from "../lab/lb-lab.ts";
+import { LabRun } from "../lab/run.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const count = (name: string, fallback: number) => {
+  const v = process.env[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`${name}=${v}: use a whole number from 1 to 1000`);
+  return n;
+};
+
+const run = new LabRun("lb");
+let code = 0;
+try {
+  const report = await runLbLab(run, {
+    runs: count("LAB_RUNS", ISSUE_COUNTS.runs),
+    reloads: count("LAB_RELOADS", ISSUE_COUNTS.reloads),
+    partitions: count("LAB_PARTITIONS", ISSUE_COUNTS.partitions),
+  });
+  mkdirSync(join(ROOT, "reports"), { recursive: true });
+  writeFileSync(join(ROOT, "reports", "lb-failover.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const s = report.scenarios;
+  const allPass = Object.values(report.pass).every(Boolean);
+  code = allPass ? 0 : 1;
+  console.log(`lab:lb wrote reports/lb-failover.json; requirements ${allPass ? "met" : "MISSED"}: ${JSON.stringify(report.pass)}`);
+  console.log(
+    `RESULT lb-failover ${JSON.stringify({
+      haproxy_kill_median_s: s.haproxy_kill.median_s,
+      haproxy_kill_failed: s.haproxy_kill.failed_requests,
+      host_loss_median_s: s.host_loss.median_s,
+      host_loss_failed: s.host_loss.failed_requests,
+      backend_kill_failed: s.backend_kill.failed_requests,
+      backend_markdown_median_s: s.backend_kill.markdown_median_s,
+      reload_failed: s.reloads.failed_requests,
+      partition_max_dual_master_s: s.partition.max_dual_master_s,
+      partition_holders_after_heal: s.partition.holders_after_heal,
+      double_restart_holders: s.double_restart.holders,
+      pass: allPass,
+    })}`,
+  );
+} catch (err) {
+  console.error(`lab:lb failed: ${(err as Error).stack ?? String(err)}`);
+  code = 1;
+} finally {
+  await run.cleanup();
+}
+process.exit(code);
