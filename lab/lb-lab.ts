@@ -163,11 +163,16 @@ export class LbLab {
     return existsSync(this.clientFile) ? parseRecords(readFileSync(this.clientFile, "utf8")) : [];
   }
 
-  /** One MASTER, the Floating IP routed to it, and the client's last 10 requests answered. */
+  /**
+   * Ready for the next failure: one MASTER with the Floating IP routed to it, the other lb a
+   * healthy BACKUP (haproxy up), and the client's last 10 requests answered.
+   */
   async steady(what: string, timeoutMs = 45_000): Promise<LbNode> {
     return this.run.waitFor(`a steady state (${what})`, () => {
+      const states = Object.values(this.states()).sort().join(",");
       const masters = this.masters();
-      if (masters.length !== 1 || this.emulator().holder !== masters[0]!.serverId) return undefined;
+      if (states !== "BACKUP,MASTER" || this.emulator().holder !== masters[0]!.serverId) return undefined;
+      if (this.lbs.some((lb) => lb.host.read("/run/bulwark/haproxy-down")?.trim() !== "0")) return undefined;
       const last = this.records().slice(-10);
       return last.length === 10 && last.every((r) => r.ok) ? masters[0] : undefined;
     }, timeoutMs, 100);

@@ -13,7 +13,7 @@ export class LabRun {
   readonly prefix: string;
   private readonly cleanups: { what: string; fn: () => Promise<void> | void }[] = [];
   private readonly children = new Set<ChildProcess>();
-  private cleaning = false;
+  private cleaning: Promise<void> | undefined;
   private readonly onSignal = (signal: NodeJS.Signals) => {
     this.log(`${signal}: cleaning up`);
     void this.cleanup().finally(() => process.exit(130));
@@ -82,10 +82,14 @@ export class LabRun {
     throw new Error(`lab:${this.name}: timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 
-  /** Unwinds everything: deferred steps in reverse, then any child still running. */
-  async cleanup(): Promise<void> {
-    if (this.cleaning) return;
-    this.cleaning = true;
+  /** Unwinds everything: deferred steps in reverse, then any child still running. Every caller
+   *  (the signal handler, a finally block) waits for the same single unwinding. */
+  cleanup(): Promise<void> {
+    this.cleaning ??= this.unwind();
+    return this.cleaning;
+  }
+
+  private async unwind(): Promise<void> {
     process.off("SIGINT", this.onSignal);
     process.off("SIGTERM", this.onSignal);
     for (const step of this.cleanups.reverse()) {
