@@ -213,15 +213,34 @@ export class LbLab {
 
   // ---- the scenarios -----------------------------------------------------------------------
 
+  /**
+   * Watches a failover from `t0` for `ms`: when the peer became MASTER (its notify script's
+   * record) and when the emulator re-routed the Floating IP, both in seconds after `t0`.
+   */
+  private async watchFailover(t0: number, peer: LbNode, ms: number): Promise<{ peerMasterS?: number; routedS?: number }> {
+    let peerMasterS: number | undefined;
+    for (let i = 0; Date.now() < t0 + ms && i < ms; i++) {
+      if (peerMasterS === undefined && peer.host.read("/run/bulwark/vrrp-state")?.trim() === "MASTER") peerMasterS = (Date.now() - t0) / 1000;
+      await sleep(5);
+    }
+    const routed = this.emulator().assignments.find((a) => a.at >= t0 && a.server === peer.serverId);
+    return { ...(peerMasterS !== undefined ? { peerMasterS } : {}), ...(routed ? { routedS: (routed.at - t0) / 1000 } : {}) };
+  }
+
+  private peerOf(lb: LbNode): LbNode {
+    return this.lbs.find((x) => x !== lb)!;
+  }
+
   /** a. SIGKILL haproxy's master process on the MASTER. */
   async haproxyKill(): Promise<Outage> {
     const master = await this.steady("before haproxy kill");
     const pid = await this.haproxyPid(master);
     const t0 = Date.now();
     await master.host.exec("kill", ["-KILL", String(pid)]);
-    const outage = analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 4000), t0);
+    const steps = await this.watchFailover(t0, this.peerOf(master), 3000);
+    const outage = { ...analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 4000), t0), ...steps };
     const next = await this.steady("after haproxy kill");
-    this.run.log(`haproxy kill on ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s, ${outage.failed} failed; MASTER now ${next.name}`);
+    this.run.log(`haproxy kill on ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`);
     return outage;
   }
 
@@ -230,10 +249,11 @@ export class LbLab {
     const master = await this.steady("before host loss");
     const t0 = Date.now();
     await Promise.all(master.links.map((l) => this.net.setLink(l, false)));
-    const outage = analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 5000), t0);
+    const steps = await this.watchFailover(t0, this.peerOf(master), 4000);
+    const outage = { ...analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 5000), t0), ...steps };
     await Promise.all(master.links.map((l) => this.net.setLink(l, true)));
     const next = await this.steady("after host loss");
-    this.run.log(`host loss of ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s, ${outage.failed} failed; MASTER now ${next.name}`);
+    this.run.log(`host loss of ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`);
     return outage;
   }
 
@@ -336,6 +356,10 @@ export interface Outage {
   readonly recoveryS: number;
   readonly failed: number;
   readonly requests: number;
+  /** Seconds from the failure until the peer became MASTER. */
+  readonly peerMasterS?: number;
+  /** Seconds from the failure until the emulator re-routed the Floating IP to the peer. */
+  readonly routedS?: number;
 }
 
 /** Recovery: the first success sent after the last failure, measured from the failure at `t0`. */

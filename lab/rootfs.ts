@@ -42,7 +42,13 @@ export async function ensureRootfs(run: LabRun, packages: readonly string[]): Pr
     // the network configuration.
     writeFileSync(join(building, "etc/cloud/cloud.cfg.d/90-bulwark-lab.cfg"), "datasource_list: [ NoCloud, None ]\nnetwork: {config: disabled}\n");
     writeFileSync(join(building, ".bulwark-complete"), `${packages.join("\n")}\n`);
-    renameSync(building, root);
+    try {
+      renameSync(building, root);
+    } catch (err) {
+      // Another run built the same image meanwhile: use it.
+      if (!existsSync(join(root, ".bulwark-complete"))) throw err;
+      rmSync(building, { recursive: true, force: true });
+    }
   } catch (err) {
     rmSync(building, { recursive: true, force: true });
     throw err;
