@@ -165,14 +165,18 @@ export class LbLab {
 
   /**
    * Ready for the next failure: one MASTER with the Floating IP routed to it, the other lb a
-   * healthy BACKUP (haproxy up), and the client's last 10 requests answered.
+   * healthy BACKUP (haproxy up, every backend up in its haproxy too), and the client's last 10
+   * requests answered.
    */
   async steady(what: string, timeoutMs = 45_000): Promise<LbNode> {
-    return this.run.waitFor(`a steady state (${what})`, () => {
+    return this.run.waitFor(`a steady state (${what})`, async () => {
       const states = Object.values(this.states()).sort().join(",");
       const masters = this.masters();
       if (states !== "BACKUP,MASTER" || this.emulator().holder !== masters[0]!.serverId) return undefined;
       if (this.lbs.some((lb) => lb.host.read("/run/bulwark/haproxy-down")?.trim() !== "0")) return undefined;
+      for (const lb of this.lbs) {
+        for (const app of this.apps) if ((await this.serverState(lb, "api", app.name).catch(() => undefined)) !== 2) return undefined;
+      }
       const last = this.records().slice(-10);
       return last.length === 10 && last.every((r) => r.ok) ? masters[0] : undefined;
     }, timeoutMs, 100);

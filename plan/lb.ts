@@ -77,10 +77,12 @@ export function planLb(t: Topology, hosts: readonly PlannedHost[]): LbPlan {
     // so a dead backend is down after at most ~0.35 s plus the check time. A check must answer
     // within 500 ms: a backend that misses that twice in a row (a GC pause or a stall of over
     // half a second, twice) is not serving interactive traffic either, so the false-down risk is
-    // a server that is effectively down. Rise 3 (0.75 s) keeps a flapping server out. Requests
+    // a server that is effectively down. A down server is checked as often (downinter 250 ms):
+    // rise 3 brings it back 0.75 s after it recovers, and keeps a flapping one out. This matters
+    // on the BACKUP too: after a network blip it must be ready to serve within a second. Requests
     // caught on a dying server are retried elsewhere (retries + redispatch), so the detection
     // time costs no failed idempotent request. Cost: 4 checks/s per backend per lb.
-    healthCheck: { path: "/healthz", interMs: 250, fastInterMs: 100, downInterMs: 1000, fall: 2, rise: 3, timeoutMs: 500 },
+    healthCheck: { path: "/healthz", interMs: 250, fastInterMs: 100, downInterMs: 250, fall: 2, rise: 3, timeoutMs: 500 },
     tls: t.roles.lb.tls,
     apiEndpoint: HETZNER_API,
     // After a partition heals, the surviving MASTER may not be the last one that moved the IP.

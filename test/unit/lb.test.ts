@@ -42,7 +42,7 @@ describe("lb layer", () => {
   it("GIVEN the seed WHEN haproxy.cfg is rendered THEN both app hosts are backends with the fast health checks of the plan", () => {
     const { content, plan } = lbFiles();
     const cfg = content(LB_PATHS.haproxyCfg)!;
-    expect(cfg).toContain("default-server check inter 250ms fastinter 100ms downinter 1000ms fall 2 rise 3");
+    expect(cfg).toContain("default-server check inter 250ms fastinter 100ms downinter 250ms fall 2 rise 3");
     expect(cfg).toContain("timeout check 500ms");
     expect(cfg.match(/^\s+server app-1 10\.0\.1\.100:8080$/gm)).toHaveLength(3);
     expect(cfg).toContain("retry-on conn-failure empty-response response-timeout 502 503 504");
