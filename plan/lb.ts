@@ -32,6 +32,8 @@ export interface LbPlan {
     readonly rise: number;
     readonly timeoutMs: number;
   };
+  /** haproxy's connect timeout to a backend, and so its pause before retrying elsewhere. */
+  readonly connectTimeoutMs: number;
   /** HTTPS on 443 with the certificate from the `tls_certificate_pem` variable. */
   readonly tls: boolean;
   /** The Hetzner API the failover hook calls (the lab points it at its emulator). */
@@ -83,6 +85,10 @@ export function planLb(t: Topology, hosts: readonly PlannedHost[]): LbPlan {
     // caught on a dying server are retried elsewhere (retries + redispatch), so the detection
     // time costs no failed idempotent request. Cost: 4 checks/s per backend per lb.
     healthCheck: { path: "/healthz", interMs: 250, fastInterMs: 100, downInterMs: 250, fall: 2, rise: 3, timeoutMs: 500 },
+    // The lab found a GET failing on a killed backend: haproxy waits min(timeout connect, 1 s)
+    // before a retry. On the private network 250 ms is ample for a connect and short enough
+    // that the retry on the other backend lands well inside a client's patience.
+    connectTimeoutMs: 250,
     tls: t.roles.lb.tls,
     apiEndpoint: HETZNER_API,
     // After a partition heals, the surviving MASTER may not be the last one that moved the IP.

@@ -56,6 +56,7 @@ function haproxyCfg(lb: LbPlan, host: PlannedHost): string {
   return renderTemplate("lb/haproxy.cfg", {
     host: host.name,
     health: lb.healthCheck,
+    connectTimeoutMs: lb.connectTimeoutMs,
     monitorPort: HAPROXY_MONITOR_PORT,
     plainBinds: [":80"],
     tlsBinds: lb.tls ? [{ address: ":443", certificate: LB_PATHS.certificate }] : [],
