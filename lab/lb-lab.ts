@@ -8,7 +8,7 @@
  *   public bridge ── lb-1 (198.18.0.11), lb-2 (198.18.0.12); Floating IP 198.18.100.10 routed to the holder
  *   private bridge (the plan's 10.0.1.0/24) ── lb-1, lb-2, app-1, app-2
  */
-import { createWriteStream, mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -66,6 +66,7 @@ export class LbLab {
     const rendered = renderAll(plan);
     const root = await ensureRootfs(run, imagePackages(["lb", "app", "parser", "storage"], NOT_IN_DEBIAN));
     const dir = mkdtempSync(join(tmpdir(), `${run.prefix}-lb-`));
+    run.defer("the lab's files", () => rmSync(dir, { recursive: true, force: true }));
     const net = await LabNetwork.create(run);
 
     const router = await net.addNamespace(`${run.prefix}-rt`);

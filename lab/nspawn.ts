@@ -3,7 +3,7 @@
  * namespace, with the host's rendered user-data as a NoCloud seed. cloud-init inside runs it
  * exactly as on a Hetzner server.
  */
-import { createWriteStream, mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
@@ -34,6 +34,7 @@ export class LabHost {
 
   static async boot(run: LabRun, options: LabHostOptions): Promise<LabHost> {
     const seed = mkdtempSync(join(tmpdir(), `${run.prefix}-${options.name}-seed-`));
+    run.defer(`seed of ${options.name}`, () => rmSync(seed, { recursive: true, force: true }));
     writeFileSync(join(seed, "user-data"), options.userData);
     writeFileSync(join(seed, "meta-data"), `instance-id: ${run.prefix}-${options.name}\nlocal-hostname: ${options.name}\n`);
     const logPath = join(seed, "console.log");

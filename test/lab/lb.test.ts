@@ -4,7 +4,8 @@
  * debootstrap and the Debian mirror for the first image build (bash .ci/run has all of them).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ISSUE_COUNTS, LB_REQUIREMENTS, runLbLab } from "../../lab/lb-lab.ts";
@@ -36,9 +37,11 @@ describe.runIf(ready)("lb lab", () => {
     expect(report.conditions.unauthorized_api_requests).toBe(0);
   }, 40 * 60_000);
 
-  it("GIVEN the run WHEN cleaned up THEN no namespace of it is left", async () => {
+  it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
     await run.cleanup();
-    const left = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
-    expect(left).toEqual([]);
+    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
+    const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
+    const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
+    expect({ namespaces, processes, files }).toEqual({ namespaces: [], processes: [], files: [] });
   }, 120_000);
 });
