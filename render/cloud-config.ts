@@ -3,7 +3,9 @@
  * typed here (not templated) so that quoting is the YAML library's job, and every file of the
  * host goes into `write_files`.
  */
+import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
+import { deployValuesIn } from "./deploy-values.ts";
 import type { Plan, PlannedHost } from "../plan/model.ts";
 import type { HostFile } from "./host-file.ts";
 import type { AptSource, Layer } from "./layer.ts";
@@ -33,7 +35,7 @@ export interface CloudConfig {
     readonly permissions: string;
     readonly owner: string;
     readonly defer?: true;
-    readonly encoding?: "b64";
+    readonly encoding?: "b64" | "gz+b64";
   }[];
   readonly runcmd: readonly (readonly string[])[];
   readonly apt?: { readonly sources: Readonly<Record<string, AptSource>> };
@@ -60,13 +62,29 @@ export function cloudConfig(plan: Plan, host: PlannedHost, layers: readonly Laye
     ssh_pwauth: false,
     package_update: true,
     packages: host.packages,
-    write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: f.owner, ...(f.defer ? { defer: true as const } : {}), ...(f.encoding ? { encoding: f.encoding } : {}) })),
+    write_files: files.map((f) => ({ path: f.path, ...packed(f), permissions: f.permissions, owner: f.owner, ...(f.defer ? { defer: true as const } : {}) })),
     runcmd: layers.flatMap((l) => l.runcmd),
     ...(Object.keys(aptSources).length > 0 ? { apt: { sources: aptSources } } : {}),
   };
 }
 
+/**
+ * Hetzner's 32 KiB user_data limit is shared by every layer of a host. A file of at least
+ * COMPRESS_FROM_BYTES with no deploy-time marker (Terraform must see markers as text) goes
+ * gzip+base64, which cloud-init decodes (`encoding: gz+b64`); it is stored that way only when
+ * that is smaller. Deterministic: gzip from zlib carries no timestamp. The review bundle still
+ * shows every file as text.
+ */
+export const COMPRESS_FROM_BYTES = 512;
+
+function packed(f: HostFile): { content: string; encoding?: "b64" | "gz+b64" } {
+  if (f.encoding) return { content: f.content, encoding: f.encoding };
+  if (Buffer.byteLength(f.content) < COMPRESS_FROM_BYTES || deployValuesIn(f.content).length > 0) return { content: f.content };
+  const gz = gzipSync(Buffer.from(f.content, "utf8"), { level: 9 }).toString("base64");
+  return gz.length < Buffer.byteLength(f.content) ? { content: gz, encoding: "gz+b64" } : { content: f.content };
+}
+
 /** `#cloud-config` + YAML, with block scalars for file contents and no line folding. */
 export function serializeCloudConfig(doc: CloudConfig): string {
-  return `#cloud-config\n${stringify(doc, { lineWidth: 0, blockQuote: "literal", defaultKeyType: "PLAIN" })}`;
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0, blockQuote: "literal", defaultKeyType: "PLAIN", indentSeq: false })}`;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
 import { buildPlan } from "../../plan/plan.ts";
 import { renderTemplate } from "../../render/handlebars.ts";
@@ -25,9 +26,10 @@ describe("rendering", () => {
     const plan = planOf();
     const r = renderHost(plan, plan.hosts[0]!);
     expect(r.userData.startsWith("#cloud-config\n")).toBe(true);
-    const doc = parse(r.userData) as { write_files: { path: string; content: string }[]; packages: string[]; hostname: string };
+    const doc = parse(r.userData) as { write_files: { path: string; content: string; encoding?: string }[]; packages: string[]; hostname: string };
     expect(doc.hostname).toBe("lb-1");
-    expect(doc.write_files.map((f) => [f.path, f.content])).toEqual(r.files.map((f) => [f.path, f.content]));
+    const decoded = doc.write_files.map((f) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]);
+    expect(decoded).toEqual(r.files.map((f) => [f.path, f.content]));
     expect(doc.packages).toEqual(["nftables", "haproxy", "keepalived", "curl", "jq"]);
   });
 
@@ -62,6 +64,16 @@ describe("rendering", () => {
     } catch (err) {
       expect((err as Error).message.split("\n")).toHaveLength(18);
     }
+  });
+
+  it("GIVEN a long file without deploy-time markers WHEN rendered THEN it travels gzip+base64; one with a marker stays text", () => {
+    const plan = planOf();
+    const doc = parse(renderHost(plan, plan.hosts[0]!).userData) as { write_files: { path: string; content: string; encoding?: string }[] };
+    const byPath = new Map(doc.write_files.map((f) => [f.path, f]));
+    expect(byPath.get("/etc/haproxy/haproxy.cfg")!.encoding).toBe("gz+b64");
+    expect(byPath.get("/etc/keepalived/keepalived.conf")!.encoding).toBeUndefined();
+    expect(byPath.get("/etc/keepalived/keepalived.conf")!.content).toContain("@@deploy:floating_ip_address@@");
+    expect(byPath.get("/etc/bulwark/host.env")!.encoding).toBeUndefined();
   });
 
   it("GIVEN the seed and TLS WHEN rendered THEN every user_data leaves at least 4 KiB of the limit for later layers", () => {
