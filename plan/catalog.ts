@@ -58,8 +58,9 @@ export const PUBLIC_SERVICES: readonly PublicServiceSpec[] = [
 /** Debian packages each component's base cloud-config installs (later layers add their own). */
 export const PACKAGES: Readonly<Record<Component, readonly string[]>> = {
   lb: ["nftables", "haproxy", "keepalived", "curl", "jq"],
-  app: ["nftables", "nodejs", "glusterfs-client"],
-  parser: ["nftables", "nodejs", "glusterfs-client"],
+  // nodejs runs the services; curl fetches their artifacts (render/services.ts).
+  app: ["nftables", "nodejs", "glusterfs-client", "curl"],
+  parser: ["nftables", "nodejs", "glusterfs-client", "curl"],
   storage: ["nftables", "glusterfs-server", "xfsprogs"],
   // MongoDB's repository and version pin come from render/mongo-apt.ts; mongosh runs the bootstrap.
   "mongo-config": ["nftables", "mongodb-org-server", "mongodb-mongosh"],

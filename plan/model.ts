@@ -5,6 +5,8 @@
 import type { Component } from "../topology/hosts.ts";
 import type { AdminSshKey, Image, Location, NetworkZone, Role, ServerType } from "../topology/model.ts";
 import type { LbPlan } from "./lb.ts";
+import type { ServicesPlan } from "./services.ts";
+import type { StoragePlan } from "./storage.ts";
 
 export interface PlannedHost {
   /** Host name (`app-1`); also the construct ID source and the OS hostname. */
@@ -92,13 +94,11 @@ export interface Plan {
     readonly hosts: Readonly<Record<string, readonly HostFirewallRule[]>>;
   };
   readonly lb: LbPlan;
-  readonly storage: {
-    readonly replica: 2 | 3;
-    readonly arbiter: boolean;
-    readonly servers: readonly string[];
-    readonly clients: readonly string[];
-  };
+  /** The GlusterFS volume, its bricks, options and clients (plan/storage.ts). */
+  readonly storage: StoragePlan;
   readonly mongo: { readonly replicaSets: readonly ReplicaSetPlan[]; readonly routers: readonly string[] };
+  /** The project's services on the app and parser hosts (plan/services.ts). */
+  readonly services: ServicesPlan;
   /** Set when the topology opted out of the single-host-failure gate. */
   readonly singlePointsOfFailureAllowed?: string;
 }

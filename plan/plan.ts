@@ -17,6 +17,8 @@ import {
   PUBLIC_SERVICES,
 } from "./catalog.ts";
 import { planLb } from "./lb.ts";
+import { planServices } from "./services.ts";
+import { planStorage } from "./storage.ts";
 import type { HostFirewallRule, Plan, PlacementGroupPlan, PlannedHost, PublicFirewallPlan, ReplicaSetPlan } from "./model.ts";
 
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
@@ -63,13 +65,9 @@ export function buildPlan(t: Topology): Plan {
     placementGroups,
     firewall: { public: publicFirewalls(t, hosts), hosts: hostFirewalls(hosts) },
     lb: planLb(t, hosts),
-    storage: {
-      replica: t.roles.storage.replica,
-      arbiter: t.roles.storage.arbiter,
-      servers: names("storage"),
-      clients: [...names("app"), ...names("parser")],
-    },
+    storage: planStorage(t, hosts),
     mongo: { replicaSets: replicaSets(hosts), routers: [...names("app"), ...names("parser")] },
+    services: planServices(t, hosts),
     ...(t.allowSinglePointsOfFailure ? { singlePointsOfFailureAllowed: t.allowSinglePointsOfFailure.reason } : {}),
   };
 }

@@ -8,12 +8,17 @@ import type { LayerBuilder } from "./layer.ts";
 import { lbLayer } from "./lb.ts";
 import { mongoRouterLayer } from "./mongo-router.ts";
 import { mongoServerLayer } from "./mongo-server.ts";
+import { servicesLayer } from "./services.ts";
+import { storageClientLayer } from "./storage-client.ts";
+import { storageServerLayer } from "./storage-server.ts";
 
 export const LAYERS: Readonly<Record<Component, readonly LayerBuilder[]>> = {
   lb: [baseLayer, lbLayer],
-  app: [baseLayer, mongoRouterLayer],
-  parser: [baseLayer, mongoRouterLayer],
-  storage: [baseLayer],
+  // servicesLayer before mongoRouterLayer: the router's bootstrap start stays the last runcmd;
+  // the service units order themselves after mongos (After=), whatever the runcmd order.
+  app: [baseLayer, storageClientLayer, servicesLayer, mongoRouterLayer],
+  parser: [baseLayer, storageClientLayer, servicesLayer, mongoRouterLayer],
+  storage: [baseLayer, storageServerLayer],
   "mongo-config": [baseLayer, mongoServerLayer],
   "mongo-shard": [baseLayer, mongoServerLayer],
 };

@@ -5,6 +5,9 @@
  * attachments, utf-8 / iso-8859-1 / windows-1252 / koi8-r / shift_jis, QP and base64
  * bodies) and measures, each over RUNS repetitions (median, min, max):
  *   raw_single_thread  postal-mime in this thread (the baseline)
+ *   single_thread_full_work  informational, not the baseline: the service's per-message CPU work
+ *                      (postal-mime, sha256 of the message, canonical JSON, UTF-8 encoding) in
+ *                      this thread, no I/O; service / this = how well the 2 workers scale
  *   service            ParserService, 2 workers, spool -> fs store in a tmp dir
  *   poison_mix         the same with 1% poison (test-trigger worker: crash/hang/oom + corpus)
  * plus crash_restart (kill -9 a built parser process mid-batch, restart, audit) and
@@ -20,7 +23,8 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import PostalMime from "postal-mime";
-import { POSTAL_MIME_OPTIONS, sha256Hex } from "../services/parser/parse-message.ts";
+import { parseMessage, POSTAL_MIME_OPTIONS, sha256Hex } from "../services/parser/parse-message.ts";
+import { canonicalJson } from "../services/store/canonical-json.ts";
 import { ownArrayBuffer, ParsePool } from "../services/parser/pool.ts";
 import { ParserService, type ServiceEvent } from "../services/parser/service.ts";
 import { createFsStore, FsDocumentStore } from "../services/store/fs-store.ts";
@@ -246,6 +250,13 @@ async function rawPass(corpus: Buffer[]): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/** One timed single-thread pass of the service's per-message CPU work (no I/O): informational. */
+async function fullWorkPass(corpus: Buffer[]): Promise<number> {
+  const t0 = performance.now();
+  for (const m of corpus) Buffer.from(canonicalJson((await parseMessage(m)).doc), "utf8");
+  return (performance.now() - t0) / 1000;
+}
+
 /** One timed pass of the parse pool alone (2 workers, messages from memory, no spool or store). */
 async function poolPass(pool: ParsePool, corpus: Buffer[]): Promise<number> {
   let next = 0;
@@ -292,6 +303,7 @@ class BenchService {
       workerFile,
       store: createFsStore(this.store),
       attachmentsRoot: this.store,
+      documentsRoot: this.store,
       pollMs: 20,
       onEvent: (e) => this.events.push(e),
     });
@@ -336,6 +348,7 @@ function passFiles(corpus: Buffer[], tag: string): [string, Buffer][] {
  */
 async function measureRawAndService(base: string, workerFile: string, corpus: Buffer[], runs: number, bytes: number, threads: number) {
   const raw = { msgs: [] as number[], mb: [] as number[] };
+  const full: number[] = [];
   const svc = { msgs: [] as number[], mb: [] as number[] };
   const poolOnly: number[] = [];
   const pool = new ParsePool({ workerFile, threads, timeoutMs: 5_000, heapMb: 256 });
@@ -349,11 +362,13 @@ async function measureRawAndService(base: string, workerFile: string, corpus: Bu
   await bench.start();
   try {
     await rawPass(corpus);
+    await fullWorkPass(corpus);
     await bench.pass(passFiles(corpus, "warm"));
     for (let r = 0; r < runs; r++) {
       const rs = await rawPass(corpus);
       raw.msgs.push(corpus.length / rs);
       raw.mb.push(bytes / 1e6 / rs);
+      full.push(corpus.length / (await fullWorkPass(corpus)));
       await bench.reset();
       const files = passFiles(corpus, `run${r}`);
       const run = await bench.pass(files);
@@ -361,13 +376,13 @@ async function measureRawAndService(base: string, workerFile: string, corpus: Bu
       if (stored !== files.length) throw new Error(`bench: service run ${r + 1} stored ${stored} of ${files.length} clean messages; see ${bench.spool}/quarantine`);
       svc.msgs.push(files.length / run.seconds);
       svc.mb.push(bytes / 1e6 / run.seconds);
-      progress(`run ${r + 1}/${runs}: raw ${r3(corpus.length / rs)} msgs/s (${r3(bytes / 1e6 / rs)} MB/s); service ${r3(files.length / run.seconds)} msgs/s (${r3(bytes / 1e6 / run.seconds)} MB/s); load ${loadavg()[0]!.toFixed(2)}`);
+      progress(`run ${r + 1}/${runs}: raw ${r3(corpus.length / rs)} msgs/s (${r3(bytes / 1e6 / rs)} MB/s); full work one thread ${r3(full.at(-1)!)} msgs/s; service ${r3(files.length / run.seconds)} msgs/s (${r3(bytes / 1e6 / run.seconds)} MB/s); load ${loadavg()[0]!.toFixed(2)}`);
     }
   } finally {
     await bench.stop();
     await rm(join(base, "service"), { recursive: true, force: true });
   }
-  return { raw: { msgs: stat(raw.msgs), mb: stat(raw.mb) }, svc: { msgs: stat(svc.msgs), mb: stat(svc.mb) }, poolOnly: stat(poolOnly) };
+  return { raw: { msgs: stat(raw.msgs), mb: stat(raw.mb) }, full: stat(full), svc: { msgs: stat(svc.msgs), mb: stat(svc.mb) }, poolOnly: stat(poolOnly) };
 }
 
 async function measurePoisonMix(base: string, triggerWorker: string, corpus: Buffer[], runs: number, bytes: number) {
@@ -638,7 +653,7 @@ async function main(): Promise<void> {
     progress(`corpus: ${N} messages, ${r3(bytes / 1e6)} MB, ${withAtt} with attachments, sizes ${Math.min(...corpus.map((b) => b.length))}..${Math.max(...corpus.map((b) => b.length))} bytes`);
 
     const load_before = loadavg()[0]!;
-    const { raw, svc, poolOnly } = await measureRawAndService(base, prodWorker, corpus, RUNS, bytes, 2);
+    const { raw, full, svc, poolOnly } = await measureRawAndService(base, prodWorker, corpus, RUNS, bytes, 2);
     const mix = await measurePoisonMix(base, triggerWorker, corpus, RUNS, bytes);
     progress("measuring hang detection and worker replacement");
     const hang = stat([...mix.hangDetect, ...(await measureHangDetect(base, triggerWorker, quick ? 1 : 3))]);
@@ -661,6 +676,11 @@ async function main(): Promise<void> {
         target_ratio: 1.6,
         pool_only_msgs_per_s: r3(poolOnly.median), pool_only_msgs_per_s_min: r3(poolOnly.min), pool_only_msgs_per_s_max: r3(poolOnly.max),
         pool_only_ratio_vs_raw: r3(poolOnly.median / raw.msgs.median),
+      },
+      single_thread_full_work: {
+        note: "informational, not the issue's baseline: postal-mime + sha256 + canonical JSON + UTF-8 encoding per message, one thread, no I/O",
+        msgs_per_s: r3(full.median), msgs_per_s_min: r3(full.min), msgs_per_s_max: r3(full.max),
+        service_ratio_vs_full_work: r3(svc.msgs.median / full.median),
       },
       poison_mix: {
         msgs_per_s: r3(mix.msgs.median), msgs_per_s_min: r3(mix.msgs.min), msgs_per_s_max: r3(mix.msgs.max),

@@ -32,4 +32,7 @@ export const SEED_TOPOLOGY: Topology = {
     storage: { count: 3, serverType: "cx23", namePrefix: "storage", volumeSizeGb: 100, replica: 3, arbiter: false },
     mongo: { serverType: "cx33", namePrefix: "mongo", configServers: 3, shards: 2, membersPerShard: 3 },
   },
+  // A placeholder (.invalid never resolves): synth works offline with it, a deploy does not.
+  // Upload dist/services/* to your own https location and set services.artifactBaseUrl.
+  services: { artifactBaseUrl: "https://artifacts.bulwark.invalid/" },
 };

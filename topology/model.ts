@@ -110,6 +110,15 @@ export interface Admin {
   readonly allowSshFromAnywhere: boolean;
 }
 
+/** Where the app and parser hosts fetch the services' artifacts (services/, scripts/build-services.ts). */
+export interface ServicesConfig {
+  /**
+   * https base URL ending in `/`; a host fetches `<artifactBaseUrl><name>.tar.gz` and checks the
+   * sha256 that synth computed from the sources. Upload `dist/services/*` there before deploying.
+   */
+  readonly artifactBaseUrl: string;
+}
+
 export interface Topology {
   /** Project name; prefixes every Hetzner resource name and names the stack. */
   readonly name: string;
@@ -133,6 +142,7 @@ export interface Topology {
     readonly storage: StorageRole;
     readonly mongo: MongoRole;
   };
+  readonly services: ServicesConfig;
   /**
    * Opt out of the single-host-failure gate (for staging). The reason is printed at the top
    * of the review. Unset: synth fails when losing any one host would stop the service.

@@ -17,6 +17,12 @@ const NAME_FIX = "use lowercase letters, digits and '-', starting with a letter,
 const LABEL_KEY_PATTERN = "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
 const LABEL_VALUE_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
 
+/**
+ * The artifact base URL reaches a shell script and a systemd unit as is, so it is limited to
+ * characters that need no quoting there: https, a host name, an optional port and a path ending in `/`.
+ */
+export const ARTIFACT_BASE_URL_PATTERN = "^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?/([A-Za-z0-9._~-]+/)*$";
+
 /** Server types are checked against the current list by a rule, which also names retired ones. */
 const SERVER_TYPE_PATTERN = "^[a-z]{2,4}[0-9]{2}$";
 
@@ -275,6 +281,21 @@ export const TOPOLOGY_SCHEMA = {
             membersPerShard: count("Members of each shard's replica set.", R.mongo.membersPerShard, 1),
             ...roleCommon("mongo", R.mongo, "`<namePrefix>-cfg-<n>` and `<namePrefix>-s<shard>-<n>`"),
           },
+        },
+      },
+    },
+    services: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      description: "The project's services (parser, mail API) installed on the app and parser hosts.",
+      properties: {
+        artifactBaseUrl: {
+          type: "string",
+          pattern: ARTIFACT_BASE_URL_PATTERN,
+          default: SEED.services.artifactBaseUrl,
+          description: "https URL, ending in `/`, that hosts fetch `parser.tar.gz` and `mail-api.tar.gz` from at first boot; each is checked against the sha256 computed at synth. Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
+          "x-fix": "write an https URL ending in '/', such as https://artifacts.example.com/bulwark/ (letters, digits and . _ ~ - / only; no query, user or spaces)",
         },
       },
     },

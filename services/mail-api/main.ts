@@ -1,6 +1,7 @@
 /**
  * Mail API entry. Environment (defaults in services/mail-api README section of
- * services/parser/README.md): MAILAPI_STORE_KIND (fs), MAILAPI_STORE_DIR, MAILAPI_MONGO_URL,
+ * services/parser/README.md): MAILAPI_STORE_KIND (fs), MAILAPI_STORE_DIR, BULWARK_MONGO_URL
+ * (shared with the parser; on the hosts from /etc/bulwark/mongo.env),
  * MAILAPI_STATIC_DIR, MAILAPI_LISTEN_HOST (127.0.0.1), MAILAPI_LISTEN_PORT (8080),
  * MAILAPI_HOST_NAME (os.hostname()). SIGTERM closes the server and exits 0.
  */
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const store = await openStore({
     kind: parseStoreKind(env.MAILAPI_STORE_KIND || "fs", "MAILAPI_STORE_KIND"),
     dir: env.MAILAPI_STORE_DIR || "/mnt/gluster/bulwark/store",
-    mongoUrl: env.MAILAPI_MONGO_URL || "mongodb://127.0.0.1:27017",
+    mongoUrl: env.BULWARK_MONGO_URL || "mongodb://127.0.0.1:27017",
   });
   const hostName = env.MAILAPI_HOST_NAME || hostname();
   const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName });

@@ -41,7 +41,8 @@ export const PARSER_DEFAULTS = {
   PARSER_SPOOL_DIR: "/srv/bulwark/spool",
   PARSER_STORE_KIND: "mongo",
   PARSER_STORE_DIR: "/mnt/gluster/bulwark/store",
-  PARSER_MONGO_URL: "mongodb://127.0.0.1:27017",
+  /** Shared with the mail API; on the hosts it comes from /etc/bulwark/mongo.env (render/mongo-router.ts). */
+  BULWARK_MONGO_URL: "mongodb://127.0.0.1:27017",
   PARSER_THREADS: 2,
   PARSER_TIMEOUT_MS: 5000,
   PARSER_MAX_MESSAGE_BYTES: 12 * 1024 * 1024,
@@ -62,7 +63,7 @@ export function loadParserConfig(env: Env = process.env): ParserConfig {
     store: {
       kind: parseStoreKind(str(env, "PARSER_STORE_KIND", d.PARSER_STORE_KIND), "PARSER_STORE_KIND"),
       dir: str(env, "PARSER_STORE_DIR", d.PARSER_STORE_DIR),
-      mongoUrl: str(env, "PARSER_MONGO_URL", d.PARSER_MONGO_URL),
+      mongoUrl: str(env, "BULWARK_MONGO_URL", d.BULWARK_MONGO_URL),
     },
     threads: int(env, "PARSER_THREADS", d.PARSER_THREADS, 1, 64),
     timeoutMs: int(env, "PARSER_TIMEOUT_MS", d.PARSER_TIMEOUT_MS, 50, 600_000),

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     workerFile: process.env.PARSER_WORKER_FILE_FOR_TESTS_ONLY ?? defaultWorkerFile(import.meta.url),
     store,
     attachmentsRoot: cfg.store.dir,
+    ...(cfg.store.kind === "fs" ? { documentsRoot: cfg.store.dir } : {}),
     pollMs: cfg.pollMs,
     processedLog: cfg.processedLog,
     log,

@@ -1,5 +1,5 @@
 import { Piscina } from "piscina";
-import type { ParseTask, ParseTaskResult } from "./worker-protocol.ts";
+import { PHASE_WRITING, type ParseTask, type ParseTaskResult } from "./worker-protocol.ts";
 import type { AttachmentBlob } from "./parse-message.ts";
 
 /** Why a message was quarantined. */
@@ -7,7 +7,8 @@ export type FailureKind = "crash" | "timeout" | "oom" | "too-large" | "parse-err
 
 /** Result of running one message through the pool. */
 export type ParseOutcome =
-  | { ok: true; key: string; docBytes: Uint8Array; attachments: AttachmentBlob[]; ms: number }
+  | { ok: true; key: string; written: false; docBytes: Uint8Array; attachments: AttachmentBlob[]; ms: number }
+  | { ok: true; key: string; written: true; docSha256?: string; attachments: []; ms: number }
   | { ok: false; kind: FailureKind; detail: string; ms: number }
   | { ok: false; kind: "store-error"; detail: string; ms: number };
 
@@ -22,6 +23,10 @@ export interface ParsePoolOptions {
   heapMb: number;
   /** Filesystem attachment store root; when set, workers write attachment blobs themselves. */
   attachmentsRoot?: string;
+  /** Filesystem document store root; when set, workers write the documents themselves. */
+  documentsRoot?: string;
+  /** With documentsRoot: workers return each document's sha256 (the processed log). */
+  wantDocSha256?: boolean;
 }
 
 /**
@@ -108,14 +113,21 @@ export class ParsePool {
       timedOut = true;
       ac.abort(new Error(`parse exceeded ${this.options.timeoutMs} ms`));
     }, this.options.timeoutMs);
+    const { attachmentsRoot, documentsRoot, wantDocSha256 } = this.options;
+    const phase = new Int32Array(new SharedArrayBuffer(4));
     try {
-      const task: ParseTask = this.options.attachmentsRoot ? { buf, attachmentsRoot: this.options.attachmentsRoot } : { buf };
+      const task: ParseTask = { buf, phase, ...(attachmentsRoot ? { attachmentsRoot } : {}), ...(documentsRoot ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}) } : {}) };
       const r = await this.piscina.run(task, { transferList: [buf], signal: ac.signal });
       const ms = performance.now() - started;
-      if (r.ok) return { ok: true, key: r.key, docBytes: r.docBytes, attachments: r.attachments, ms };
+      if (r.ok) return { ...r, ms };
       return { ok: false, kind: r.kind, detail: r.detail, ms };
     } catch (err) {
-      return { ok: false, ...classifyPoolError(err, timedOut), ms: performance.now() - started };
+      const ms = performance.now() - started;
+      // Parsing was done and the worker was writing: the store stalled, the message is fine.
+      if (timedOut && Atomics.load(phase, 0) === PHASE_WRITING) {
+        return { ok: false, kind: "store-error", detail: `writing the output took over ${this.options.timeoutMs} ms (store stalled?); released for retry`, ms };
+      }
+      return { ok: false, ...classifyPoolError(err, timedOut), ms };
     } finally {
       clearTimeout(timer);
       this.release();

@@ -39,6 +39,11 @@ export interface ParserServiceOptions {
    * the main thread and written through `store.attachments`.
    */
   attachmentsRoot?: string;
+  /**
+   * Root of the filesystem document store (the same dir as the store's documents). When set,
+   * workers write the documents and the main thread only claims, renames and unlinks.
+   */
+  documentsRoot?: string;
   /** Optional file name that must exist in the spool root for /healthz to be ready. */
   sentinel?: string;
   /** Optional per-process log: one line "<file> <key> <docSha256> <host>" per completed message. */
@@ -94,6 +99,8 @@ export class ParserService {
       timeoutMs: opts.timeoutMs,
       heapMb: opts.heapMb,
       attachmentsRoot: opts.attachmentsRoot,
+      documentsRoot: opts.documentsRoot,
+      wantDocSha256: opts.processedLog !== undefined,
     });
     this.metrics = createParserMetrics(() => this.spool.queueDepth(), () => this.pool.threadCount);
     // Claims held at once: enough to keep every worker busy while the main thread reads
@@ -228,13 +235,15 @@ export class ParserService {
     }
     this.metrics.parseSeconds.observe(outcome.ms / 1000);
     const { store } = this.opts;
-    for (const a of outcome.attachments) await store.attachments.putAttachment(a.sha256, a.content);
-    await store.documents.putSerialized(outcome.key, outcome.docBytes);
+    if (!outcome.written) {
+      for (const a of outcome.attachments) await store.attachments.putAttachment(a.sha256, a.content);
+      await store.documents.putSerialized(outcome.key, outcome.docBytes);
+    }
     if (await this.spool.complete(c)) {
       this.metrics.processed.inc();
       this.opts.onEvent?.({ type: "stored", name: c.name, key: outcome.key, t: performance.now() });
       if (this.opts.processedLog) {
-        const docSha = createHash("sha256").update(outcome.docBytes).digest("hex");
+        const docSha = outcome.written ? outcome.docSha256! : createHash("sha256").update(outcome.docBytes).digest("hex");
         await appendFile(this.opts.processedLog, `${c.name} ${outcome.key} ${docSha} ${this.opts.hostId}\n`);
       }
     } else {

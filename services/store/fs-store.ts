@@ -1,6 +1,7 @@
+import { readFileSync, statSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic-file.ts";
+import { writeFileAtomic, writeFileAtomicSync } from "./atomic-file.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import {
   assertKey,
@@ -36,6 +37,20 @@ export class FsDocumentStore implements DocumentStore {
     const existing = await readFile(path).catch(() => null);
     if (existing && existing.equals(bytes)) return;
     await writeFileAtomic(path, bytes);
+  }
+
+  /** putSerialized with synchronous calls (a parse worker writes the document itself). */
+  putSerializedSync(key: string, json: Uint8Array): void {
+    const path = this.pathFor(key);
+    const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+    let existing: Buffer | null = null;
+    try {
+      existing = readFileSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    if (existing && existing.equals(bytes)) return;
+    writeFileAtomicSync(path, bytes);
   }
 
   async getDocument(key: string): Promise<MessageDocument | null> {
@@ -89,6 +104,14 @@ export class FsAttachmentStore implements AttachmentStore {
     const st = await stat(path).catch(() => null);
     if (st && st.size === bytes.byteLength) return;
     await writeFileAtomic(path, bytes);
+  }
+
+  /** putAttachment with synchronous calls (for a parse worker). */
+  putAttachmentSync(sha256: string, bytes: Uint8Array): void {
+    const path = this.pathFor(sha256);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && st.size === bytes.byteLength) return;
+    writeFileAtomicSync(path, bytes);
   }
 
   async getAttachment(sha256: string): Promise<Uint8Array | null> {

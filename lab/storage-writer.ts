@@ -1,0 +1,87 @@
+/**
+ * The storage lab's workload: a small Python program run inside each client container (python3
+ * is there for cloud-init). It writes checksummed files to the mounted volume, fsyncs each, reads
+ * an earlier one back and checks it, and prints one line per operation with its start and end on
+ * CLOCK_MONOTONIC (the same clock the lab reads with process.hrtime: containers share the
+ * kernel's clock). Bounded: it stops after `max_s` seconds or `max_ops` writes, or when the stop
+ * file exists. Arguments: root name period_s max_s max_ops stop_file min_bytes max_bytes.
+ *
+ *   W <t0> <t1> <path> <sha256>   a write that was fsynced and closed
+ *   R <t0> <t1> <path> ok|bad     a read-back of an earlier write
+ *   E <t0> <t1> <path> <errno>    a failed operation
+ */
+
+export const WRITER_PY = String.raw`
+import hashlib, os, random, sys, time
+root, name, period, max_s, max_ops, stop = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+min_size, max_size = int(sys.argv[7]), int(sys.argv[8])
+rnd = random.Random(name)
+d = os.path.join(root, name)
+began = time.monotonic()
+written = []
+seq = 0
+made_dir = False
+while seq < max_ops and time.monotonic() - began < max_s and not os.path.exists(stop):
+    seq += 1
+    path = "%s/f%06d" % (d, seq)
+    data = os.urandom(rnd.randint(min_size, max_size))
+    t0 = time.monotonic()
+    try:
+        if not made_dir:
+            os.makedirs(d, exist_ok=True)
+            made_dir = True
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = hashlib.sha256(data).hexdigest()
+        print("W %.6f %.6f %s %s" % (t0, time.monotonic(), path, digest), flush=True)
+        written.append((path, digest))
+    except OSError as e:
+        print("E %.6f %.6f %s %d" % (t0, time.monotonic(), path, e.errno or 0), flush=True)
+    if written:
+        p, want = written[rnd.randrange(len(written))]
+        t0 = time.monotonic()
+        try:
+            with open(p, "rb") as f:
+                got = hashlib.sha256(f.read()).hexdigest()
+            print("R %.6f %.6f %s %s" % (t0, time.monotonic(), p, "ok" if got == want else "bad"), flush=True)
+        except OSError as e:
+            print("E %.6f %.6f %s %d" % (t0, time.monotonic(), p, e.errno or 0), flush=True)
+    time.sleep(period)
+print("DONE %d" % seq, flush=True)
+`;
+
+export interface WriterRecord {
+  readonly kind: "W" | "R" | "E";
+  readonly t0: number;
+  readonly t1: number;
+  readonly path: string;
+  /** sha256 (W), ok|bad (R), errno (E). */
+  readonly detail: string;
+}
+
+export function parseWriterLine(line: string): WriterRecord | undefined {
+  const m = /^([WRE]) (\d+\.\d+) (\d+\.\d+) (\S+) (\S+)$/.exec(line.trim());
+  if (!m) return undefined;
+  return { kind: m[1] as WriterRecord["kind"], t0: Number(m[2]), t1: Number(m[3]), path: m[4]!, detail: m[5]! };
+}
+
+/**
+ * The longest time with no completed operation among the gaps that overlap [from, to] (seconds,
+ * CLOCK_MONOTONIC). A stall still going on at `to` counts up to `to`.
+ */
+export function longestStall(records: readonly WriterRecord[], from: number, to: number): number {
+  const done = records.filter((r) => r.kind !== "E").map((r) => r.t1).sort((a, b) => a - b);
+  let worst = 0;
+  for (let i = 1; i < done.length; i++) {
+    const a = done[i - 1]!;
+    const b = done[i]!;
+    if (b < from || a > to) continue;
+    worst = Math.max(worst, b - a);
+  }
+  const last = done[done.length - 1];
+  if (last === undefined) return to - from;
+  if (last < to) worst = Math.max(worst, to - last);
+  return worst;
+}

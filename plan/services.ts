@@ -1,0 +1,137 @@
+/**
+ * The services' plan: which host runs which of the project's services (services/parser,
+ * services/mail-api), as which user, with which paths, listen address and thread count, and
+ * where the artifacts are fetched from. The artifacts' sha256 are not here: they come from the
+ * build (render/services-artifacts.ts), so the plan stays a pure function of the topology.
+ */
+import type { ServerType, Topology } from "../topology/model.ts";
+import { APP_PORT } from "./catalog.ts";
+import type { PlannedHost } from "./model.ts";
+import { CLIENT_MOUNT_POINT } from "./storage.ts";
+
+export type ServiceName = "parser" | "mail-api";
+
+/** One artifact and how a host runs it. */
+export interface ServiceArtifactPlan {
+  readonly name: ServiceName;
+  /** File name under `artifactBaseUrl` and in dist/services/. */
+  readonly file: string;
+  /** The entry inside the tarball, run with node. */
+  readonly entry: string;
+  /** The systemd unit that runs it, and the oneshot unit that installs it. */
+  readonly unit: string;
+  readonly installUnit: string;
+  readonly installScript: string;
+  /** Dedicated system user and group (same name), with a fixed id: see SERVICE_IDS. */
+  readonly user: string;
+  readonly uid: number;
+  /** Paths the unit may write (ProtectSystem=strict makes everything else read-only). */
+  readonly readWritePaths: readonly string[];
+  /** Directories created (as root, after the shared-mount check) before the service starts. */
+  readonly createDirs: readonly { readonly path: string; readonly owner: string }[];
+}
+
+/** What one app or parser host runs. */
+export interface HostServicePlan {
+  readonly service: ServiceName;
+  /** Address the service's HTTP server binds (mail-api: the private IP haproxy balances). */
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** Parse worker threads (parser only): PARSER_THREADS_BY_SERVER_TYPE of the host's type. */
+  readonly threads?: number;
+}
+
+export interface ServicesPlan {
+  /** https base URL (ends in `/`); the lab and the install test override it here, like lb.apiEndpoint. */
+  readonly artifactBaseUrl: string;
+  /** Where the gluster volume is mounted on app and parser hosts; the services refuse to start until it is. */
+  readonly sharedMount: string;
+  readonly spoolDir: string;
+  readonly storeDir: string;
+  readonly staticDir: string;
+  /** Artifacts unpack into `<installRoot>/<name>/<sha256>/`. */
+  readonly installRoot: string;
+  readonly artifacts: Readonly<Record<ServiceName, ServiceArtifactPlan>>;
+  /** Per app/parser host name. */
+  readonly hosts: Readonly<Record<string, HostServicePlan>>;
+  /** Bounds of the install script's download. */
+  readonly fetch: { readonly attempts: number; readonly backoffS: number; readonly connectTimeoutS: number; readonly maxTimeS: number };
+  /** The oldest Node.js major the bundles run on (postal-mime, piscina and mongodb 7 need 20). */
+  readonly nodeMajor: number;
+}
+
+/**
+ * vCPUs of each current Hetzner server type (Hetzner's price list; FACTS.md lists the current
+ * types). The parser runs one parse thread per vCPU: parsing is CPU-bound and the main thread,
+ * mongos and the gluster client need little. Typed by ServerType, so a new type cannot be
+ * added to the model without its row here.
+ */
+export const PARSER_THREADS_BY_SERVER_TYPE: Readonly<Record<ServerType, number>> = {
+  cx23: 2, cx33: 4, cx43: 8, cx53: 16,
+  cpx22: 2, cpx32: 4, cpx42: 8, cpx52: 12, cpx62: 16,
+  cax11: 2, cax21: 4, cax31: 8, cax41: 16,
+  ccx13: 2, ccx23: 4, ccx33: 8, ccx43: 16, ccx53: 32, ccx63: 48,
+};
+
+/**
+ * Fixed user and group ids. The parser hosts write the same directories on the shared gluster
+ * volume, so the owner must be the same number on every host; ids picked by useradd at boot
+ * could differ. 2101/2102: outside Debian's dynamic system range (100-999) and above the first
+ * login user (1000) that cloud-init creates.
+ */
+export const SERVICE_IDS: Readonly<Record<ServiceName, number>> = { parser: 2101, "mail-api": 2102 };
+
+/** The parser's local /healthz and /metrics port (loopback only; not in any firewall rule). */
+export const PARSER_HTTP_PORT = 9101;
+
+/** The gluster volume's mount point on app and parser hosts (plan/storage.ts owns it). */
+const SHARED_MOUNT = CLIENT_MOUNT_POINT;
+
+export function planServices(t: Topology, hosts: readonly PlannedHost[]): ServicesPlan {
+  const spoolDir = `${SHARED_MOUNT}/spool`;
+  const storeDir = `${SHARED_MOUNT}/store`;
+  const staticDir = `${SHARED_MOUNT}/static`;
+  const artifact = (name: ServiceName, entry: string, readWritePaths: readonly string[], createDirs: ServiceArtifactPlan["createDirs"]): ServiceArtifactPlan => ({
+    name,
+    file: `${name}.tar.gz`,
+    entry,
+    unit: `bulwark-${name}.service`,
+    installUnit: `bulwark-${name}-install.service`,
+    installScript: `/usr/local/sbin/bulwark-install-${name}`,
+    user: `bulwark-${name}`,
+    uid: SERVICE_IDS[name],
+    readWritePaths,
+    createDirs,
+  });
+  const parserUser = "bulwark-parser";
+  const out: Record<string, HostServicePlan> = {};
+  for (const h of hosts) {
+    if (h.role === "app") out[h.name] = { service: "mail-api", listenHost: h.privateIp, listenPort: APP_PORT };
+    if (h.role === "parser") out[h.name] = { service: "parser", listenHost: "127.0.0.1", listenPort: PARSER_HTTP_PORT, threads: PARSER_THREADS_BY_SERVER_TYPE[h.serverType] };
+  }
+  return {
+    artifactBaseUrl: t.services.artifactBaseUrl,
+    sharedMount: SHARED_MOUNT,
+    spoolDir,
+    storeDir,
+    staticDir,
+    installRoot: "/opt/bulwark",
+    artifacts: {
+      // The parser writes claims in the spool and attachments (and, with the fs store,
+      // documents) in the store: those two and nothing else.
+      parser: artifact("parser", "parser/main.mjs", [spoolDir, storeDir], [
+        { path: spoolDir, owner: parserUser },
+        { path: `${spoolDir}/new`, owner: parserUser },
+        { path: storeDir, owner: parserUser },
+      ]),
+      // The mail API only reads (documents from MongoDB, attachments and static files from the
+      // shared volume): it gets no writable path at all.
+      "mail-api": artifact("mail-api", "mail-api/main.mjs", [], [{ path: staticDir, owner: "root" }]),
+    },
+    hosts: out,
+    // 5 attempts, 2 s doubling (2+4+8+16 = 30 s of sleeps), 10 s to connect, 300 s per download:
+    // a host gives up after about 25 minutes at worst, and systemd's install unit says why.
+    fetch: { attempts: 5, backoffS: 2, connectTimeoutS: 10, maxTimeS: 300 },
+    nodeMajor: 20,
+  };
+}

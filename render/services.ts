@@ -1,0 +1,181 @@
+/**
+ * The services layer of the app hosts (mail-api) and parser hosts (parser): the service's
+ * system user, its install script and oneshot install unit, its environment file and its
+ * hardened systemd unit. Each file is a typed object built from `plan.services` and the
+ * artifact's sha256 (render/services-artifacts.ts), rendered by one template.
+ *
+ * At first boot: systemd-sysusers creates the user; `systemctl enable --now --no-block` starts
+ * the service, which pulls in its install unit: the install script fetches
+ * `<artifactBaseUrl><name>.tar.gz` with bounded retries, checks the sha256 and unpacks it into
+ * `<installRoot>/<name>/<sha256>/`, or refuses (installs nothing, exits 1, says why in the
+ * unit's journal) and the service does not start.
+ */
+import type { HostServicePlan, ServiceArtifactPlan, ServicesPlan } from "../plan/services.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+import type { Layer, RenderContext } from "./layer.ts";
+import { MONGO_ENV_PATH } from "./mongo-router.ts";
+import { serviceArtifactDigests } from "./services-artifacts.ts";
+import { mountUnitName } from "./storage-client.ts";
+
+/** The base layer's wait-for-private-address helper (render/base.ts). */
+const WAIT_PRIVATE_IP = "/usr/local/sbin/bulwark-wait-private-ip";
+
+export interface InstallScript {
+  readonly service: string;
+  readonly installUnit: string;
+  readonly url: string;
+  readonly sha256: string;
+  readonly installDir: string;
+  readonly entry: string;
+  readonly nodeMajor: number;
+  readonly attempts: number;
+  readonly backoffS: number;
+  readonly connectTimeoutS: number;
+  readonly maxTimeS: number;
+}
+
+interface InstallUnit {
+  readonly service: string;
+  readonly unit: string;
+  readonly installUnit: string;
+  readonly installScript: string;
+  readonly sha256: string;
+  readonly timeoutStartS: number;
+}
+
+export interface ServiceUnit {
+  readonly description: string;
+  readonly installUnit: string;
+  /** The shared volume's mount unit (render/storage-client.ts): wanted and waited for, not required (see serviceUnit). */
+  readonly mountUnit: string;
+  readonly user: string;
+  /** BULWARK_MONGO_URL (render/mongo-router.ts; mode 0600, read by systemd as root). */
+  readonly mongoEnvFile: string;
+  /**
+   * The service's settings as one `Environment=` value (`NAME=value ...`; no value holds a space).
+   * In the unit rather than an env file of its own: user_data is short of room on app hosts.
+   */
+  readonly environment: string;
+  /** `+` runs a command as root outside the sandbox (the mount check, creating directories). */
+  readonly startPre: readonly string[];
+  readonly execStart: string;
+  readonly restartSecS: number;
+  readonly timeoutStopS: number;
+  /** One `ReadWritePaths=` line (space-separated paths), or none. */
+  readonly readWritePaths: readonly string[];
+}
+
+/**
+ * Where the artifact of `a` unpacks: versioned by (the first 16 hex digits of) its sha256, so a
+ * new build never overwrites a running one. 16, not 64: user_data is short of room on app hosts.
+ */
+export function installDir(services: ServicesPlan, a: ServiceArtifactPlan, sha256: string): string {
+  return `${services.installRoot}/${a.name}/${sha256.slice(0, 16)}`;
+}
+
+export function installScript(services: ServicesPlan, a: ServiceArtifactPlan, sha256: string): InstallScript {
+  const f = services.fetch;
+  return {
+    service: a.name,
+    installUnit: a.installUnit,
+    url: `${services.artifactBaseUrl}${a.file}`,
+    sha256,
+    installDir: installDir(services, a, sha256),
+    entry: a.entry,
+    nodeMajor: services.nodeMajor,
+    attempts: f.attempts,
+    backoffS: f.backoffS,
+    connectTimeoutS: f.connectTimeoutS,
+    maxTimeS: f.maxTimeS,
+  };
+}
+
+/** Longest the install may take: every attempt at its time limit plus the backoff sleeps, plus a minute. */
+function installTimeoutS(services: ServicesPlan): number {
+  const f = services.fetch;
+  let sleeps = 0;
+  for (let i = 0, d = f.backoffS; i < f.attempts - 1; i++, d *= 2) sleeps += d;
+  return f.attempts * (f.connectTimeoutS + f.maxTimeS) + sleeps + 60;
+}
+
+/**
+ * The service's unit. The mount unit is Wants= + After=, not Requires= (nor RequiresMountsFor=):
+ * a mount that fails at boot (storage servers not up yet) is retried by the storage layer, and a
+ * Requires= would leave the service dead after that first failure, since Restart= does not
+ * cover failed dependencies. Instead the first ExecStartPre refuses to start until the volume is
+ * mounted, and Restart=always (no start limit) tries again every RestartSec.
+ */
+export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, hostName: string, host: HostServicePlan, sha256: string): ServiceUnit {
+  return {
+    description: host.service === "parser" ? `Bulwark parser (${host.threads} parse threads)` : `Bulwark mail API on ${host.listenHost}:${host.listenPort}`,
+    installUnit: a.installUnit,
+    mountUnit: mountUnitName(services.sharedMount),
+    user: a.user,
+    mongoEnvFile: MONGO_ENV_PATH,
+    environment: Object.entries(serviceEnvironment(services, hostName, host)).map(([k, v]) => `${k}=${v}`).join(" "),
+    startPre: [
+      // Never write to the local disk under the mount point: wait (Restart=always) for the volume.
+      `+/usr/bin/mountpoint -q ${services.sharedMount}`,
+      ...[...new Set(a.createDirs.map((d) => d.owner))].map((owner) => `+/usr/bin/install -d -o ${owner} -g ${owner} -m 0755 ${a.createDirs.filter((d) => d.owner === owner).map((d) => d.path).join(" ")}`),
+      // `+`: the helper runs `ip addr` (netlink), which RestrictAddressFamilies= denies the service.
+      ...(host.listenHost === "127.0.0.1" ? [] : [`+${WAIT_PRIVATE_IP}`]),
+    ],
+    execStart: `/usr/bin/node ${installDir(services, a, sha256)}/${a.entry}`,
+    restartSecS: 5,
+    // The parser's SIGTERM grace (PARSER_SHUTDOWN_GRACE_MS, 10 s) plus closing the pool and store.
+    timeoutStopS: 30,
+    readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.join(" ")] : [],
+  };
+}
+
+/**
+ * The service's environment (variables and defaults: services/parser/README.md). Documents in
+ * MongoDB through the local mongos, attachments and static files on the shared volume.
+ */
+export function serviceEnvironment(services: ServicesPlan, hostName: string, host: HostServicePlan): Record<string, string | number> {
+  return host.service === "parser"
+    ? {
+        PARSER_SPOOL_DIR: services.spoolDir,
+        PARSER_STORE_KIND: "mongo",
+        PARSER_STORE_DIR: services.storeDir,
+        PARSER_THREADS: host.threads!,
+        PARSER_HOST_ID: hostName,
+        PARSER_LISTEN_HOST: host.listenHost,
+        PARSER_LISTEN_PORT: host.listenPort,
+      }
+    : {
+        MAILAPI_STORE_KIND: "mongo",
+        MAILAPI_STORE_DIR: services.storeDir,
+        MAILAPI_STATIC_DIR: services.staticDir,
+        MAILAPI_LISTEN_HOST: host.listenHost,
+        MAILAPI_LISTEN_PORT: host.listenPort,
+        MAILAPI_HOST_NAME: hostName,
+      };
+}
+
+const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
+
+export function servicesLayer({ plan, host }: RenderContext): Layer {
+  const services = plan.services;
+  const hostPlan = services.hosts[host.name];
+  if (!hostPlan) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
+  const a = services.artifacts[hostPlan.service];
+  const { sha256 } = serviceArtifactDigests()[a.name];
+  const install: InstallUnit = { service: a.name, unit: a.unit, installUnit: a.installUnit, installScript: a.installScript, sha256, timeoutStartS: installTimeoutS(services) };
+  const sysusers = `/etc/sysusers.d/${a.user}.conf`;
+  return {
+    files: [
+      file(sysusers, renderTemplate("services/sysusers.conf", { service: a.name, user: a.user, uid: a.uid })),
+      file(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), "0755"),
+      file(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install)),
+      file(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256))),
+    ],
+    runcmd: [
+      ["systemd-sysusers", sysusers],
+      ["systemctl", "daemon-reload"],
+      // --no-block: the download may retry for minutes; cloud-init does not wait for it.
+      ["systemctl", "enable", "--now", "--no-block", a.unit],
+    ],
+  };
+}

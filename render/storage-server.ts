@@ -1,0 +1,142 @@
+/**
+ * The storage layer of the GlusterFS servers: the brick mount (the Hetzner volume, XFS, by its
+ * by-id path with nofail), glusterd after it, and on the designated server the bootstrap that
+ * builds the trusted pool and the volume once. Each file is a typed object built from the plan's
+ * storage section and rendered by one template.
+ */
+import type { PlannedHost } from "../plan/model.ts";
+import type { StoragePlan } from "../plan/storage.ts";
+import { renderTemplate } from "./handlebars.ts";
+import type { HostFile } from "./host-file.ts";
+import type { Layer, RenderContext } from "./layer.ts";
+
+/** Paths on the storage hosts, named once. */
+export const STORAGE_SERVER_PATHS = {
+  prepareScript: "/usr/local/sbin/bulwark-brick-prepare",
+  brickUnit: "bulwark-brick.service",
+  brickService: "/etc/systemd/system/bulwark-brick.service",
+  glusterdDropin: "/etc/systemd/system/glusterd.service.d/bulwark.conf",
+  glusterdVol: "/etc/glusterfs/glusterd.vol",
+  bootstrapScript: "/usr/local/sbin/bulwark-gluster-bootstrap",
+  bootstrapUnit: "bulwark-gluster-bootstrap.service",
+  bootstrapService: "/etc/systemd/system/bulwark-gluster-bootstrap.service",
+} as const;
+
+/** Hetzner's device name of an attached volume, before its id (FACTS.md; constructs/brick-volume.ts). */
+export const HETZNER_VOLUME_DEVICE_PREFIX = "/dev/disk/by-id/scsi-0HC_Volume_";
+
+/**
+ * The brick's fstab options. `nofail`: a missing volume does not stop the boot (glusterd still
+ * runs, so the pool keeps its server quorum); `x-systemd.device-timeout`: how long systemd waits
+ * for it; `noatime`: no metadata write per read.
+ */
+export const BRICK_FSTAB_OPTIONS = "noatime,nofail,x-systemd.device-timeout=2min";
+/** Hetzner attaches a volume within seconds of the server's creation; 2 min is generous. */
+export const BRICK_DEVICE_WAIT_S = 120;
+
+/**
+ * One bootstrap run waits at most 10 min in all (on Hetzner every storage host installs its
+ * packages at first boot: a few minutes), polling every 2 s; systemd retries a run that gave up
+ * 30 s later, at most 5 starts in an hour.
+ */
+export const STORAGE_BOOTSTRAP_BUDGET = { waitS: 600, intervalS: 2, restartSec: "30s", startLimitInterval: "1h", startLimitBurst: 5 } as const;
+
+interface BootstrapScript {
+  readonly volume: string;
+  readonly self: string;
+  readonly brickDir: string;
+  /** The other servers' addresses (the ones this node probes). */
+  readonly peers: readonly string[];
+  readonly createArgs: readonly string[];
+  readonly bricks: readonly string[];
+  readonly options: readonly { readonly key: string; readonly value: string }[];
+  readonly waitS: number;
+  readonly intervalS: number;
+}
+
+export function bootstrapScript(storage: StoragePlan): BootstrapScript {
+  return {
+    volume: storage.volume,
+    self: storage.bootstrap.address,
+    brickDir: storage.brickDir,
+    peers: storage.peers.filter((p) => p.host !== storage.bootstrap.host).map((p) => p.address),
+    createArgs: storage.createArgs,
+    bricks: storage.bricks.map((b) => b.spec),
+    options: storage.options.map((o) => ({ key: o.key, value: o.value })),
+    waitS: STORAGE_BOOTSTRAP_BUDGET.waitS,
+    intervalS: STORAGE_BOOTSTRAP_BUDGET.intervalS,
+  };
+}
+
+const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
+
+function serverFiles(storage: StoragePlan): HostFile[] {
+  const P = STORAGE_SERVER_PATHS;
+  return [
+    file(
+      P.prepareScript,
+      renderTemplate("storage/brick-prepare.sh", {
+        mountPoint: storage.brickMountPoint,
+        brickDir: storage.brickDir,
+        devicePrefix: HETZNER_VOLUME_DEVICE_PREFIX,
+        fstabOptions: BRICK_FSTAB_OPTIONS,
+        deviceWaitS: BRICK_DEVICE_WAIT_S,
+      }),
+      "0755",
+    ),
+    file(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60 })),
+    file(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit })),
+    // Deferred: it replaces the file the glusterfs-server package installs.
+    {
+      ...file(P.glusterdVol, renderTemplate("storage/glusterd.vol", { listenPort: storage.glusterdPort, basePort: storage.brickPorts.first, maxPort: storage.brickPorts.last })),
+      defer: true,
+    },
+  ];
+}
+
+function bootstrapFiles(storage: StoragePlan): HostFile[] {
+  const P = STORAGE_SERVER_PATHS;
+  const B = STORAGE_BOOTSTRAP_BUDGET;
+  return [
+    file(P.bootstrapScript, renderTemplate("storage/gluster-bootstrap.sh", bootstrapScript(storage)), "0755"),
+    file(
+      P.bootstrapService,
+      renderTemplate("storage/gluster-bootstrap.service", {
+        volume: storage.volume,
+        host: storage.bootstrap.host,
+        script: P.bootstrapScript,
+        waitS: B.waitS,
+        timeoutStartS: B.waitS + 120,
+        restartSec: B.restartSec,
+        startLimitInterval: B.startLimitInterval,
+        startLimitBurst: B.startLimitBurst,
+      }),
+    ),
+  ];
+}
+
+/** True when `host` is the storage server that runs the bootstrap. */
+export function isStorageBootstrapHost(storage: StoragePlan, host: PlannedHost): boolean {
+  return storage.bootstrap.host === host.name;
+}
+
+export function storageServerLayer({ plan, host }: RenderContext): Layer {
+  const storage = plan.storage;
+  const designated = isStorageBootstrapHost(storage, host);
+  return {
+    files: [...serverFiles(storage), ...(designated ? bootstrapFiles(storage) : [])],
+    runcmd: [
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.brickUnit],
+      ["systemctl", "enable", "glusterd.service"],
+      ["systemctl", "restart", "glusterd.service"],
+      // --no-block: the bootstrap waits for the other servers, which may boot minutes later.
+      ...(designated
+        ? [
+            ["systemctl", "enable", STORAGE_SERVER_PATHS.bootstrapUnit],
+            ["systemctl", "start", "--no-block", STORAGE_SERVER_PATHS.bootstrapUnit],
+          ]
+        : []),
+    ],
+  };
+}
