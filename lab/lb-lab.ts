@@ -22,6 +22,7 @@ import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
 import { LAB_PUBLIC, labOverrides, labPlan, labUserData, type LabOverrides } from "./overrides.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
+import { round, spread } from "../measure/stats.ts";
 import { sleep, type LabRun } from "./run.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -398,11 +399,8 @@ export const LB_REQUIREMENTS = {
 } as const;
 
 export function stats(values: readonly number[]): { median_s: number; min_s: number; max_s: number } {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  const r = (x: number) => Math.round(x * 1000) / 1000;
-  return { median_s: r(median), min_s: r(s[0]!), max_s: r(s.at(-1)!) };
+  const { median, min, max } = spread(values);
+  return { median_s: round(median), min_s: round(min), max_s: round(max) };
 }
 
 /** Starts the lab, runs every scenario `counts` times, and returns the report. */

@@ -22,6 +22,7 @@
  *    of the Hetzner volume (bulwark-brick-prepare sees a mounted brick and leaves it alone).
  * 2. /dev/fuse is bound into the client containers (a Hetzner server has it).
  */
+import { round, spread } from "../measure/stats.ts";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -74,13 +75,12 @@ const HEAL_RETRIGGER_S = 10;
 const PARTITION_S = 8;
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+const median = (xs: readonly number[]) => spread(xs).median;
+const round3 = (x: number) => round(x);
+const stats = (xs: readonly number[]) => {
+  const s = spread(xs);
+  return { median: round(s.median), min: round(s.min), max: round(s.max) };
 };
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-const stats = (xs: readonly number[]) => ({ median: round3(median(xs)), min: round3(Math.min(...xs)), max: round3(Math.max(...xs)) });
 
 interface Node {
   readonly planned: PlannedHost;

@@ -16,6 +16,7 @@
  * `RESULT parser <json>`. All traffic stays on 127.0.0.1 (the child HTTP servers bind
  * there); every loop is bounded; temp dirs and child processes are cleaned up on exit.
  */
+import { spread } from "../measure/stats.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:fs";
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -189,10 +190,7 @@ interface Stat {
   max: number;
 }
 function stat(xs: number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { median, min: s[0]!, max: s[s.length - 1]! };
+  return spread(xs);
 }
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const progress = (msg: string) => process.stdout.write(`[bench-parser ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);

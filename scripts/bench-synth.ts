@@ -11,6 +11,7 @@ import { cpus, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App, TerraformStack } from "cdktf";
+import { round, spread } from "../measure/stats.ts";
 import { synthesize } from "../synth/pipeline.ts";
 import type { TopologySource } from "../topology/load.ts";
 import { sizedTopology } from "./sized-topology.ts";
@@ -27,11 +28,8 @@ interface Stats {
 }
 
 function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  const r = (x: number) => Math.round(x * 10000) / 10000;
-  return { median_s: r(median), min_s: r(sorted[0]!), max_s: r(sorted.at(-1)!), runs_s: samples.map(r) };
+  const { median, min, max } = spread(samples);
+  return { median_s: round(median, 4), min_s: round(min, 4), max_s: round(max, 4), runs_s: samples.map((x) => round(x, 4)) };
 }
 
 function time(label: string, fn: (dir: string) => void): Stats {

@@ -4,6 +4,7 @@
  * built once and cached). Writes reports/lb-failover.json; the last line is `RESULT lb-failover {...}`.
  * Counts can be lowered for a quick look: LAB_RUNS, LAB_RELOADS, LAB_PARTITIONS.
  */
+import { countFromEnv } from "../measure/stats.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,13 +12,7 @@ import { ISSUE_COUNTS, runLbLab } from "../lab/lb-lab.ts";
 import { LabRun } from "../lab/run.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const count = (name: string, fallback: number) => {
-  const v = process.env[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`${name}=${v}: use a whole number from 1 to 1000`);
-  return n;
-};
+const count = countFromEnv;
 
 const run = new LabRun("lb");
 let code = 0;
