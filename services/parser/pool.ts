@@ -1,5 +1,5 @@
 import { Piscina } from "piscina";
-import { PHASE_WRITING, type ParseTask, type ParseTaskResult } from "./worker-protocol.ts";
+import { PHASE_PARSING, PHASE_READING, type ParseInput, type ParseTask, type ParseTaskResult } from "./worker-protocol.ts";
 import type { AttachmentBlob } from "./parse-message.ts";
 
 /** Why a message was quarantined. */
@@ -30,13 +30,21 @@ export interface ParsePoolOptions {
 }
 
 /**
- * Maps a piscina rejection to a failure kind. Abort => timeout (piscina terminated the
- * worker); ERR_WORKER_OUT_OF_MEMORY => oom; anything else killed the worker => crash.
+ * Maps a piscina rejection to a failure kind. ERR_WORKER_OUT_OF_MEMORY => oom. A timeout
+ * (piscina terminated the worker) => timeout while the worker was parsing (`phase`
+ * PHASE_PARSING), but "store-error" while it was reading the message or writing the
+ * output: a stalled spool or store, not the message's fault, so it is released for retry.
+ * Anything else killed the worker => crash.
  */
-export function classifyPoolError(err: unknown, timedOut: boolean): { kind: FailureKind; detail: string } {
+export function classifyPoolError(err: unknown, timedOut: boolean, phase: number = PHASE_PARSING, timeoutMs?: number): { kind: FailureKind | "store-error"; detail: string } {
   const e = err as { name?: string; code?: string; message?: string };
   const detail = e?.message ? `${e.name ?? "Error"}${e.code ? ` ${e.code}` : ""}: ${e.message}` : String(err);
   if (e?.code === "ERR_WORKER_OUT_OF_MEMORY") return { kind: "oom", detail };
+  if (timedOut && phase !== PHASE_PARSING) {
+    const what = phase === PHASE_READING ? "reading the message" : "writing the output";
+    const limit = timeoutMs === undefined ? "the timeout" : `${timeoutMs} ms`;
+    return { kind: "store-error", detail: `${what} took over ${limit} (spool or store stalled?); released for retry` };
+  }
   if (timedOut || e?.name === "AbortError") return { kind: "timeout", detail };
   return { kind: "crash", detail };
 }
@@ -98,11 +106,13 @@ export class ParsePool {
   }
 
   /**
-   * Parses `buf` in a worker. `buf` is transferred: it is detached (unusable) here after
-   * the call. Never rejects for per-message failures; returns { ok: false, kind }.
+   * Reads and parses one message in a worker. `input` is either `{ buf }`, which is
+   * transferred (detached here after the call), or `{ fd, maxBytes }`, a descriptor the
+   * caller opened on the message and closes after this promise settles (the worker reads
+   * it, never closes it). Never rejects for per-message failures; returns { ok: false, kind }.
    * `onStart` is called when the task is handed to piscina (the timeout clock starts).
    */
-  async parse(buf: ArrayBuffer, onStart?: () => void): Promise<ParseOutcome> {
+  async parse(input: ParseInput, onStart?: () => void): Promise<ParseOutcome> {
     if (this.closed) throw new Error("ParsePool.parse called after close(): create a new pool");
     await this.acquire();
     const started = performance.now();
@@ -116,18 +126,13 @@ export class ParsePool {
     const { attachmentsRoot, documentsRoot, wantDocSha256 } = this.options;
     const phase = new Int32Array(new SharedArrayBuffer(4));
     try {
-      const task: ParseTask = { buf, phase, ...(attachmentsRoot ? { attachmentsRoot } : {}), ...(documentsRoot ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}) } : {}) };
-      const r = await this.piscina.run(task, { transferList: [buf], signal: ac.signal });
+      const task: ParseTask = { ...input, phase, ...(attachmentsRoot ? { attachmentsRoot } : {}), ...(documentsRoot ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}) } : {}) };
+      const r = await this.piscina.run(task, { transferList: "buf" in input ? [input.buf] : [], signal: ac.signal });
       const ms = performance.now() - started;
       if (r.ok) return { ...r, ms };
       return { ok: false, kind: r.kind, detail: r.detail, ms };
     } catch (err) {
-      const ms = performance.now() - started;
-      // Parsing was done and the worker was writing: the store stalled, the message is fine.
-      if (timedOut && Atomics.load(phase, 0) === PHASE_WRITING) {
-        return { ok: false, kind: "store-error", detail: `writing the output took over ${this.options.timeoutMs} ms (store stalled?); released for retry`, ms };
-      }
-      return { ok: false, ...classifyPoolError(err, timedOut), ms };
+      return { ok: false, ...classifyPoolError(err, timedOut, Atomics.load(phase, 0), this.options.timeoutMs), ms: performance.now() - started };
     } finally {
       clearTimeout(timer);
       this.release();

@@ -2,7 +2,7 @@ import { appendFile, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import type { MessageStore } from "../store/types.ts";
 import { createParserMetrics, type ParserMetrics } from "./metrics.ts";
-import { ownArrayBuffer, ParsePool, type ParseOutcome } from "./pool.ts";
+import { ParsePool, type ParseOutcome } from "./pool.ts";
 import { Spool, type Claim } from "./spool.ts";
 
 /** Random order, so hosts sharing a spool do not all race for the same names first. */
@@ -215,13 +215,15 @@ export class ParserService {
   }
 
   private async process(c: Claim): Promise<void> {
-    const read = await this.spool.readClaimed(c, this.opts.maxMessageBytes);
+    // The worker reads the file through this descriptor (size check first: over the limit
+    // is quarantined "too-large" unread), so no message bytes pass through this thread.
+    const fh = await this.spool.openClaimed(c);
     let outcome: ParseOutcome;
-    if (read.tooLarge) {
-      outcome = { ok: false, kind: "too-large", detail: `${read.size} bytes > limit ${this.opts.maxMessageBytes} (PARSER_MAX_MESSAGE_BYTES)`, ms: 0 };
-    } else {
+    try {
       const onEvent = this.opts.onEvent;
-      outcome = await this.pool.parse(ownArrayBuffer(read.bytes), onEvent && (() => onEvent({ type: "parse-start", name: c.name, t: performance.now() })));
+      outcome = await this.pool.parse({ fd: fh.fd, maxBytes: this.opts.maxMessageBytes }, onEvent && (() => onEvent({ type: "parse-start", name: c.name, t: performance.now() })));
+    } finally {
+      await fh.close().catch((err: Error) => this.log(`closing ${c.name} failed: ${err.message}`));
     }
     if (c.state !== "held") return; // released on shutdown or lost: another host owns it now
     if (!outcome.ok && outcome.kind === "store-error") throw new Error(outcome.detail);

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../store/atomic-file.ts";
 import { canonicalJson } from "../store/canonical-json.ts";
@@ -242,28 +242,11 @@ export class Spool {
   }
 
   /**
-   * Reads the claimed file unless it is larger than `maxBytes` (checked with fstat on
-   * the open descriptor, before any byte is read). Serialized with renew so the path is
-   * stable while opening.
+   * Opens the claimed file for reading. Serialized with renew, so the name is current while
+   * opening; the open descriptor stays valid through later renames (renew, release,
+   * quarantine). The caller closes it.
    */
-  readClaimed(claim: Claim, maxBytes: number): Promise<{ tooLarge: true; size: number } | { tooLarge: false; bytes: Buffer }> {
-    return this.serialize(claim, async () => {
-      const fh = await open(this.pathOf(claim), "r");
-      try {
-        const { size } = await fh.stat();
-        if (size > maxBytes) return { tooLarge: true as const, size };
-        // A fresh, exactly sized buffer: its ArrayBuffer can be transferred to a worker.
-        const bytes = Buffer.allocUnsafeSlow(size);
-        let off = 0;
-        while (off < size) {
-          const { bytesRead } = await fh.read(bytes, off, size - off, off);
-          if (bytesRead === 0) break;
-          off += bytesRead;
-        }
-        return { tooLarge: false as const, bytes: off === size ? bytes : bytes.subarray(0, off) };
-      } finally {
-        await fh.close();
-      }
-    });
+  openClaimed(claim: Claim): Promise<FileHandle> {
+    return this.serialize(claim, () => open(this.pathOf(claim), "r"));
   }
 }

@@ -1,8 +1,19 @@
 import type { AttachmentBlob } from "./parse-message.ts";
 
-/** Task posted to a parse worker. `buf` is transferred (moved), not copied. */
-export interface ParseTask {
-  buf: ArrayBuffer;
+/**
+ * Where a task's message bytes come from: bytes in memory (transferred, i.e. moved, not
+ * copied), or a file descriptor the main thread opened on the claimed file. File
+ * descriptors are per process, so the worker reads the claimed file itself: `fstat` for
+ * the size limit, then positional reads (`pread`, which never moves a file offset). The
+ * main thread owns the descriptor and closes it after the task; the worker never closes it.
+ */
+export type ParseInput = { buf: ArrayBuffer } | { fd: number; maxBytes: number };
+
+/** Task posted to a parse worker. */
+export type ParseTask = ParseInput & ParseTaskOptions;
+
+/** What a task asks of the worker besides its input. */
+export interface ParseTaskOptions {
   /**
    * Root of the filesystem attachment store. When set, the worker writes attachment
    * blobs itself (content addressed, idempotent) and returns none, so no attachment bytes
@@ -18,15 +29,21 @@ export interface ParseTask {
   /** Return the sha256 of the written document (for the processed log). */
   wantDocSha256?: boolean;
   /**
-   * One Int32 on a SharedArrayBuffer (shared, not copied): the worker sets it to
-   * PHASE_WRITING when parsing is done and it starts writing, so the pool can tell a store
-   * that stalls past the timeout (release for retry) from a message that hangs (quarantine).
+   * One Int32 on a SharedArrayBuffer (shared, not copied) holding the task's phase
+   * (PHASE_*), set by the worker as it goes. A timeout while reading the claimed file or
+   * writing the output is a stalled spool or store (a gluster brick away for
+   * `network.ping-timeout`): the pool reports it as "store-error" (release for retry),
+   * not as a message that hangs (quarantine).
    */
   phase?: Int32Array;
 }
 
+/** `task.phase[0]` until the message bytes are in memory (the initial value). */
+export const PHASE_READING = 0;
+/** `task.phase[0]` while postal-mime runs and the document is built. */
+export const PHASE_PARSING = 1;
 /** `task.phase[0]` while the worker writes output. */
-export const PHASE_WRITING = 1;
+export const PHASE_WRITING = 2;
 
 /**
  * What a worker returns: the message key and either its canonical JSON document as UTF-8
@@ -36,4 +53,4 @@ export const PHASE_WRITING = 1;
 export type ParseTaskResult =
   | { ok: true; key: string; written: false; docBytes: Uint8Array; attachments: AttachmentBlob[] }
   | { ok: true; key: string; written: true; docSha256?: string; attachments: [] }
-  | { ok: false; kind: "parse-error" | "store-error"; detail: string };
+  | { ok: false; kind: "parse-error" | "store-error" | "too-large"; detail: string };

@@ -125,15 +125,24 @@ describe("spool claim / lease / reclaim", () => {
     expect(await ls(join(dir, "quarantine"))).toEqual([]);
   });
 
-  it("GIVEN a file larger than the limit WHEN read THEN it is reported too large without reading", async () => {
-    await makeSpool(dir, { big: Buffer.alloc(5000, 1) });
-    const s = new Spool(dir, "h", 60_000);
+  it("GIVEN a claim opened for reading WHEN the lease is renewed (the file renamed) THEN the open descriptor still reads the message", async () => {
+    await makeSpool(dir, { m: Buffer.from("message bytes") });
+    let now = 1_000_000;
+    const s = new Spool(dir, "h", 60_000, () => now);
     await s.init();
-    const c = (await s.claim("big"))!;
-    expect(await s.readClaimed(c, 4999)).toEqual({ tooLarge: true, size: 5000 });
-    const r = await s.readClaimed(c, 5000);
-    expect(r.tooLarge).toBe(false);
-    if (!r.tooLarge) expect(r.bytes.buffer.byteLength).toBe(5000);
+    const c = (await s.claim("m"))!;
+    const fh = await s.openClaimed(c);
+    try {
+      const before = c.claimName;
+      now += 1_000;
+      expect(await s.renew(c)).toBe(true);
+      expect(c.claimName).not.toBe(before);
+      const buf = Buffer.alloc(13);
+      expect((await fh.read(buf, 0, 13, 0)).bytesRead).toBe(13);
+      expect(buf.toString()).toBe("message bytes");
+    } finally {
+      await fh.close();
+    }
   });
 
   it("GIVEN names that are not claims or a bad host id THEN parsing returns null and construction throws with the fix", async () => {

@@ -28,7 +28,7 @@ describe("parse workers writing documents (documentsRoot)", () => {
     await pool?.close();
     await cleanup?.();
   });
-  const run = (b: Buffer, p = pool) => p.parse(ownArrayBuffer(new Uint8Array(b)));
+  const run = (b: Buffer, p = pool) => p.parse({ buf: ownArrayBuffer(new Uint8Array(b)) });
 
   it("GIVEN a clean message WHEN parsed THEN the worker wrote its canonical document and attachment, and returns no bytes", async () => {
     const r = await run(cleanMessage(7));
