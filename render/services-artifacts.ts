@@ -1,10 +1,10 @@
 /**
  * The sha256 of each service artifact, as the hosts will verify it. Synth is offline and
  * deterministic, so the digests come from the byte-reproducible build in dist/services/
- * (scripts/build-services.ts): reused while its manifest matches the current sources, rebuilt
+ * (services/build.ts): reused while its manifest matches the current sources, rebuilt
  * (about 1 s) when they changed. Looked up once per process.
  */
-import { ensureServiceArtifacts } from "../scripts/build-services.ts";
+import { ensureServiceArtifacts } from "../services/build.ts";
 import type { ServiceName } from "../plan/services.ts";
 
 export interface ServiceArtifactDigest {

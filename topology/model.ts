@@ -110,7 +110,7 @@ export interface Admin {
   readonly allowSshFromAnywhere: boolean;
 }
 
-/** Where the app and parser hosts fetch the services' artifacts (services/, scripts/build-services.ts). */
+/** Where the app and parser hosts fetch the services' artifacts (services/, services/build.ts). */
 export interface ServicesConfig {
   /**
    * https base URL ending in `/`; a host fetches `<artifactBaseUrl><name>.tar.gz` and checks the

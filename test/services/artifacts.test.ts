@@ -1,5 +1,5 @@
 /**
- * How synth gets the artifacts' sha256 (scripts/build-services.ts ensureServiceArtifacts): the
+ * How synth gets the artifacts' sha256 (services/build.ts ensureServiceArtifacts): the
  * build in the output dir is reused while its manifest matches the sources and every file still
  * has its recorded sha256; anything else rebuilds, and the rebuild gives the same bytes.
  */
@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureServiceArtifacts, serviceSourceHash, type ServicesManifest } from "../../scripts/build-services.ts";
+import { ensureServiceArtifacts, serviceSourceHash, type ServicesManifest } from "../../services/build.ts";
 import { tempDir } from "./helpers.ts";
 
 const sha = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServices, type BuiltService } from "../../scripts/build-services.ts";
+import { buildServices, type BuiltService } from "../../services/build.ts";
 import { TRIGGER_HEADER } from "./fixtures/triggers.ts";
 import { buildWorkers, tempDir } from "./helpers.ts";
 

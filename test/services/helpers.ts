@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleEsm } from "../../scripts/build-services.ts";
+import { bundleEsm } from "../../services/build.ts";
 
 /** Creates a temp dir; returns it with a cleanup function. */
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stageService } from "../../scripts/build-services.ts";
+import { stageService } from "../../services/build.ts";
 import { triggerMessage } from "../../scripts/poison-corpus.ts";
 import { buildWorkers, cleanMessage, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 

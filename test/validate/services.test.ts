@@ -24,7 +24,7 @@ import { buildPlan } from "../../plan/plan.ts";
 import { renderHost } from "../../render/host.ts";
 import { serviceArtifactDigests } from "../../render/services-artifacts.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { REPO_ROOT } from "../../scripts/build-services.ts";
+import { REPO_ROOT } from "../../services/build.ts";
 import { withInput } from "../support/fixtures.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
