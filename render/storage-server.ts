@@ -47,6 +47,8 @@ interface BootstrapScript {
   readonly brickDir: string;
   /** The other servers' addresses (the ones this node probes). */
   readonly peers: readonly string[];
+  /** How many peers every host of the pool has (all servers but itself): what each must see connected. */
+  readonly peerCount: number;
   readonly createArgs: readonly string[];
   readonly bricks: readonly string[];
   readonly options: readonly { readonly key: string; readonly value: string }[];
@@ -60,6 +62,7 @@ export function bootstrapScript(storage: StoragePlan): BootstrapScript {
     self: storage.bootstrap.address,
     brickDir: storage.brickDir,
     peers: storage.peers.filter((p) => p.host !== storage.bootstrap.host).map((p) => p.address),
+    peerCount: storage.peers.length - 1,
     createArgs: storage.createArgs,
     bricks: storage.bricks.map((b) => b.spec),
     options: storage.options.map((o) => ({ key: o.key, value: o.value })),

@@ -97,9 +97,10 @@ describe("storage server layer", () => {
     expect(script.indexOf('if ! mountpoint -q "${mount_point}"; then')).toBeLessThan(script.indexOf('mkdir -p "${brick_dir}"'));
   });
 
-  it("GIVEN the seed WHEN the bootstrap is rendered THEN it waits for every peer in 'Peer in Cluster' before it creates the volume, from the planned bricks", () => {
+  it("GIVEN the seed WHEN the bootstrap is rendered THEN it waits until every host sees every peer in 'Peer in Cluster' before it creates the volume, from the planned bricks", () => {
     const script = setup().host("storage-1").content(STORAGE_SERVER_PATHS.bootstrapScript)!;
-    const wait = script.indexOf('wait_until "every peer in \'Peer in Cluster (Connected)\'" all_peers_in_cluster');
+    const wait = script.indexOf('wait_until "every host to see every peer in \'Peer in Cluster (Connected)\'" all_peers_in_cluster');
+    expect(script).toContain('n=$(g --remote-host="$1" peer status | grep -c \'^State: Peer in Cluster (Connected)$\') || return 1\n  [ "${n}" -eq 2 ]\n');
     const create = script.indexOf('g volume create "${volume}" "$@"');
     expect(wait).toBeGreaterThan(0);
     expect(create).toBeGreaterThan(wait);

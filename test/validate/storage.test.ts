@@ -33,6 +33,55 @@ describe.runIf(haveTool("systemd-escape", "systemd"))("mount unit name", () => {
   });
 });
 
+/**
+ * The rendered bootstrap against a scripted `gluster` (first on PATH): this host sees both peers
+ * connected at once, but storage-2's glusterd sees storage-3 only from its third answer on, as
+ * the lab once caught it. The create must wait for that; every call is recorded.
+ */
+describe("bootstrap against a scripted gluster", () => {
+  const storage1 = renderHost(plan, plan.hosts.find((h) => h.name === "storage-1")!);
+  const script = storage1.files.find((f) => f.path === STORAGE_SERVER_PATHS.bootstrapScript)!.content;
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-bootstrap-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const fake = `#!/bin/sh
+echo "$*" >> "${dir}/calls"
+shift
+remote=""
+case "$1" in --remote-host=*) remote=\${1#--remote-host=}; shift ;; esac
+connected() { echo "Hostname: $1"; echo "State: Peer in Cluster (Connected)"; }
+case "$1 $2" in
+  "pool list"|"peer probe"|"volume set"|"volume start") exit 0 ;;
+  "volume create") touch "${dir}/created"; exit 0 ;;
+  "volume info") [ -f "${dir}/created" ] || exit 1; echo "Status: Started"; exit 0 ;;
+  "peer status")
+    echo "Number of Peers: 2"
+    if [ "$remote" = 10.0.1.21 ]; then
+      n=$(cat "${dir}/views" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/views"
+      connected 10.0.1.20
+      if [ "$n" -lt 2 ]; then echo "Hostname: 10.0.1.22"; echo "State: Peer in Cluster (Disconnected)"; else connected 10.0.1.22; fi
+    elif [ -n "$remote" ]; then connected 10.0.1.20; connected 10.0.1.21
+    else connected 10.0.1.21; connected 10.0.1.22
+    fi
+    exit 0 ;;
+esac
+echo "scripted gluster: unexpected call: $*" >&2
+exit 9
+`;
+  it("GIVEN a peer that does not yet see another peer WHEN the bootstrap runs THEN it creates the volume only after that peer sees both", () => {
+    writeFileSync(join(dir, "gluster"), fake, { mode: 0o755 });
+    writeFileSync(join(dir, "bootstrap"), script, { mode: 0o755 });
+    const r = spawnSync("sh", [join(dir, "bootstrap")], { encoding: "utf8", timeout: 60_000, env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").pop()).toBe("changed=1");
+    const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n");
+    const create = calls.findIndex((c) => c.includes("volume create shared"));
+    const views = calls.map((c, i) => [c, i] as const).filter(([c]) => c === "--mode=script --remote-host=10.0.1.21 peer status").map(([, i]) => i);
+    expect(views.length).toBe(3);
+    expect(create).toBeGreaterThan(views[2]!);
+    expect(calls).toContain("--mode=script --remote-host=10.0.1.22 peer status");
+  }, 60_000);
+});
+
 const tools = haveTool("losetup", "mount") && haveTool("mkfs.xfs", "xfsprogs") && haveTool("mkfs.ext4", "e2fsprogs") && haveTool("unshare", "util-linux") && haveTool("blkid", "util-linux");
 describe.runIf(tools && needRoot("the brick script against loop devices"))("brick script against loop devices", () => {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-brick-"));
