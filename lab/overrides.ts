@@ -9,6 +9,11 @@
  * 4. The image: a debootstrapped Debian 13 with every role package preinstalled and no network
  *    to a mirror, so `package_update` is off and the `packages` list is dropped (installing
  *    them is the image's job here, cloud-init's on Hetzner).
+ * 5. Service artifacts (labs that run the services): fetched from the run's own HTTP server on the
+ *    private bridge (plain http inside the run's namespaces) instead of `artifactBaseUrl`; the
+ *    files and the sha256 check are the same.
+ * 6. The document store of those labs: the filesystem store on the shared volume, as the parser
+ *    issue asks of labs (there is no MongoDB here; production keeps documents in MongoDB).
  */
 import { randomBytes } from "node:crypto";
 import { parse } from "yaml";
@@ -67,4 +72,16 @@ export function labUserData(rendered: RenderedHost, overrides: LabOverrides): st
   const doc = parse(filled) as CloudConfig & { packages?: unknown };
   const { packages: _preinstalled, ...rest } = doc;
   return serializeCloudConfig({ ...rest, package_update: false } as CloudConfig);
+}
+
+/** Where a lab serves the service artifacts: an address of the private subnet no role uses, and a port. */
+export const LAB_ARTIFACTS = {
+  /** Offset in the private subnet: past every role's block (plan/catalog.ts ADDRESS_BLOCKS ends at 249). */
+  offset: 250,
+  port: 8000,
+} as const;
+
+/** The plan of a lab that runs the services: artifacts from `artifactBaseUrl` (the run's server), documents in the fs store. */
+export function labServicesPlan(plan: Plan, artifactBaseUrl: string): Plan {
+  return { ...plan, services: { ...plan.services, artifactBaseUrl, storeKind: "fs" } };
 }

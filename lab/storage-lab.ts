@@ -13,8 +13,14 @@
  *      every file's checksum.
  *   e. Rerun the bootstrap on the built cluster: nothing may change.
  *
+ * With `services` the second parser host boots as a third client, the services install from the
+ * run's artifact server, and the parser issue's scenarios run on the volume afterwards
+ * (f1 install and sandbox, f2 two parsers on one spool, f3 kill -9: lab/services-scenario.ts).
+ *
  *   private bridge ── storage-1 (10.0.1.20), storage-2, storage-3: glusterd, a brick each
- *                  └─ app-1 (10.0.1.100), parser-1 (10.0.1.175): FUSE mount on /srv/shared
+ *                  ├─ app-1 (10.0.1.100), parser-1 (10.0.1.175): FUSE mount on /srv/shared
+ *                  ├─ parser-2 (10.0.1.176), with `services`: FUSE mount, parser
+ *                  └─ artifacts (10.0.1.250:8000), with `services`: dist/services over http
  *
  * The storage lab's overrides, all of them (the general ones are in lab/overrides.ts: deploy
  * values, no package installation, the image):
@@ -35,7 +41,8 @@ import { STORAGE_SERVER_PATHS } from "../render/storage-server.ts";
 import { prepare } from "../synth/pipeline.ts";
 import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
-import { labOverrides, labPlan, labUserData } from "./overrides.ts";
+import { labOverrides, labPlan, labServicesPlan, labUserData } from "./overrides.ts";
+import { labArtifactBaseUrl, runServicesScenario, startArtifactServer, type ServicesReport } from "./services-scenario.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { sleep, type LabRun } from "./run.ts";
 import { longestStall, parseWriterLine, WRITER_PY, type WriterRecord } from "./storage-writer.ts";
@@ -54,6 +61,11 @@ export interface StorageLabOptions {
   readonly partitions: number;
   /** Also time one mount with backup-volfile-servers while the first server is cut (about a minute). */
   readonly baseline: boolean;
+  /**
+   * Also boot the second parser host, install the services from the run's artifact server and
+   * play the services scenarios on the volume (lab/services-scenario.ts; about 3 minutes).
+   */
+  readonly services: boolean;
 }
 
 /** Writer: a write and a read-back every 50 ms, files of 1 to 16 KiB (a 15-minute run writes ~35k files). */
@@ -99,12 +111,17 @@ interface Writer {
 export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const started = Date.now();
   const overrides = labOverrides();
-  const plan = labPlan(prepare({ kind: "seed" }).plan, overrides);
+  const basePlan = labPlan(prepare({ kind: "seed" }).plan, overrides);
+  const plan = options.services ? labServicesPlan(basePlan, labArtifactBaseUrl(basePlan)) : basePlan;
   const rendered = renderAll(plan);
   const storage = plan.storage;
   const byName = new Map(plan.hosts.map((h) => [h.name, h]));
   const servers = storage.servers.map((n) => byName.get(n)!);
+  // The storage scenarios' clients (writers, load, mounts); the services scenarios add the second parser host.
   const clients = [plan.hosts.find((h) => h.role === "app")!, plan.hosts.find((h) => h.role === "parser")!];
+  const parsers = plan.hosts.filter((h) => h.role === "parser").slice(0, 2);
+  const extraClients = options.services ? parsers.filter((p) => !clients.includes(p)) : [];
+  const mounting = [...clients, ...extraClients];
   const clientRendered = rendered.find((r) => r.host.name === clients[0]!.name)!;
   const mountUnit = clientRendered.files.find((f) => f.path === `/etc/systemd/system/${mountUnitName(storage.client.mountPoint)}`)!.content;
   const unitValue = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(mountUnit)![1]!;
@@ -112,12 +129,13 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
 
   const root = await ensureRootfs(run, imagePackages(["storage", "app", "parser"], NOT_IN_DEBIAN));
   const net = await LabNetwork.create(run);
+  if (options.services) await startArtifactServer(run, net, plan);
   const brickRoot = mkdtempSync(join(tmpdir(), `${run.prefix}-bricks-`));
   run.defer(`brick directories ${brickRoot}`, () => rmSync(brickRoot, { recursive: true, force: true }));
 
-  run.log(`network: ${servers.length} storage hosts and ${clients.length} clients on the private subnet ${plan.network.subnet}`);
+  run.log(`network: ${servers.length} storage hosts and ${mounting.length} clients on the private subnet ${plan.network.subnet}`);
   const nodes = new Map<string, Node>();
-  for (const h of [...servers, ...clients]) {
+  for (const h of [...servers, ...mounting]) {
     const ns = await net.addNamespace(`${run.prefix}-${h.name}`);
     const link = await net.connect(ns, "private", "eth1", `${h.privateIp}/${plan.network.subnet.split("/")[1]}`);
     const r = rendered.find((x) => x.host.name === h.name)!;
@@ -126,9 +144,9 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const node = (name: string) => nodes.get(name)!;
   const host = (name: string) => node(name).host!;
 
-  // Boot all five at once: the clients' mount and the bootstrap must cope with any order.
+  // Boot all at once: the clients' mount and the bootstrap must cope with any order.
   const bootStart = now();
-  run.log("boot: 5 hosts from their rendered user-data");
+  run.log(`boot: ${nodes.size} hosts from their rendered user-data`);
   await Promise.all(
     [...nodes.values()].map(async (n) => {
       const isServer = n.planned.role === "storage";
@@ -184,7 +202,7 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
 
   const mountedAt: Record<string, number> = {};
   await Promise.all(
-    clients.map(async (c) => {
+    mounting.map(async (c) => {
       await run.waitFor(`${c.name}: ${storage.client.mountPoint} mounted`, async () => ((await host(c.name).exec("findmnt", ["-n", "-o", "FSTYPE", storage.client.mountPoint], { allowFail: true })).trim() === "fuse.glusterfs" ? true : undefined), 300_000, 500);
       const entered = (await host(c.name).exec("systemctl", ["show", "-p", "ActiveEnterTimestampMonotonic", "--value", mountUnitName(storage.client.mountPoint)])).trim();
       mountedAt[c.name] = round3(Number(entered) / 1e6 - bootStart);
@@ -427,6 +445,10 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const readBackBad = allRecords().filter((r) => r.kind === "R" && r.detail !== "ok").length;
   run.log(`d. verify: ${manifest.size} files written; ${lost} lost, ${mismatched} checksum mismatches, ${brickCopiesDiffering} with a brick copy differing, ${splitBrain} split-brain entries, ${readBackBad} bad read-backs`);
 
+  const firstDataBrick = storage.bricks.find((b) => !b.arbiter)!;
+  const onBrick = (rel: string) => join(brickRoot, firstDataBrick.host, storage.brickDir.slice(storage.brickMountPoint.length + 1), rel);
+  const services = options.services ? await runServicesScenario(run, { plan, host, app: clients[0]!.name, parsers: parsers.map((p) => p.name), onBrick }) : null;
+
   const versions = {
     glusterfs: (await bootstrapHost.exec("glusterfs", ["--version"])).split("\n")[0]!.trim(),
     glusterfs_client: (await host(clients[0]!.name).exec("glusterfs", ["--version"])).split("\n")[0]!.trim(),
@@ -464,9 +486,11 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     mount_first_down: scenarios.mount_first_down.max_s <= STORAGE_REQUIREMENTS.mount_first_down_s,
     partitions: splitBrain === 0 && mismatched === 0 && lost === 0 && scenarios.partitions.heal_complete,
     bootstrap_rerun: !scenarios.bootstrap_rerun.changed && scenarios.bootstrap_rerun.errors === 0,
+    ...(services ? servicesPass(services) : {}),
   };
   return {
     scenarios,
+    services,
     ping_timeout_s: storage.pingTimeoutS,
     baseline,
     volfile: { matches_glusterd: volfileDiffs.length === 0, differences: volfileDiffs, ignored: ["option volume-id (random per volume)"] },
@@ -476,6 +500,7 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
       topology: "seed",
       servers: servers.map((s) => `${s.name} ${s.privateIp}`),
       clients: clients.map((c) => `${c.name} ${c.privateIp}`),
+      service_hosts: options.services ? [clients[0]!, ...parsers].map((c) => `${c.name} ${c.privateIp} (${plan.services.hosts[c.name]!.service})`) : [],
       replica: storage.replica,
       arbiter: storage.arbiter,
       writer: `each client: write+fsync a 1-16 KiB file, read back an earlier one, every ${WRITER_PERIOD_S} s`,
@@ -484,7 +509,12 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
       fault: "brick: SIGKILL of the brick process; host loss and partition: the server's veth port at the switch set down",
       runs: options.runs,
       partitions: options.partitions,
-      lab_overrides: ["brick: a directory bound at the brick mount point instead of the Hetzner volume", "/dev/fuse bound into the clients", "lab/overrides.ts: deploy values, no package installation, the image"],
+      lab_overrides: [
+        "brick: a directory bound at the brick mount point instead of the Hetzner volume",
+        "/dev/fuse bound into the clients",
+        "lab/overrides.ts: deploy values, no package installation, the image",
+        ...(options.services ? ["lab/overrides.ts: service artifacts from the run's http server on the private bridge; documents in the fs store (no MongoDB)"] : []),
+      ],
       duration_s: Math.round((Date.now() - started) / 1000),
     },
     versions,
@@ -493,6 +523,16 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
 }
 
 export type StorageReport = Awaited<ReturnType<typeof runStorageLab>>;
+
+/** The services scenarios' requirements (the parser issue's, on the real volume). */
+export function servicesPass(r: ServicesReport): { services_installed: boolean; shared_spool: boolean; crash_restart: boolean } {
+  const installs = Object.values(r.install);
+  return {
+    services_installed: installs.length > 0 && installs.every((i) => i.installed && i.active && i.no_new_privileges && i.protect_system === "strict" && i.write_outside_refused && i.write_inside_ok !== false && i.uid !== null && i.uid !== 0),
+    shared_spool: r.shared_spool.double_parsed === 0 && r.shared_spool.lost === 0 && r.shared_spool.quarantined === 0 && r.shared_spool.duplicates === 0 && r.shared_spool.stored === r.shared_spool.messages && r.shared_spool.mail_api_get_ok,
+    crash_restart: r.crash.restarted && r.crash.lost === 0 && r.crash.duplicates === 0 && r.crash.quarantined === 0 && r.crash.stored === r.crash.messages,
+  };
+}
 
 /** What is left of a run on the machine after its cleanup: namespaces, mounts, processes. */
 export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[] } {

@@ -44,6 +44,12 @@ export interface HostServicePlan {
 export interface ServicesPlan {
   /** https base URL (ends in `/`); the lab and the install test override it here, like lb.apiEndpoint. */
   readonly artifactBaseUrl: string;
+  /**
+   * Where documents go: "mongo" (production: MongoDB through the host's mongos; attachments on
+   * the shared volume) or "fs" (documents on the shared volume too). Always "mongo" from a
+   * topology; the storage lab, which has no MongoDB, overrides it here (lab/overrides.ts).
+   */
+  readonly storeKind: "mongo" | "fs";
   /** Where the gluster volume is mounted on app and parser hosts; the services refuse to start until it is. */
   readonly sharedMount: string;
   readonly spoolDir: string;
@@ -111,6 +117,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[]): Servic
   }
   return {
     artifactBaseUrl: t.services.artifactBaseUrl,
+    storeKind: "mongo",
     sharedMount: SHARED_MOUNT,
     spoolDir,
     storeDir,

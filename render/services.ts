@@ -125,19 +125,25 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
     restartSecS: 5,
     // The parser's SIGTERM grace (PARSER_SHUTDOWN_GRACE_MS, 10 s) plus closing the pool and store.
     timeoutStopS: 30,
-    readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.join(" ")] : [],
+    // `-`: systemd sets up each command's mount namespace before it runs, the `+` ExecStartPre
+    // that creates these directories (on the shared volume, after it is mounted) included, and
+    // refuses to start when a listed path is missing (status 226/NAMESPACE, every RestartSec,
+    // forever: the storage lab caught it on a fresh volume). With `-` a missing path is skipped
+    // for that command; ExecStart, spawned after the directories exist, gets them writable.
+    readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.map((p) => `-${p}`).join(" ")] : [],
   };
 }
 
 /**
  * The service's environment (variables and defaults: services/parser/README.md). Documents in
- * MongoDB through the local mongos, attachments and static files on the shared volume.
+ * MongoDB through the local mongos (plan.services.storeKind), attachments and static files on
+ * the shared volume.
  */
 export function serviceEnvironment(services: ServicesPlan, hostName: string, host: HostServicePlan): Record<string, string | number> {
   return host.service === "parser"
     ? {
         PARSER_SPOOL_DIR: services.spoolDir,
-        PARSER_STORE_KIND: "mongo",
+        PARSER_STORE_KIND: services.storeKind,
         PARSER_STORE_DIR: services.storeDir,
         PARSER_THREADS: host.threads!,
         PARSER_HOST_ID: hostName,
@@ -145,7 +151,7 @@ export function serviceEnvironment(services: ServicesPlan, hostName: string, hos
         PARSER_LISTEN_PORT: host.listenPort,
       }
     : {
-        MAILAPI_STORE_KIND: "mongo",
+        MAILAPI_STORE_KIND: services.storeKind,
         MAILAPI_STORE_DIR: services.storeDir,
         MAILAPI_STATIC_DIR: services.staticDir,
         MAILAPI_LISTEN_HOST: host.listenHost,

@@ -3,7 +3,8 @@
  * scenario 5 times, 20 partitions) and the backup-volfile-servers baseline mount. Needs root,
  * systemd-nspawn and debootstrap (the image is built once and cached). Writes
  * reports/storage-failover.json; the last line is `RESULT storage-failover {...}`.
- * Counts can be lowered for a quick look: LAB_RUNS, LAB_PARTITIONS; LAB_BASELINE=0 skips the baseline.
+ * Counts can be lowered for a quick look: LAB_RUNS, LAB_PARTITIONS; LAB_BASELINE=0 skips the baseline,
+ * LAB_SERVICES=0 the services scenarios (lab/services-scenario.ts).
  */
 import { countFromEnv } from "../measure/stats.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ try {
     runs: count("LAB_RUNS", ISSUE_COUNTS.runs),
     partitions: count("LAB_PARTITIONS", ISSUE_COUNTS.partitions),
     baseline: process.env["LAB_BASELINE"] !== "0",
+    services: process.env["LAB_SERVICES"] !== "0",
   });
 } catch (err) {
   failure = err;
@@ -58,6 +60,19 @@ console.log(
     partitions: s.partitions.rounds,
     bootstrap_rerun_changed: s.bootstrap_rerun.changed,
     ping_timeout_s: full.ping_timeout_s,
+    ...(full.services
+      ? {
+          services_installed: full.pass.services_installed,
+          spool_messages: full.services.shared_spool.messages,
+          spool_double_parsed: full.services.shared_spool.double_parsed,
+          spool_lost: full.services.shared_spool.lost,
+          spool_drain_s: full.services.shared_spool.drain_s,
+          crash_lost: full.services.crash.lost,
+          crash_duplicates: full.services.crash.duplicates,
+          crash_restart_s: full.services.crash.restart_s,
+          crash_drain_s: full.services.crash.drain_s,
+        }
+      : {}),
     pass: allPass,
   })}`,
 );

@@ -25,8 +25,8 @@ describe.runIf(ready)("storage lab", () => {
     await run.cleanup();
   }, 120_000);
 
-  it("GIVEN 3 storage hosts and 2 clients booted from their user-data WHEN every scenario of the issue is played while the clients write THEN each requirement holds", async () => {
-    report = await runStorageLab(run, { runs: ISSUE_COUNTS.runs, partitions: TIER_PARTITIONS, baseline: false });
+  it("GIVEN 3 storage hosts and 3 clients booted from their user-data WHEN every storage scenario is played while the clients write, then the services ones THEN each requirement holds", async () => {
+    report = await runStorageLab(run, { runs: ISSUE_COUNTS.runs, partitions: TIER_PARTITIONS, baseline: false, services: true });
     mkdirSync(join(import.meta.dirname, "../../reports"), { recursive: true });
     writeFileSync(join(import.meta.dirname, "../../reports/storage-failover.test.json"), `${JSON.stringify(report, null, 2)}\n`);
     const s = report.scenarios;
@@ -45,6 +45,26 @@ describe.runIf(ready)("storage lab", () => {
     expect(s.partitions.files_written).toBeGreaterThan(1000);
     expect.soft(s.bootstrap_rerun.changed, "e: bootstrap rerun changed something").toBe(false);
     expect(s.bootstrap_rerun.errors, "e: bootstrap rerun errors").toBe(0);
+    // The services on the volume (lab/services-scenario.ts).
+    const v = report.services!;
+    expect(Object.keys(v.install).sort()).toEqual(["app-1", "parser-1", "parser-2"]);
+    for (const [name, i] of Object.entries(v.install)) {
+      expect.soft(i.installed, `f1: ${name} installed from the artifact (${i.install_log})`).toBe(true);
+      expect.soft(i.active, `f1: ${name} active`).toBe(true);
+      expect.soft(i.uid !== null && i.uid >= 2101 && i.uid <= 2102, `f1: ${name} runs as its own uid (${i.uid})`).toBe(true);
+      expect.soft(i.write_outside_refused, `f1: ${name} cannot write outside ReadWritePaths`).toBe(true);
+      expect.soft(i.write_inside_ok, `f1: ${name} writes inside ReadWritePaths`).toBe(i.service === "parser" ? true : null);
+    }
+    expect.soft(v.shared_spool.stored, "f2: stored of the batch").toBe(v.shared_spool.messages);
+    expect.soft(v.shared_spool.double_parsed, "f2: messages parsed twice").toBe(0);
+    expect.soft(v.shared_spool.quarantined, "f2: clean messages quarantined").toBe(0);
+    expect.soft(Object.values(v.shared_spool.by_host).every((n) => n > 0), `f2: both parsers took work ${JSON.stringify(v.shared_spool.by_host)}`).toBe(true);
+    expect.soft(v.shared_spool.mail_api_get_ok, "f2: the mail API serves a parsed message").toBe(true);
+    expect.soft(v.crash.restarted, "f3: systemd restarted the killed parser").toBe(true);
+    expect.soft(v.crash.lost, "f3: lost after kill -9").toBe(0);
+    expect.soft(v.crash.duplicates, "f3: duplicates after kill -9").toBe(0);
+    expect.soft(v.crash.stored, "f3: stored of the batch").toBe(v.crash.messages);
+    expect(v.crash.completed_before_kill, "f3: the kill came mid-batch").toBeLessThan(v.crash.messages);
   }, 30 * 60_000);
 
   it("GIVEN the run WHEN cleaned up THEN no namespace, mount or process of it is left", async () => {

@@ -53,7 +53,7 @@ describe("services layer", () => {
     expect(lines(unit, "User")).toEqual(["bulwark-parser"]);
     expect(lines(unit, "NoNewPrivileges")).toEqual(["yes"]);
     expect(lines(unit, "ProtectSystem")).toEqual(["strict"]);
-    expect(lines(unit, "ReadWritePaths")).toEqual(["/srv/shared/spool /srv/shared/store"]);
+    expect(lines(unit, "ReadWritePaths")).toEqual(["-/srv/shared/spool -/srv/shared/store"]);
     expect(lines(unit, "CapabilityBoundingSet")).toEqual([""]);
     expect(lines(unit, "EnvironmentFile")).toEqual(["/etc/bulwark/mongo.env"]);
     expect(lines(unit, "Requires")).toEqual(["bulwark-parser-install.service"]);
