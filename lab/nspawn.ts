@@ -3,7 +3,7 @@
  * namespace, with the host's rendered user-data as a NoCloud seed. cloud-init inside runs it
  * exactly as on a Hetzner server.
  */
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
@@ -40,9 +40,22 @@ export class LabHost {
     const logPath = join(seed, "console.log");
     const log = createWriteStream(logPath);
     const machine = `${run.prefix}-${options.name}`.slice(0, 64);
+    // Each container in a cgroup of its own. nspawn with --keep-unit (no systemd on this machine
+    // to give it a scope) puts its payload under its own cgroup: started from the same cgroup,
+    // every container's systemd managed the same /payload tree, so `systemctl kill` of a unit in
+    // one container killed the unit of the same name in every other (the storage lab's kill -9
+    // scenario took down both parsers). A wrapper moves itself into the container's cgroup, then
+    // execs nspawn (same pid, so the run still ends it by pid).
+    const cgroups = CGROUP_ROOTS.filter((r) => existsSync(r)).map((r) => join(r, machine));
+    run.defer(`cgroups of ${options.name}`, () => cgroups.forEach(removeCgroupTree));
+    for (const dir of cgroups) mkdirSync(dir, { recursive: true });
+    const enter = cgroups.map((dir) => `echo $$ > '${dir}/cgroup.procs'`).join(" && ");
     const child = run.start(
-      "systemd-nspawn",
+      "sh",
       [
+        "-c",
+        `${enter ? `${enter} && ` : ""}exec systemd-nspawn "$@"`,
+        "sh",
         "-D", options.root,
         "--volatile=overlay",
         `--network-namespace-path=/run/netns/${options.ns}`,
@@ -97,6 +110,24 @@ export class LabHost {
   consoleLog(): string {
     return existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";
   }
+}
+
+/**
+ * Where a container's cgroup is made: the cgroup v2 root, and on a hybrid machine (like this
+ * one: v1 controllers, v2 at /sys/fs/cgroup/unified) also the v1 name=systemd hierarchy.
+ */
+export const CGROUP_ROOTS: readonly string[] = existsSync("/sys/fs/cgroup/cgroup.procs") ? ["/sys/fs/cgroup"] : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"];
+
+/** The cgroups of a run still on the machine (its containers' cgroups are named after its prefix). */
+export function labCgroups(prefix: string): string[] {
+  return CGROUP_ROOTS.filter((r) => existsSync(r)).flatMap((r) => readdirSync(r).filter((n) => n.startsWith(prefix)).map((n) => join(r, n)));
+}
+
+/** Removes a cgroup and everything below it, deepest first (a cgroup goes only when empty). */
+function removeCgroupTree(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+  rmdirSync(dir);
 }
 
 /** The descendant of `pid` whose command is systemd (the container's init). */

@@ -83,6 +83,8 @@ export interface InstallCheck {
   readonly write_outside_refused: boolean;
   /** A write inside ReadWritePaths succeeded (parser only; the mail API has none). */
   readonly write_inside_ok: boolean | null;
+  /** GET /healthz on the host answered 200 {"status":"ready"} (the spool or store mounted, the pool up). */
+  readonly healthz_ready: boolean;
 }
 
 export interface BatchAudit {
@@ -109,7 +111,18 @@ export interface ServicesReport {
     readonly claims_at_kill: number;
     readonly restarted: boolean;
     readonly restart_s: number | null;
-    readonly reclaimed: number;
+    /** Reclaims logged by both parser hosts after the kill, by host. */
+    readonly reclaimed: Record<string, number>;
+    /** Messages reclaimed more than once (by either host): a claim that was not exclusive. */
+    readonly reclaimed_twice: number;
+    /** The messages the killed process held, by name (from the brick at the kill). */
+    readonly claims_at_kill_names: readonly string[];
+    /** Both parsers' journal lines about leases, reclaims and failures since the kill (at most 200). */
+    readonly journal: readonly string[];
+    /** Reclaimed messages the killed process did not hold: a live claim taken over (must be none). */
+    readonly reclaimed_not_held: readonly string[];
+    /** Restarts of the other parsers' units during f3 (must be 0). */
+    readonly others_restarted: number;
   };
 }
 
@@ -204,12 +217,16 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const t1 = now();
   const crashNames = deliver("f3", crashBatch);
   const third = Math.ceil(crashBatch.length / 3);
-  await run.waitFor("a third of the crash batch to be stored", () => (storedCount(crashBatch) >= third ? true : undefined), DRAIN_TIMEOUT_MS, 20);
+  await run.waitFor("a third of the crash batch to be stored", () => (storedCount(crashBatch) >= third ? true : undefined), DRAIN_TIMEOUT_MS, 200);
   const completedBeforeKill = storedCount(crashBatch);
   await victim.exec("systemctl", ["kill", "--signal=SIGKILL", parserUnit]);
   const killedAt = now();
   const curOnBrick = ctx.onBrick(`${svc.spoolDir.slice(svc.sharedMount.length + 1)}/cur`);
-  const claimsAtKill = readdirSync(curOnBrick).filter((n) => n.includes(`#${ctx.parsers[0]}#`)).length;
+  const heldAtKill = readdirSync(curOnBrick).filter((n) => n.includes(`#${ctx.parsers[0]}#`)).map((n) => n.slice(0, n.indexOf("#"))).sort();
+  const claimsAtKill = heldAtKill.length;
+  // The other parsers must not notice the kill (each container has its own cgroups: lab/nspawn.ts).
+  const restartsOf = async (name: string) => Number((await host(name).exec("systemctl", ["show", "-p", "NRestarts", "--value", parserUnit])).trim());
+  const othersBefore = await Promise.all(ctx.parsers.slice(1).map(restartsOf));
   run.log(`f3. SIGKILL to ${parserUnit} on ${ctx.parsers[0]} (pid ${pre["MainPID"]}) after ${completedBeforeKill} of ${crashBatch.length} stored; it held ${claimsAtKill} claims`);
   const restarted = await run
     .waitFor(`${parserUnit} on ${ctx.parsers[0]} to be restarted`, async () => {
@@ -219,12 +236,31 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
     .catch(() => undefined);
   await drain("the spool to drain after the kill (the dead process's leases run out first)");
   const f3 = audit(crashNames, crashBatch, now() - t1);
-  let reclaimed = 0;
+  const reclaimed: Record<string, number> = {};
+  const reclaimCount = new Map<string, number>();
+  const journalLines: string[] = [];
   for (const p of ctx.parsers) {
     const text = await host(p).exec("journalctl", ["-u", parserUnit, "-o", "cat", "--no-pager", `--since=@${Math.floor(Date.now() / 1000 - (now() - killedAt) - 5)}`], { allowFail: true });
-    reclaimed += text.split("\n").filter((l) => /reclaimed f3-\d+ \(expired lease\)/.test(l)).length;
+    const names = [...text.matchAll(/ reclaimed (f3-\d+) \(expired lease\)$/gm)].map((m) => m[1]!);
+    reclaimed[p] = names.length;
+    journalLines.push(...text.split("\n").filter((l) => /reclaim|lease|lost|fail|releas|quarantin/.test(l)).map((l) => `${p}: ${l}`));
+    for (const n of names) reclaimCount.set(n, (reclaimCount.get(n) ?? 0) + 1);
   }
-  const crash = { ...f3, completed_before_kill: completedBeforeKill, claims_at_kill: claimsAtKill, restarted: restarted !== undefined, restart_s: restarted === undefined ? null : round(restarted - killedAt), reclaimed };
+  const reclaimedTwice = [...reclaimCount.values()].filter((c) => c > 1).length;
+  const othersAfter = await Promise.all(ctx.parsers.slice(1).map(restartsOf));
+  const crash = {
+    ...f3,
+    completed_before_kill: completedBeforeKill,
+    claims_at_kill: claimsAtKill,
+    claims_at_kill_names: heldAtKill,
+    restarted: restarted !== undefined,
+    restart_s: restarted === undefined ? null : round(restarted - killedAt),
+    reclaimed,
+    reclaimed_twice: reclaimedTwice,
+    reclaimed_not_held: [...reclaimCount.keys()].filter((n) => !heldAtKill.includes(n)).sort(),
+    others_restarted: othersAfter.reduce((a, n, i) => a + n - othersBefore[i]!, 0),
+    journal: journalLines.slice(0, 200),
+  };
   run.log(`f3. kill -9 mid-batch: ${JSON.stringify(crash)}`);
   return { install, shared_spool: shared, crash };
 }
@@ -259,6 +295,15 @@ async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: "pars
   const outsideProbes = [await probe("/var/lib/.bulwark-lab-probe", false), await probe(`${svc.installRoot}/.bulwark-lab-probe`, false)];
   const outside = outsideProbes.every((o) => /Read-only file system/.test(o));
   const inside = a.readWritePaths.length > 0 ? (await probe(`${a.readWritePaths[0]}/.bulwark-lab-probe`, true)) === "written" : null;
+  const hp = svc.hosts[on.name]!;
+  const health = await on.exec("curl", ["-fsS", "--max-time", "5", `http://${hp.listenHost}:${hp.listenPort}/healthz`], { allowFail: true });
+  const healthzReady = (() => {
+    try {
+      return (JSON.parse(health) as { status?: string }).status === "ready";
+    } catch {
+      return false;
+    }
+  })();
   return {
     service,
     installed: installLog.startsWith(`installed ${svc.artifactBaseUrl}${a.file} into `),
@@ -270,5 +315,6 @@ async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: "pars
     protect_system: props["ProtectSystem"] ?? "",
     write_outside_refused: outside,
     write_inside_ok: inside,
+    healthz_ready: healthzReady,
   };
 }

@@ -40,7 +40,7 @@ import { mountUnitName } from "../render/storage-client.ts";
 import { STORAGE_SERVER_PATHS } from "../render/storage-server.ts";
 import { prepare } from "../synth/pipeline.ts";
 import { LabNetwork, type Link } from "./net.ts";
-import { LabHost } from "./nspawn.ts";
+import { LabHost, labCgroups } from "./nspawn.ts";
 import { labOverrides, labPlan, labServicesPlan, labUserData } from "./overrides.ts";
 import { labArtifactBaseUrl, runServicesScenario, startArtifactServer, type ServicesReport } from "./services-scenario.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
@@ -528,18 +528,19 @@ export type StorageReport = Awaited<ReturnType<typeof runStorageLab>>;
 export function servicesPass(r: ServicesReport): { services_installed: boolean; shared_spool: boolean; crash_restart: boolean } {
   const installs = Object.values(r.install);
   return {
-    services_installed: installs.length > 0 && installs.every((i) => i.installed && i.active && i.no_new_privileges && i.protect_system === "strict" && i.write_outside_refused && i.write_inside_ok !== false && i.uid !== null && i.uid !== 0),
+    services_installed: installs.length > 0 && installs.every((i) => i.installed && i.active && i.healthz_ready && i.no_new_privileges && i.protect_system === "strict" && i.write_outside_refused && i.write_inside_ok !== false && i.uid !== null && i.uid !== 0),
     shared_spool: r.shared_spool.double_parsed === 0 && r.shared_spool.lost === 0 && r.shared_spool.quarantined === 0 && r.shared_spool.duplicates === 0 && r.shared_spool.stored === r.shared_spool.messages && r.shared_spool.mail_api_get_ok,
-    crash_restart: r.crash.restarted && r.crash.lost === 0 && r.crash.duplicates === 0 && r.crash.quarantined === 0 && r.crash.stored === r.crash.messages,
+    crash_restart:
+      r.crash.restarted && r.crash.lost === 0 && r.crash.duplicates === 0 && r.crash.quarantined === 0 && r.crash.stored === r.crash.messages && r.crash.reclaimed_not_held.length === 0 && r.crash.reclaimed_twice === 0 && r.crash.others_restarted === 0,
   };
 }
 
 /** What is left of a run on the machine after its cleanup: namespaces, mounts, processes. */
-export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[] } {
+export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[]; cgroups: string[] } {
   const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(prefix));
   const mounts = execFileSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix));
   const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
-  return { namespaces, mounts, processes };
+  return { namespaces, mounts, processes, cgroups: labCgroups(prefix) };
 }
 
 function startWriter(run: LabRun, on: LabHost, name: string, mountPoint: string): Writer {

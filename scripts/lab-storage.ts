@@ -32,7 +32,7 @@ try {
   await run.cleanup();
 }
 const left = leftovers(run.prefix);
-const clean = left.namespaces.length === 0 && left.mounts.length === 0 && left.processes.length === 0;
+const clean = left.namespaces.length === 0 && left.mounts.length === 0 && left.processes.length === 0 && left.cgroups.length === 0;
 console.log(`lab:storage cleanup: ${clean ? "no namespace, mount or process of the run left" : `LEFT BEHIND ${JSON.stringify(left)}`}`);
 if (!report) {
   console.error(`lab:storage failed: ${(failure as Error)?.stack ?? String(failure)}`);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ISSUE_COUNTS, LB_REQUIREMENTS, runLbLab } from "../../lab/lb-lab.ts";
 import { LabRun } from "../../lab/run.ts";
+import { labCgroups } from "../../lab/nspawn.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
 const ready = haveTool("systemd-nspawn", "systemd-container") && haveTool("debootstrap", "debootstrap") && haveTool("ip", "iproute2") && needRoot("the lb lab (namespaces, containers)");
@@ -42,6 +43,7 @@ describe.runIf(ready)("lb lab", () => {
     const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
     const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
     const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
-    expect({ namespaces, processes, files }).toEqual({ namespaces: [], processes: [], files: [] });
+    const cgroups = labCgroups(run.prefix);
+    expect({ namespaces, processes, files, cgroups }).toEqual({ namespaces: [], processes: [], files: [], cgroups: [] });
   }, 120_000);
 });

@@ -51,6 +51,7 @@ describe.runIf(ready)("storage lab", () => {
     for (const [name, i] of Object.entries(v.install)) {
       expect.soft(i.installed, `f1: ${name} installed from the artifact (${i.install_log})`).toBe(true);
       expect.soft(i.active, `f1: ${name} active`).toBe(true);
+      expect.soft(i.healthz_ready, `f1: ${name} /healthz ready`).toBe(true);
       expect.soft(i.uid !== null && i.uid >= 2101 && i.uid <= 2102, `f1: ${name} runs as its own uid (${i.uid})`).toBe(true);
       expect.soft(i.write_outside_refused, `f1: ${name} cannot write outside ReadWritePaths`).toBe(true);
       expect.soft(i.write_inside_ok, `f1: ${name} writes inside ReadWritePaths`).toBe(i.service === "parser" ? true : null);
@@ -65,10 +66,13 @@ describe.runIf(ready)("storage lab", () => {
     expect.soft(v.crash.duplicates, "f3: duplicates after kill -9").toBe(0);
     expect.soft(v.crash.stored, "f3: stored of the batch").toBe(v.crash.messages);
     expect(v.crash.completed_before_kill, "f3: the kill came mid-batch").toBeLessThan(v.crash.messages);
+    expect.soft(v.crash.reclaimed_not_held, "f3: live claims taken over").toEqual([]);
+    expect.soft(v.crash.reclaimed_twice, "f3: messages reclaimed twice").toBe(0);
+    expect.soft(v.crash.others_restarted, "f3: the other parser restarted too").toBe(0);
   }, 30 * 60_000);
 
   it("GIVEN the run WHEN cleaned up THEN no namespace, mount or process of it is left", async () => {
     await run.cleanup();
-    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [] });
+    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], cgroups: [] });
   }, 120_000);
 });
