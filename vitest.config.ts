@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // A temp root per run, removed at the end (test/support/temp-root.ts).
+    globalSetup: ["test/support/temp-root.ts"],
     reporters: ["default"],
   },
 });
