@@ -46,7 +46,7 @@ export class LabHost {
     // one container killed the unit of the same name in every other (the storage lab's kill -9
     // scenario took down both parsers). A wrapper moves itself into the container's cgroup, then
     // execs nspawn (same pid, so the run still ends it by pid).
-    const cgroups = CGROUP_ROOTS.filter((r) => existsSync(r)).map((r) => join(r, machine));
+    const cgroups = CGROUP_ROOTS.map((r) => join(r, machine));
     run.defer(`cgroups of ${options.name}`, () => cgroups.forEach(removeCgroupTree));
     for (const dir of cgroups) mkdirSync(dir, { recursive: true });
     const enter = cgroups.map((dir) => `echo $$ > '${dir}/cgroup.procs'`).join(" && ");
@@ -86,6 +86,12 @@ export class LabHost {
     return this.run.exec("nsenter", ["-t", String(this.leader), "-a", cmd, ...args], options);
   }
 
+  /** `systemctl show -p <props> <unit>` inside the container, as a map (empty when the call fails). */
+  async unitProperties(unit: string, props: readonly string[]): Promise<Record<string, string>> {
+    const out = await this.exec("systemctl", ["show", "-p", props.join(","), unit], { allowFail: true });
+    return Object.fromEntries(out.trim().split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  }
+
   /** A file inside the container, read through /proc (undefined if absent). */
   read(path: string): string | undefined {
     const full = `/proc/${this.leader}/root${path}`;
@@ -116,11 +122,11 @@ export class LabHost {
  * Where a container's cgroup is made: the cgroup v2 root, and on a hybrid machine (like this
  * one: v1 controllers, v2 at /sys/fs/cgroup/unified) also the v1 name=systemd hierarchy.
  */
-export const CGROUP_ROOTS: readonly string[] = existsSync("/sys/fs/cgroup/cgroup.procs") ? ["/sys/fs/cgroup"] : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"];
+export const CGROUP_ROOTS: readonly string[] = (existsSync("/sys/fs/cgroup/cgroup.procs") ? ["/sys/fs/cgroup"] : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]).filter((r) => existsSync(r));
 
 /** The cgroups of a run still on the machine (its containers' cgroups are named after its prefix). */
 export function labCgroups(prefix: string): string[] {
-  return CGROUP_ROOTS.filter((r) => existsSync(r)).flatMap((r) => readdirSync(r).filter((n) => n.startsWith(prefix)).map((n) => join(r, n)));
+  return CGROUP_ROOTS.flatMap((r) => readdirSync(r).filter((n) => n.startsWith(prefix)).map((n) => join(r, n)));
 }
 
 /** Removes a cgroup and everything below it, deepest first (a cgroup goes only when empty). */

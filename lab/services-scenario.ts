@@ -212,7 +212,7 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   // f3 ------------------------------------------------------------------------------------------
   const victim = host(ctx.parsers[0]!);
   const crashBatch = cleanCorpus(SERVICES_COUNTS.crashBatch * 2, 4_242).filter((m) => m.length <= MAX_MESSAGE_BYTES).slice(0, SERVICES_COUNTS.crashBatch);
-  const show = async () => Object.fromEntries((await victim.exec("systemctl", ["show", "-p", "MainPID,NRestarts,ActiveState", parserUnit])).trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const show = () => victim.unitProperties(parserUnit, ["MainPID", "NRestarts", "ActiveState"]);
   const pre = await show();
   const t1 = now();
   const crashNames = deliver("f3", crashBatch);
@@ -225,7 +225,7 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const heldAtKill = readdirSync(curOnBrick).filter((n) => n.includes(`#${ctx.parsers[0]}#`)).map((n) => n.slice(0, n.indexOf("#"))).sort();
   const claimsAtKill = heldAtKill.length;
   // The other parsers must not notice the kill (each container has its own cgroups: lab/nspawn.ts).
-  const restartsOf = async (name: string) => Number((await host(name).exec("systemctl", ["show", "-p", "NRestarts", "--value", parserUnit])).trim());
+  const restartsOf = async (name: string) => Number((await host(name).unitProperties(parserUnit, ["NRestarts"]))["NRestarts"]);
   const othersBefore = await Promise.all(ctx.parsers.slice(1).map(restartsOf));
   run.log(`f3. SIGKILL to ${parserUnit} on ${ctx.parsers[0]} (pid ${pre["MainPID"]}) after ${completedBeforeKill} of ${crashBatch.length} stored; it held ${claimsAtKill} claims`);
   const restarted = await run
@@ -277,9 +277,7 @@ async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: "pars
   await run
     .waitFor(`${on.name}: ${a.unit} active`, async () => ((await on.exec("systemctl", ["is-active", a.unit], { allowFail: true })).trim() === "active" ? true : undefined), ACTIVE_TIMEOUT_MS, 500)
     .catch(() => undefined);
-  const props = Object.fromEntries(
-    (await on.exec("systemctl", ["show", "-p", "ActiveState,MainPID,User,NoNewPrivileges,ProtectSystem", a.unit])).trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
+  const props = await on.unitProperties(a.unit, ["ActiveState", "MainPID", "User", "NoNewPrivileges", "ProtectSystem"]);
   const installLog = (await on.exec("journalctl", ["-u", a.installUnit, "-o", "cat", "--no-pager"], { allowFail: true })).split("\n").filter((l) => /installed|refusing/.test(l)).pop() ?? "";
   const pid = props["MainPID"] ?? "0";
   const status = pid !== "0" ? on.read(`/proc/${pid}/status`) ?? "" : "";

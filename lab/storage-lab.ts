@@ -177,10 +177,15 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const gl = (on: LabHost, args: readonly string[], timeoutMs = 60_000) => on.exec("gluster", ["--mode=script", ...args], { timeoutMs });
   const glOk = (on: LabHost, args: readonly string[], timeoutMs = 60_000) => on.exec("gluster", ["--mode=script", ...args], { timeoutMs, allowFail: true });
 
-  const unitState = async (on: LabHost, unit: string) => {
-    const out = await on.exec("systemctl", ["show", "-p", "ActiveState,Result,ExecMainStatus,ExecMainExitTimestampMonotonic,InvocationID", unit], { allowFail: true });
-    return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-  };
+  const unitState = (on: LabHost, unit: string) => on.unitProperties(unit, ["ActiveState", "Result", "ExecMainStatus", "ExecMainExitTimestampMonotonic", "InvocationID"]);
+  // journald may write a unit's last line a moment after the unit finished: wait for it (bounded).
+  const bootstrapLog = (what: string, invocation: string) =>
+    run
+      .waitFor(what, async () => {
+        const text = await journal(bootstrapHost, invocation);
+        return /^changed=/m.test(text) ? text : undefined;
+      }, 20_000, 250)
+      .catch(() => "");
   const first = await run.waitFor(
     "the first bootstrap run to succeed",
     async () => {
@@ -190,12 +195,7 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     600_000,
     500,
   );
-  const firstLog = await run
-    .waitFor("the first bootstrap's last line in the journal", async () => {
-      const text = await journal(bootstrapHost, first["InvocationID"]!);
-      return /^changed=/m.test(text) ? text : undefined;
-    }, 20_000, 250)
-    .catch(() => "");
+  const firstLog = await bootstrapLog("the first bootstrap's last line in the journal", first["InvocationID"]!);
   // The containers share the machine's CLOCK_MONOTONIC: systemd's monotonic stamps are comparable.
   const volumeReadyS = round3(Number(first["ExecMainExitTimestampMonotonic"]) / 1e6 - bootStart);
   run.log(`bootstrap: volume ${storage.volume} created and started ${volumeReadyS} s after boot; ${lastLine(firstLog, /^changed=/)}`);
@@ -385,13 +385,7 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     const before = await clusterState();
     await bootstrapHost.exec("systemctl", ["start", STORAGE_SERVER_PATHS.bootstrapUnit], { timeoutMs: 300_000, allowFail: true });
     const s = await unitState(bootstrapHost, STORAGE_SERVER_PATHS.bootstrapUnit);
-    // journald may write the unit's last line a moment after the unit finished: wait for it (bounded).
-    const log = await run
-      .waitFor("the bootstrap rerun's last line in the journal", async () => {
-        const text = await journal(bootstrapHost, s["InvocationID"]!);
-        return /^changed=/m.test(text) ? text : undefined;
-      }, 20_000, 250)
-      .catch(() => "");
+    const log = await bootstrapLog("the bootstrap rerun's last line in the journal", s["InvocationID"]!);
     const after = await clusterState();
     const last = lastLine(log, /^changed=/);
     reruns.push({ changed: last !== "changed=0" || before !== after, exit: s["ExecMainStatus"] ?? "?", last });

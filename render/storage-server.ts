@@ -57,12 +57,13 @@ interface BootstrapScript {
 }
 
 export function bootstrapScript(storage: StoragePlan): BootstrapScript {
+  const peers = storage.peers.filter((p) => p.host !== storage.bootstrap.host).map((p) => p.address);
   return {
     volume: storage.volume,
     self: storage.bootstrap.address,
     brickDir: storage.brickDir,
-    peers: storage.peers.filter((p) => p.host !== storage.bootstrap.host).map((p) => p.address),
-    peerCount: storage.peers.length - 1,
+    peers,
+    peerCount: peers.length,
     createArgs: storage.createArgs,
     bricks: storage.bricks.map((b) => b.spec),
     options: storage.options.map((o) => ({ key: o.key, value: o.value })),

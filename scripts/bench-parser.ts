@@ -19,6 +19,7 @@
  * there); every loop is bounded; temp dirs and child processes are cleaned up on exit.
  */
 import { cleanCorpus } from "../measure/mail-corpus.ts";
+import { writeReport } from "../measure/report.ts";
 import { spread } from "../measure/stats.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:fs";
@@ -589,8 +590,7 @@ async function main(): Promise<void> {
       },
       versions: { node: process.version, "postal-mime": await versionOf("postal-mime"), piscina: await versionOf("piscina") },
     };
-    await mkdir(join(REPO_ROOT, "reports"), { recursive: true });
-    await writeFile(join(REPO_ROOT, "reports", "parser.json"), JSON.stringify(report, null, 2) + "\n");
+    writeReport("parser", report);
     progress(`wrote reports/parser.json in ${report.conditions.seconds} s`);
     process.stdout.write(`RESULT parser ${JSON.stringify(report)}\n`);
   } finally {

@@ -9,11 +9,12 @@
  * empty cdktf app process. Writes reports/synth.json and ends with a RESULT line.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App, TerraformStack } from "cdktf";
+import { writeReport } from "../measure/report.ts";
 import { round, spread } from "../measure/stats.ts";
 import { synthesize } from "../synth/pipeline.ts";
 import type { TopologySource } from "../topology/load.ts";
@@ -161,8 +162,7 @@ const report = {
     })(),
   },
 };
-mkdirSync(join(ROOT, "reports"), { recursive: true });
-writeFileSync(join(ROOT, "reports", "synth.json"), `${JSON.stringify(report, null, 2)}\n`);
+writeReport("synth", report);
 const pass = seed.median_s <= 1.5 && hosts100.median_s <= 2.5;
 console.log(`bench:synth wrote reports/synth.json; targets ${pass ? "met" : "MISSED"} (default <= 1.5 s, 100 hosts <= 2.5 s median)`);
 console.log(

@@ -5,13 +5,10 @@
  * Counts can be lowered for a quick look: LAB_RUNS, LAB_RELOADS, LAB_PARTITIONS.
  */
 import { countFromEnv } from "../measure/stats.ts";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { writeReport } from "../measure/report.ts";
 import { ISSUE_COUNTS, runLbLab } from "../lab/lb-lab.ts";
 import { LabRun } from "../lab/run.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const count = countFromEnv;
 
 const run = new LabRun("lb");
@@ -22,8 +19,7 @@ try {
     reloads: count("LAB_RELOADS", ISSUE_COUNTS.reloads),
     partitions: count("LAB_PARTITIONS", ISSUE_COUNTS.partitions),
   });
-  mkdirSync(join(ROOT, "reports"), { recursive: true });
-  writeFileSync(join(ROOT, "reports", "lb-failover.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeReport("lb-failover", report);
   const s = report.scenarios;
   const allPass = Object.values(report.pass).every(Boolean);
   code = allPass ? 0 : 1;

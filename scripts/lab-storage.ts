@@ -7,13 +7,10 @@
  * LAB_SERVICES=0 the services scenarios (lab/services-scenario.ts).
  */
 import { countFromEnv } from "../measure/stats.ts";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { writeReport } from "../measure/report.ts";
 import { ISSUE_COUNTS, leftovers, runStorageLab, type StorageReport } from "../lab/storage-lab.ts";
 import { LabRun } from "../lab/run.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const count = countFromEnv;
 
 const run = new LabRun("storage");
@@ -32,16 +29,15 @@ try {
   await run.cleanup();
 }
 const left = leftovers(run.prefix);
-const clean = left.namespaces.length === 0 && left.mounts.length === 0 && left.processes.length === 0 && left.cgroups.length === 0;
-console.log(`lab:storage cleanup: ${clean ? "no namespace, mount or process of the run left" : `LEFT BEHIND ${JSON.stringify(left)}`}`);
+const clean = Object.values(left).every((l) => l.length === 0);
+console.log(`lab:storage cleanup: ${clean ? "no namespace, mount, process or cgroup of the run left" : `LEFT BEHIND ${JSON.stringify(left)}`}`);
 if (!report) {
   console.error(`lab:storage failed: ${(failure as Error)?.stack ?? String(failure)}`);
   console.log(`RESULT storage-failover ${JSON.stringify({ error: String((failure as Error)?.message ?? failure), clean })}`);
   process.exit(1);
 }
 const full = { ...report, leftovers: left, pass: { ...report.pass, clean } };
-mkdirSync(join(ROOT, "reports"), { recursive: true });
-writeFileSync(join(ROOT, "reports", "storage-failover.json"), `${JSON.stringify(full, null, 2)}\n`);
+writeReport("storage-failover", full);
 const allPass = Object.values(full.pass).every(Boolean);
 const s = full.scenarios;
 console.log(`lab:storage wrote reports/storage-failover.json; requirements ${allPass ? "met" : "MISSED"}: ${JSON.stringify(full.pass)}`);
