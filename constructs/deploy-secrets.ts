@@ -6,14 +6,19 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider/index.js";
 import { DEPLOY_VALUES } from "../render/deploy-values.ts";
 
 /**
- * The secrets hosts receive, made by Terraform, never by TypeScript: the Mongo keyFile and
- * admin password from the random provider, the failover API token and the TLS certificate from
+ * The secrets hosts receive, made by Terraform, never by TypeScript: the Mongo keyFile, the
+ * Mongo passwords and the mail API's bearer token from the random provider, the failover API token and the TLS certificate from
  * sensitive variables (TF_VAR_failover_api_token, TF_VAR_tls_certificate_pem). Each is declared the first time a rendered file asks for it,
  * so the stack holds exactly the secrets its hosts use. Synth output holds only references.
  */
 export class DeploySecrets extends Construct {
   private readonly made = new Map<string, string>();
   private random: RandomProvider | undefined;
+
+  /** Whether a rendered file asked for the secret called `name` (so the stack declared it). */
+  declared(name: string): boolean {
+    return this.made.has(name);
+  }
 
   /** The token for a secret deploy value, declaring it on first use; undefined if not a secret. */
   token(name: string): string | undefined {
@@ -32,6 +37,8 @@ export class DeploySecrets extends Construct {
         return new Password(this.randomScope(), "MongoAdminPassword", { length: 32, special: false }).result;
       case DEPLOY_VALUES.mongoAppPassword.name:
         return new Password(this.randomScope(), "MongoAppPassword", { length: 32, special: false }).result;
+      case DEPLOY_VALUES.mailApiToken.name:
+        return new Password(this.randomScope(), "MailApiToken", { length: DEPLOY_VALUES.mailApiToken.maxLength, special: false }).result;
       case DEPLOY_VALUES.failoverToken.name:
         return new TerraformVariable(this.node.scope!, "failover_api_token", {
           type: "string",

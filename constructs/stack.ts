@@ -109,6 +109,13 @@ export class BulwarkStack extends TerraformStack {
       floatingIp.assignInitiallyTo(hosts.get(plan.lb.hosts[0]!)!);
       new TerraformOutput(this, "floating_ip_address", { value: floatingIp.address, description: "The entry address (Floating IP) of the lb pair" });
     }
+    if (secrets.declared(DEPLOY_VALUES.mailApiToken.name)) {
+      new TerraformOutput(this, "mail_api_token", {
+        value: secrets.token(DEPLOY_VALUES.mailApiToken.name)!,
+        sensitive: true,
+        description: "The bearer token for the mail API (/api/): `terraform output -raw mail_api_token`",
+      });
+    }
     new TerraformOutput(this, "hosts", {
       description: "Each host's private and public IPv4 address",
       value: Object.fromEntries(

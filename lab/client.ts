@@ -2,12 +2,15 @@
  * The lab's client: sends a GET to `url` every `intervalMs` (each request on its own connection,
  * with its own timeout, so a hung request never delays the next) and appends one line per
  * request to `out`: send time (ms since the epoch), ok (1/0), HTTP status, duration in ms and
- * the X-Served-By header. Bounded: it stops by itself after `maxSeconds`, or on SIGTERM.
+ * the X-Served-By header (empty through the Floating IP: haproxy strips it). With a token file,
+ * each request carries `Authorization: Bearer <token>`. Bounded: it stops by itself after
+ * `maxSeconds`, or on SIGTERM.
  *
- * Run: ip netns exec <client ns> node --import tsx lab/client.ts <url> <intervalMs> <timeoutMs> <maxSeconds> <out>
+ * Run: ip netns exec <client ns> node --import tsx lab/client.ts <url> <intervalMs> <timeoutMs> <maxSeconds> <out> [tokenFile]
  */
 import { createWriteStream } from "node:fs";
 import { request } from "node:http";
+import { authHeaders } from "./probe.ts";
 
 export interface ClientRecord {
   readonly t: number;
@@ -29,7 +32,8 @@ export function parseRecords(text: string): ClientRecord[] {
 }
 
 function main(): void {
-  const [url, intervalMs, timeoutMs, maxSeconds, out] = process.argv.slice(2);
+  const [url, intervalMs, timeoutMs, maxSeconds, out, tokenFile] = process.argv.slice(2);
+  const headers = { Connection: "close", ...authHeaders(tokenFile) };
   const interval = Number(intervalMs);
   const timeout = Number(timeoutMs);
   const stream = createWriteStream(out!, { flags: "a" });
@@ -43,7 +47,7 @@ function main(): void {
       done = true;
       stream.write(`${t.toFixed(1)},${ok ? 1 : 0},${status},${(performance.timeOrigin + performance.now() - t).toFixed(1)},${by}\n`);
     };
-    const req = request(url!, { agent: false, timeout, headers: { Connection: "close" } }, (res) => {
+    const req = request(url!, { agent: false, timeout, headers }, (res) => {
       res.resume();
       res.on("end", () => finish(res.statusCode === 200, res.statusCode ?? 0, String(res.headers["x-served-by"] ?? "")));
       res.on("error", () => finish(false, res.statusCode ?? 0, ""));

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Plan } from "../plan/model.ts";
+import { DEPLOY_VALUES } from "../render/deploy-values.ts";
 import { renderAll } from "../render/host.ts";
 import { prepare } from "../synth/pipeline.ts";
 import { parseRecords, type ClientRecord } from "./client.ts";
@@ -21,6 +22,7 @@ import type { EmulatorConfig, EmulatorState } from "./hcloud-emulator.ts";
 import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
 import { LAB_PUBLIC, labOverrides, labPlan, labUserData, type LabOverrides } from "./overrides.ts";
+import type { ProbeResult } from "./probe.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { round, spread } from "../measure/stats.ts";
 import { sleep, type LabRun } from "./run.ts";
@@ -59,6 +61,9 @@ export class LbLab {
     private readonly dir: string,
     private readonly stateFile: string,
     private readonly clientFile: string,
+    private readonly clientNs: string,
+    /** The mail API's bearer token (a lab value), root-only, for the apps and the client. */
+    private readonly tokenFile: string,
   ) {}
 
   static async start(run: LabRun): Promise<LbLab> {
@@ -109,10 +114,12 @@ export class LbLab {
     await run.waitFor("the emulator", () => (existsSync(stateFile) ? true : undefined), 20_000);
 
     const clientFile = join(dir, "client.csv");
-    const lab = new LbLab(run, net, root, plan, lbs, apps, dir, stateFile, clientFile);
+    const tokenFile = join(dir, "api-token");
+    writeFileSync(tokenFile, `${overrides.deployValues[DEPLOY_VALUES.mailApiToken.name]!}\n`, { mode: 0o600 });
+    const lab = new LbLab(run, net, root, plan, lbs, apps, dir, stateFile, clientFile, client, tokenFile);
     await Promise.all(apps.map((a) => lab.startApp(a)));
     await lab.bootLbs();
-    run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}/api/messages`, String(CLIENT_INTERVAL_MS), String(CLIENT_TIMEOUT_MS), "3600", clientFile]);
+    run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}/api/messages`, String(CLIENT_INTERVAL_MS), String(CLIENT_TIMEOUT_MS), "3600", clientFile, tokenFile]);
     await lab.steady("start");
     return lab;
   }
@@ -137,7 +144,7 @@ export class LbLab {
       [
         "netns", "exec", app.ns, "env",
         "MAILAPI_LISTEN_HOST=0.0.0.0", `MAILAPI_LISTEN_PORT=${this.plan.lb.appPort}`, "MAILAPI_STORE_KIND=fs",
-        `MAILAPI_STORE_DIR=${store}`, `MAILAPI_STATIC_DIR=${store}`, `MAILAPI_HOST_NAME=${app.name}`,
+        `MAILAPI_STORE_DIR=${store}`, `MAILAPI_STATIC_DIR=${store}`, `MAILAPI_HOST_NAME=${app.name}`, `MAILAPI_TOKEN_FILE=${this.tokenFile}`,
         process.execPath, "--import", "tsx", join(ROOT, "services/mail-api/main.ts"),
       ],
       createWriteStream(join(this.dir, `${app.name}.log`), { flags: "a" }),
@@ -218,6 +225,43 @@ export class LbLab {
   }
 
   // ---- the scenarios -----------------------------------------------------------------------
+
+  /** One request from the internet side (lab/probe.ts); `tokenFile` "-" sends no token. */
+  private async probe(path: string, tokenFile: string): Promise<ProbeResult> {
+    const out = await this.run.exec("ip", ["netns", "exec", this.clientNs, process.execPath, "--import", "tsx", join(ROOT, "lab/probe.ts"), `http://${LAB_PUBLIC.floatingIp}${path}`, "3000", tokenFile]);
+    return JSON.parse(out.trim().split("\n").at(-1)!) as ProbeResult;
+  }
+
+  /**
+   * What a stranger on the internet gets from the entry: the API refuses a request without the
+   * token and with a wrong one, answers one with it; /healthz says "ok" and nothing more; no
+   * response names a backend; 443 is closed (the seed has TLS off).
+   */
+  async publicSurface() {
+    await this.steady("before the public-surface checks");
+    const wrongToken = join(this.dir, "wrong-token");
+    writeFileSync(wrongToken, `${"0".repeat(48)}\n`, { mode: 0o600 });
+    const noToken = await this.probe("/api/messages", "-");
+    const wrong = await this.probe("/api/messages", wrongToken);
+    const unknownRoute = await this.probe("/api/admin", "-");
+    const withToken = await this.probe("/api/messages", this.tokenFile);
+    const health = await this.probe("/healthz", "-");
+    const answers = [noToken, wrong, unknownRoute, withToken, health];
+    const https = await this.net.inNs(this.clientNs, "timeout", ["3", "bash", "-c", `exec 3<>/dev/tcp/${LAB_PUBLIC.floatingIp}/443 && echo open`], { allowFail: true });
+    const result = {
+      no_token_status: noToken.status ?? 0,
+      wrong_token_status: wrong.status ?? 0,
+      unknown_api_route_status: unknownRoute.status ?? 0,
+      with_token_status: withToken.status ?? 0,
+      healthz_status: health.status ?? 0,
+      healthz_body: health.body ?? "",
+      x_served_by_seen: answers.filter((a) => a.headers?.["x-served-by"] !== undefined).length,
+      message_data_without_token: [noToken, wrong, unknownRoute].filter((a) => (a.body ?? "").includes("messages")).length,
+      https_open: https.trim() === "open",
+    };
+    this.run.log(`public surface: ${JSON.stringify(result)}`);
+    return result;
+  }
 
   /**
    * Watches a failover from `t0` for `ms`: when the peer became MASTER (its notify script's
@@ -408,6 +452,7 @@ export async function runLbLab(run: LabRun, counts: LbLabCounts = ISSUE_COUNTS) 
   const started = Date.now();
   const lab = await LbLab.start(run);
   const versions = await lab.versions();
+  const surface = await lab.publicSurface();
 
   const kills: Outage[] = [];
   for (let i = 0; i < counts.runs; i++) kills.push(await lab.haproxyKill());
@@ -440,6 +485,7 @@ export async function runLbLab(run: LabRun, counts: LbLabCounts = ISSUE_COUNTS) 
         failed_requests: partitions.reduce((n, p) => n + p.failed, 0),
         partitions: counts.partitions,
       },
+      public_surface: surface,
       double_restart: { holders: Math.max(...restarts.map((r) => r.holders)), ...Object.fromEntries(Object.entries(stats(restarts.map((r) => r.settleS))).map(([k, v]) => [`settle_${k}`, v])) },
     },
     requirements: LB_REQUIREMENTS,
@@ -461,6 +507,10 @@ export async function runLbLab(run: LabRun, counts: LbLabCounts = ISSUE_COUNTS) 
     reloads: r.reloads.failed_requests === 0,
     partition: r.partition.holders_after_heal === 1,
     double_restart: r.double_restart.holders === 1,
+    public_surface:
+      r.public_surface.no_token_status === 401 && r.public_surface.wrong_token_status === 401 && r.public_surface.unknown_api_route_status === 401 &&
+      r.public_surface.with_token_status === 200 && r.public_surface.healthz_status === 200 && r.public_surface.healthz_body === "ok" &&
+      r.public_surface.x_served_by_seen === 0 && r.public_surface.message_data_without_token === 0 && !r.public_surface.https_open,
   };
   return { ...report, pass };
 }

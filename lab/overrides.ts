@@ -54,6 +54,7 @@ export function labOverrides(): LabOverrides {
       [DEPLOY_VALUES.mongoKeyFile.name]: randomBytes(756).toString("base64"),
       [DEPLOY_VALUES.mongoAdminPassword.name]: samplePassword,
       [DEPLOY_VALUES.mongoAppPassword.name]: samplePassword.split("").reverse().join(""),
+      [DEPLOY_VALUES.mailApiToken.name]: randomBytes(24).toString("hex"),
     },
   };
 }

@@ -17,6 +17,7 @@
  * Deliveries and the audit read and write the volume through /proc/<container init>/root, i.e.
  * through the FUSE mount inside the container. Every wait is bounded.
  */
+import { API_TOKEN_CREDENTIAL } from "../services/mail-api/auth.ts";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -204,8 +205,11 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const f2 = audit(names, batch, drainS);
   const firstKey = createHash("sha256").update(batch[0]!).digest("hex");
   const apiBase = `http://${svc.hosts[ctx.app]!.listenHost}:${svc.hosts[ctx.app]!.listenPort}`;
-  const listed = JSON.parse((await host(ctx.app).exec("curl", ["-fsS", "--max-time", "30", `${apiBase}/api/messages?limit=${Math.min(batch.length, 100)}`], { allowFail: true })) || "{}") as { count?: number };
-  const one = JSON.parse((await host(ctx.app).exec("curl", ["-fsS", "--max-time", "10", `${apiBase}/api/messages/${firstKey}`], { allowFail: true })) || "{}") as { key?: string };
+  // The API's bearer token, as the host received it (root-only): every /api request needs it.
+  const credential = svc.artifacts["mail-api"].credentials.find((c) => c.name === API_TOKEN_CREDENTIAL)!;
+  const auth = ["-H", `Authorization: Bearer ${(host(ctx.app).read(credential.path) ?? "").trim()}`];
+  const listed = JSON.parse((await host(ctx.app).exec("curl", ["-fsS", "--max-time", "30", ...auth, `${apiBase}/api/messages?limit=${Math.min(batch.length, 100)}`], { allowFail: true })) || "{}") as { count?: number };
+  const one = JSON.parse((await host(ctx.app).exec("curl", ["-fsS", "--max-time", "10", ...auth, `${apiBase}/api/messages/${firstKey}`], { allowFail: true })) || "{}") as { key?: string };
   const shared = { ...f2, parsed_total: parsedTotal, double_parsed: Math.max(0, parsedTotal - f2.stored), by_host: byHost, mail_api_listed: listed.count ?? 0, mail_api_get_ok: one.key === firstKey };
   run.log(`f2. shared spool on gluster: ${JSON.stringify(shared)}`);
 

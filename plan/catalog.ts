@@ -28,6 +28,8 @@ export interface PublicServiceSpec {
   readonly on: readonly Component[] | "all";
   /** `admin` = the topology's admin SSH CIDRs; `any` = the internet. */
   readonly sources: "admin" | "any";
+  /** Open only when the topology turns HTTPS on (`roles.lb.tls`): a closed port is no surface. */
+  readonly onlyWithTls?: boolean;
 }
 
 const MONGO: readonly Component[] = ["mongo-config", "mongo-shard"];
@@ -51,7 +53,7 @@ export const PRIVATE_SERVICES: readonly ServiceSpec[] = [
 
 export const PUBLIC_SERVICES: readonly PublicServiceSpec[] = [
   { id: "http", description: "HTTP to haproxy", protocol: "tcp", port: "80", on: ["lb"], sources: "any" },
-  { id: "https", description: "HTTPS to haproxy", protocol: "tcp", port: "443", on: ["lb"], sources: "any" },
+  { id: "https", description: "HTTPS to haproxy", protocol: "tcp", port: "443", on: ["lb"], sources: "any", onlyWithTls: true },
   { id: "ssh", description: "SSH for admins", protocol: "tcp", port: "22", on: "all", sources: "admin" },
 ];
 

@@ -133,7 +133,8 @@ function publicFirewalls(t: Topology, hosts: readonly PlannedHost[]): PublicFire
   const profile = (name: string, members: readonly PlannedHost[]): PublicFirewallPlan => ({
     name,
     hosts: members.map((h) => h.name),
-    rules: PUBLIC_SERVICES.filter((s) => s.on === "all" || members.every((h) => (s.on as readonly string[]).includes(h.component)))
+    rules: PUBLIC_SERVICES.filter((s) => !s.onlyWithTls || t.roles.lb.tls)
+      .filter((s) => s.on === "all" || members.every((h) => (s.on as readonly string[]).includes(h.component)))
       .map((s) => ({
         service: s.id,
         description: s.description,

@@ -29,6 +29,12 @@ export interface ServiceArtifactPlan {
   readonly readWritePaths: readonly string[];
   /** Directories created (as root, after the shared-mount check) before the service starts. */
   readonly createDirs: readonly { readonly path: string; readonly owner: string }[];
+  /**
+   * Secrets systemd hands the service as credentials (`LoadCredential=<name>:<path>`): the file
+   * is root-only (0600) and the service reads `$CREDENTIALS_DIRECTORY/<name>`. `secret` is the
+   * deploy-time value the file holds (render/deploy-values.ts).
+   */
+  readonly credentials: readonly { readonly name: string; readonly path: string; readonly secret: string }[];
 }
 
 /** What one app or parser host runs. */
@@ -97,7 +103,13 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[]): Servic
   const spoolDir = `${SHARED_MOUNT}/spool`;
   const storeDir = `${SHARED_MOUNT}/store`;
   const staticDir = `${SHARED_MOUNT}/static`;
-  const artifact = (name: ServiceName, entry: string, readWritePaths: readonly string[], createDirs: ServiceArtifactPlan["createDirs"]): ServiceArtifactPlan => ({
+  const artifact = (
+    name: ServiceName,
+    entry: string,
+    readWritePaths: readonly string[],
+    createDirs: ServiceArtifactPlan["createDirs"],
+    credentials: ServiceArtifactPlan["credentials"] = [],
+  ): ServiceArtifactPlan => ({
     name,
     file: `${name}.tar.gz`,
     entry,
@@ -108,6 +120,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[]): Servic
     uid: SERVICE_IDS[name],
     readWritePaths,
     createDirs,
+    credentials,
   });
   const parserUser = "bulwark-parser";
   const out: Record<string, HostServicePlan> = {};
@@ -132,8 +145,11 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[]): Servic
         { path: storeDir, owner: parserUser },
       ]),
       // The mail API only reads (documents from MongoDB, attachments and static files from the
-      // shared volume): it gets no writable path at all.
-      "mail-api": artifact("mail-api", "mail-api/main.mjs", [], [{ path: staticDir, owner: "root" }]),
+      // shared volume): it gets no writable path at all. Every /api request must carry the
+      // bearer token (the `mail_api_token` output); the service refuses to start without it.
+      "mail-api": artifact("mail-api", "mail-api/main.mjs", [], [{ path: staticDir, owner: "root" }], [
+        { name: "api-token", path: "/etc/bulwark/mail-api-token", secret: "mail_api_token" },
+      ]),
     },
     hosts: out,
     // 5 attempts, 2 s doubling (2+4+8+16 = 30 s of sleeps), 10 s to connect, 300 s per download:

@@ -25,6 +25,8 @@ export const DEPLOY_VALUES = {
   mongoKeyFile: { name: "mongo_keyfile", description: "the MongoDB internal-auth keyFile (base64 of 756 random bytes)", maxLength: 1008, secret: true },
   mongoAdminPassword: { name: "mongo_admin_password", description: "the MongoDB cluster admin user's password", maxLength: 32, secret: true },
   mongoAppPassword: { name: "mongo_app_password", description: "the password of the MongoDB user the services connect as (readWrite on their database)", maxLength: 32, secret: true },
+  // 48 characters of [A-Za-z0-9]: about 285 bits; the mail API refuses fewer than 32.
+  mailApiToken: { name: "mail_api_token", description: "the bearer token every request to the mail API (/api/) must carry", maxLength: 48, secret: true },
 } as const satisfies Record<string, DeployValue>;
 
 export type DeployValueKey = keyof typeof DEPLOY_VALUES;
@@ -39,6 +41,12 @@ const MARKER = /@@deploy(-b64)?:([a-z0-9_]+)@@/g;
  */
 export function deployMarker(key: DeployValueKey, options: { base64?: boolean } = {}): string {
   return `@@deploy${options.base64 ? "-b64" : ""}:${DEPLOY_VALUES[key].name}@@`;
+}
+
+/** The marker of the deploy value called `name` (snake_case, as the plan names a secret); throws for an unknown name. */
+export function deployMarkerNamed(name: string): string {
+  byName(name);
+  return `@@deploy:${name}@@`;
 }
 
 function byName(name: string): DeployValue {

@@ -11,6 +11,7 @@
  * unit's journal) and the service does not start.
  */
 import type { HostServicePlan, ServiceArtifactPlan, ServicesPlan } from "../plan/services.ts";
+import { deployMarkerNamed } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import type { HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
@@ -64,6 +65,8 @@ export interface ServiceUnit {
   readonly timeoutStopS: number;
   /** One `ReadWritePaths=` line (space-separated paths), or none. */
   readonly readWritePaths: readonly string[];
+  /** `LoadCredential=` values: `<name>:<root-only file>`. */
+  readonly loadCredentials: readonly string[];
 }
 
 /**
@@ -131,6 +134,7 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
     // forever: the storage lab caught it on a fresh volume). With `-` a missing path is skipped
     // for that command; ExecStart, spawned after the directories exist, gets them writable.
     readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.map((p) => `-${p}`).join(" ")] : [],
+    loadCredentials: a.credentials.map((c) => `${c.name}:${c.path}`),
   };
 }
 
@@ -176,6 +180,7 @@ export function servicesLayer({ plan, host }: RenderContext): Layer {
       file(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), "0755"),
       file(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install)),
       file(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256))),
+      ...a.credentials.map((c) => file(c.path, `${deployMarkerNamed(c.secret)}\n`, "0600")),
     ],
     runcmd: [
       ["systemd-sysusers", sysusers],

@@ -3,10 +3,12 @@
  * services/parser/README.md): MAILAPI_STORE_KIND (fs), MAILAPI_STORE_DIR, BULWARK_MONGO_URL
  * (shared with the parser; on the hosts from /etc/bulwark/mongo.env),
  * MAILAPI_STATIC_DIR, MAILAPI_LISTEN_HOST (127.0.0.1), MAILAPI_LISTEN_PORT (8080),
- * MAILAPI_HOST_NAME (os.hostname()). SIGTERM closes the server and exits 0.
+ * MAILAPI_HOST_NAME (os.hostname()), MAILAPI_TOKEN_FILE (else $CREDENTIALS_DIRECTORY/api-token;
+ * required). SIGTERM closes the server and exits 0.
  */
 import { hostname } from "node:os";
 import { openStore, parseStoreKind } from "../store/factory.ts";
+import { readApiToken } from "./auth.ts";
 import { createMailApi } from "./server.ts";
 
 async function main(): Promise<void> {
@@ -15,13 +17,14 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`MAILAPI_LISTEN_PORT=${JSON.stringify(env.MAILAPI_LISTEN_PORT)} is invalid: use 0-65535`);
   }
+  const apiToken = readApiToken(env);
   const store = await openStore({
     kind: parseStoreKind(env.MAILAPI_STORE_KIND || "fs", "MAILAPI_STORE_KIND"),
     dir: env.MAILAPI_STORE_DIR || "/mnt/gluster/bulwark/store",
     mongoUrl: env.BULWARK_MONGO_URL || "mongodb://127.0.0.1:27017",
   });
   const hostName = env.MAILAPI_HOST_NAME || hostname();
-  const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName });
+  const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName, apiToken });
   const host = env.MAILAPI_LISTEN_HOST || "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

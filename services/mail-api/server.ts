@@ -1,14 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { stat } from "node:fs/promises";
 import { KEY_PATTERN, type MessageStore } from "../store/types.ts";
+import { bearerCheck } from "./auth.ts";
 import { StaticFiles } from "./static-files.ts";
 
 /** Options of the mail API. */
 export interface MailApiOptions {
   store: MessageStore;
   staticDir: string;
-  /** Sent as X-Served-By so a load balancer lab can tell backends apart. */
+  /** Sent as X-Served-By so a load balancer lab can tell backends apart (haproxy strips it at the entry). */
   hostName: string;
+  /** The bearer token every `/api` request must carry (services/mail-api/auth.ts). */
+  apiToken: string;
+  /** Where operational errors go (never to the client). @default - stderr */
+  log?: (line: string) => void;
   staticMaxAgeSeconds?: number;
   defaultLimit?: number;
   maxLimit?: number;
@@ -20,14 +25,25 @@ function json(res: ServerResponse, status: number, headers: Record<string, strin
 }
 
 /**
- * The app-host backend: GET /api/messages[?limit=N], GET /api/messages/:key,
- * GET /static/<file>, GET /healthz. Every response carries X-Served-By.
+ * The app-host backend: GET /api/messages[?limit=N], GET /api/messages/:key (both only with
+ * `Authorization: Bearer <token>`), GET /static/<file> (public), GET /healthz (status only: the
+ * reason goes to the log). Every response carries X-Served-By; no response carries an internal
+ * error's text.
  */
 export function createMailApi(opts: MailApiOptions): Server {
   const statics = new StaticFiles(opts.staticDir, opts.staticMaxAgeSeconds ?? 3600);
   const defaultLimit = opts.defaultLimit ?? 50;
   const maxLimit = opts.maxLimit ?? 500;
   const base = { "X-Served-By": opts.hostName };
+  const authorized = bearerCheck(opts.apiToken);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // haproxy checks /healthz several times a second: log a not-ready reason when it changes only.
+  let lastNotReady: string | undefined;
+  const notReady = (res: ServerResponse, reason: string) => {
+    if (reason !== lastNotReady) log(`mail-api[${opts.hostName}]: not ready: ${reason}`);
+    lastNotReady = reason;
+    json(res, 503, base, { status: "not-ready" });
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -38,13 +54,22 @@ export function createMailApi(opts: MailApiOptions): Server {
     }
     if (path === "/healthz") {
       const st = await stat(opts.staticDir).catch(() => null);
-      if (!st?.isDirectory()) return json(res, 503, base, { status: "not-ready", reason: `static dir ${opts.staticDir} missing` });
+      if (!st?.isDirectory()) return notReady(res, `static dir ${opts.staticDir} missing`);
       try {
         await opts.store.documents.listDocuments(1);
       } catch (err) {
-        return json(res, 503, base, { status: "not-ready", reason: `store unavailable: ${(err as Error).message}` });
+        return notReady(res, `store unavailable: ${(err as Error).message}`);
       }
-      return json(res, 200, base, { status: "ready", host: opts.hostName });
+      if (lastNotReady !== undefined) log(`mail-api[${opts.hostName}]: ready again`);
+      lastNotReady = undefined;
+      return json(res, 200, base, { status: "ready" });
+    }
+    // Every /api path, known or not, asks for the token first: an unauthenticated caller learns
+    // nothing, not even which routes exist.
+    if (path === "/api" || path.startsWith("/api/")) {
+      if (!authorized(req.headers.authorization)) {
+        return json(res, 401, { ...base, "WWW-Authenticate": 'Bearer realm="bulwark"' }, { error: "authentication required: send Authorization: Bearer <token>" });
+      }
     }
     if (path === "/api/messages") {
       const raw = url.searchParams.get("limit");
@@ -74,7 +99,9 @@ export function createMailApi(opts: MailApiOptions): Server {
 
   return createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
-      if (!res.headersSent) json(res, 500, base, { error: `internal error: ${err.message}` });
+      // The cause goes to the log only: its text (paths, driver messages) is nobody's business outside.
+      log(`mail-api[${opts.hostName}]: ${req.method} ${(req.url ?? "").split("?")[0]}: ${err.message}`);
+      if (!res.headersSent) json(res, 500, base, { error: "internal error" });
       else res.destroy();
     });
   });

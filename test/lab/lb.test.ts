@@ -35,6 +35,17 @@ describe.runIf(ready)("lb lab", () => {
     expect.soft(s.reloads.failed_requests, "d: failed requests over 50 reloads").toBe(0);
     expect.soft(s.partition.holders_after_heal, "e: holders after every heal").toBe(1);
     expect.soft(s.double_restart.holders, "f: holders after a double restart").toBe(1);
+    expect.soft(s.public_surface, "the public entry: token required, minimal /healthz, no backend names, 443 closed").toEqual({
+      no_token_status: 401,
+      wrong_token_status: 401,
+      unknown_api_route_status: 401,
+      with_token_status: 200,
+      healthz_status: 200,
+      healthz_body: "ok",
+      x_served_by_seen: 0,
+      message_data_without_token: 0,
+      https_open: false,
+    });
     expect(report.conditions.unauthorized_api_requests).toBe(0);
   }, 40 * 60_000);
 

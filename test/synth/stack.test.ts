@@ -122,9 +122,9 @@ describe("synthesized stack of the seed", () => {
     expect(tf["output"]["floating_ip_address"].value).toMatch(/^\$\{hcloud_floating_ip\..*\.ip_address\}$/);
   });
 
-  it("GIVEN the public firewalls WHEN synthesized THEN the lb one opens 80, 443 and 22, the other only 22, all inbound", () => {
+  it("GIVEN the public firewalls (TLS off) WHEN synthesized THEN the lb one opens 80 and 22, the other only 22, all inbound; 443 stays closed", () => {
     const rules = Object.fromEntries(resources(tf, "hcloud_firewall").map((f) => [f.name, f.rule.map((r: Json) => `${r.direction} ${r.protocol}/${r.port}`)]));
-    expect(rules).toEqual({ "bulwark-lb": ["in tcp/80", "in tcp/443", "in tcp/22"], "bulwark-base": ["in tcp/22"] });
+    expect(rules).toEqual({ "bulwark-lb": ["in tcp/80", "in tcp/22"], "bulwark-base": ["in tcp/22"] });
     const lbFirewall = Object.entries(tf["resource"]["hcloud_firewall"] as Json).find(([, f]) => (f as Json).name === "bulwark-lb")![0];
     for (const s of servers) {
       expect(s.firewall_ids, s.name).toEqual([expect.stringContaining(s.labels["bulwark/role"] === "lb" ? lbFirewall : "PublicFirewalls_Base")]);
@@ -181,5 +181,14 @@ describe("synthesized stack of the seed", () => {
     for (const [name, v] of Object.entries((tf["variable"] ?? {}) as Json)) expect(v.sensitive, name).toBe(true);
     const lb = servers.find((s) => s.name === "bulwark-lb-1")!;
     expect(lb.user_data).toMatch(/content: \|\n\s+\$\{var\.failover_api_token\}\n/);
+  });
+
+  it("GIVEN the mail API WHEN synthesized THEN its bearer token is a random password that only app hosts hold, exported as a sensitive output", () => {
+    const password = Object.entries(tf["resource"]["random_password"] as Json).find(([id]) => id.startsWith("DeploySecrets_MailApiToken"));
+    expect(password?.[1]).toMatchObject({ length: 48, special: false });
+    const ref = `\${random_password.${password![0]}.result}`;
+    const holders = servers.filter((s) => s.user_data.includes(ref)).map((s) => s.name);
+    expect(holders).toEqual(["bulwark-app-1", "bulwark-app-2"]);
+    expect(tf["output"]["mail_api_token"]).toMatchObject({ sensitive: true, value: ref });
   });
 });

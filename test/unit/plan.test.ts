@@ -69,18 +69,26 @@ describe("plan", () => {
     expect(bricks.sourceHosts).toEqual(["app-1", "app-2", "parser-1", "parser-2", "storage-2", "storage-3"]);
   });
 
-  it("GIVEN the seed WHEN planned THEN the public side opens 80/443 on the lbs and 22 from the admin CIDRs only", () => {
+  it("GIVEN the seed (TLS off) WHEN planned THEN the public side opens 80 on the lbs, 22 from the admin CIDRs only, and 443 nowhere", () => {
     const plan = planOf({ admin: { sshSourceCidrs: ["203.0.113.0/24", "2001:db8::/32"] } });
     const summary = plan.firewall.public.map((fw) => [fw.name, fw.rules.map((r) => `${r.port}<-${r.sourceIps.join("+")}`)]);
     expect(summary).toEqual([
-      ["lb", ["80<-0.0.0.0/0+::/0", "443<-0.0.0.0/0+::/0", "22<-203.0.113.0/24+2001:db8::/32"]],
+      ["lb", ["80<-0.0.0.0/0+::/0", "22<-203.0.113.0/24+2001:db8::/32"]],
       ["base", ["22<-203.0.113.0/24+2001:db8::/32"]],
+    ]);
+  });
+
+  it("GIVEN TLS on WHEN planned THEN 443 is open on the lbs only", () => {
+    const plan = planOf({ roles: { lb: { tls: true } } });
+    expect(plan.firewall.public.map((fw) => [fw.name, fw.rules.map((r) => r.port)])).toEqual([
+      ["lb", ["80", "443", "22"]],
+      ["base", ["22"]],
     ]);
   });
 
   it("GIVEN no admin CIDRs WHEN planned THEN no SSH rule exists at all", () => {
     const plan = planOf({ admin: { sshSourceCidrs: [] } });
-    expect(plan.firewall.public.flatMap((fw) => fw.rules.map((r) => r.service))).toEqual(["http", "https"]);
+    expect(plan.firewall.public.flatMap((fw) => fw.rules.map((r) => r.service))).toEqual(["http"]);
   });
 
   it("GIVEN the same topology twice WHEN planned THEN the plans are identical", () => {

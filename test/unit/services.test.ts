@@ -72,6 +72,17 @@ describe("services layer", () => {
     expect(lines(unit, "EnvironmentFile")).toEqual(["/etc/bulwark/mongo.env"]);
   });
 
+  it("GIVEN an app host WHEN rendered THEN the API token is a root-only file holding only the deploy-time marker, handed over by LoadCredential", () => {
+    const { r, file } = hostFiles({}, "app-1");
+    const unit = file("/etc/systemd/system/bulwark-mail-api.service");
+    expect(lines(unit, "LoadCredential")).toEqual(["api-token:/etc/bulwark/mail-api-token"]);
+    const token = r.files.find((f) => f.path === "/etc/bulwark/mail-api-token")!;
+    expect(token).toEqual({ path: "/etc/bulwark/mail-api-token", content: "@@deploy:mail_api_token@@\n", permissions: "0600", owner: "root:root" });
+    const parser = hostFiles({}, "parser-1");
+    expect(lines(parser.file("/etc/systemd/system/bulwark-parser.service"), "LoadCredential")).toEqual([]);
+    expect(parser.r.files.some((f) => f.content.includes("mail_api_token"))).toBe(false);
+  });
+
   it("GIVEN a topology's artifact URL WHEN rendered THEN the install script fetches <url><name>.tar.gz and checks the sha256 of the built artifact", () => {
     const { file } = hostFiles({ services: { artifactBaseUrl: "https://dl.example.com/bulwark/" } }, "parser-1");
     const { sha256 } = serviceArtifactDigests().parser;
