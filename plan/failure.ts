@@ -94,7 +94,7 @@ function analyzeLoss(plan: Plan, lost: PlannedHost): HostLoss {
   }
 
   for (const rs of plan.mongo.replicaSets) {
-    const left = alive(rs.members).length;
+    const left = alive(rs.members.map((m) => m.host)).length;
     const majority = Math.floor(rs.members.length / 2) + 1;
     verdicts.push({
       subject: `mongo ${rs.name}`,

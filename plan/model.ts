@@ -5,6 +5,7 @@
 import type { Component } from "../topology/hosts.ts";
 import type { AdminSshKey, Image, Location, NetworkZone, Role, ServerType } from "../topology/model.ts";
 import type { LbPlan } from "./lb.ts";
+import type { MongoPlan } from "./mongo.ts";
 import type { ServicesPlan } from "./services.ts";
 import type { StoragePlan } from "./storage.ts";
 
@@ -66,13 +67,6 @@ export interface PublicFirewallPlan {
   readonly rules: readonly PublicFirewallRule[];
 }
 
-export interface ReplicaSetPlan {
-  readonly name: string;
-  readonly kind: "config" | "shard";
-  readonly port: number;
-  readonly members: readonly string[];
-}
-
 export interface Plan {
   readonly name: string;
   readonly location: Location;
@@ -96,7 +90,8 @@ export interface Plan {
   readonly lb: LbPlan;
   /** The GlusterFS volume, its bricks, options and clients (plan/storage.ts). */
   readonly storage: StoragePlan;
-  readonly mongo: { readonly replicaSets: readonly ReplicaSetPlan[]; readonly routers: readonly string[] };
+  /** The MongoDB cluster: replica sets, member ids and priorities, seed lists, bootstrap hosts (plan/mongo.ts). */
+  readonly mongo: MongoPlan;
   /** The project's services on the app and parser hosts (plan/services.ts). */
   readonly services: ServicesPlan;
   /** Set when the topology opted out of the single-host-failure gate. */

@@ -1,12 +1,15 @@
 /**
- * Mongo details derived from the plan, in one place: each replica set's members with explicit
- * `_id`s, priorities and `ip:port` addresses, the member that bootstraps each set, the mongos
- * that bootstraps the cluster, and the connection strings. Pure and deterministic; the render
- * layers, the bootstrap script and the tests read these and recompute nothing.
+ * The Mongo section of the plan, computed by buildPlan: each replica set's members with explicit
+ * `_id`s, priorities and `ip:port` addresses, the member that bootstraps each set, the seed
+ * lists, the mongos that bootstraps the cluster, and the connection string. The plan checks
+ * (plan/mongo-checks.ts) run here, so their errors surface at plan time. Pure and deterministic;
+ * review/plan.json shows it, and the render layers and the bootstrap script read it and
+ * recompute nothing.
  */
 import { UserErrors } from "../topology/errors.ts";
-import { checkMongoPlan } from "./mongo-checks.ts";
-import type { Plan, PlannedHost, ReplicaSetPlan } from "./model.ts";
+import { MONGO_CONFIG_PORT, MONGO_SHARD_PORT } from "./catalog.ts";
+import { checkMongoPlan, type ReplicaSetHosts } from "./mongo-checks.ts";
+import type { PlacementGroupPlan, PlannedHost } from "./model.ts";
 
 /** mongos listens here, on 127.0.0.1 only, on every app and parser host (MongoDB's default port). */
 export const MONGOS_PORT = 27017;
@@ -16,7 +19,7 @@ export const MONGO_ADMIN_USER = "bulwark-admin";
 export const MONGO_APP_USER = "bulwark-app";
 /** The services' database (services/store/mongo-store.ts MONGO_DB). */
 export const MONGO_APP_DB = "bulwark";
-/** The bootstrap member gets this priority, the others 1 (see `designatedPriority` below). */
+/** The bootstrap member gets this priority, the others 1 (see `replicaSet` below). */
 export const BOOTSTRAP_MEMBER_PRIORITY = 2;
 export const MEMBER_PRIORITY = 1;
 
@@ -35,6 +38,7 @@ export interface MongoReplicaSet {
   readonly kind: "config" | "shard";
   readonly clusterRole: "configsvr" | "shardsvr";
   readonly port: number;
+  /** In config order: what replSetInitiate sends (`_id`, host = address, priority, votes). */
   readonly members: readonly MongoMember[];
   /** The member that runs this set's bootstrap (initiate, wait for primary, first user). */
   readonly bootstrapHost: string;
@@ -42,9 +46,9 @@ export interface MongoReplicaSet {
   readonly seedList: string;
 }
 
-export interface MongoCluster {
-  readonly configSet: MongoReplicaSet;
-  readonly shards: readonly MongoReplicaSet[];
+export interface MongoPlan {
+  /** Every replica set: the config-server set first, then the shards in order. */
+  readonly replicaSets: readonly MongoReplicaSet[];
   /** App and parser hosts: each runs a mongos on 127.0.0.1:MONGOS_PORT. */
   readonly routers: readonly string[];
   /** The mongos host that runs the cluster bootstrap (admin user, addShard, balancer, app user). */
@@ -53,8 +57,17 @@ export interface MongoCluster {
   readonly serviceUrl: { readonly host: string; readonly port: number; readonly options: string };
 }
 
-function host(plan: Plan, name: string): PlannedHost {
-  return plan.hosts.find((h) => h.name === name)!;
+/** The replica sets by membership, in host order (config hosts come before shard hosts). */
+export function replicaSetHosts(hosts: readonly PlannedHost[]): ReplicaSetHosts[] {
+  const sets = new Map<string, ReplicaSetHosts & { members: string[] }>();
+  for (const h of hosts) {
+    if (h.replicaSet === undefined) continue;
+    const kind = h.component === "mongo-config" ? "config" : "shard";
+    const set = sets.get(h.replicaSet) ?? { name: h.replicaSet, kind, port: kind === "config" ? MONGO_CONFIG_PORT : MONGO_SHARD_PORT, members: [] };
+    set.members.push(h.name);
+    sets.set(h.replicaSet, set);
+  }
+  return [...sets.values()];
 }
 
 /**
@@ -62,11 +75,11 @@ function host(plan: Plan, name: string): PlannedHost {
  * while it is up: the localhost exception (first user) only works on the primary, through
  * localhost. The others have priority 1; every member votes.
  */
-function replicaSet(plan: Plan, rs: ReplicaSetPlan): MongoReplicaSet {
+function replicaSet(hosts: readonly PlannedHost[], rs: ReplicaSetHosts): MongoReplicaSet {
   const members = rs.members.map((name, i) => ({
     id: i,
     host: name,
-    address: `${host(plan, name).privateIp}:${rs.port}`,
+    address: `${hosts.find((h) => h.name === name)!.privateIp}:${rs.port}`,
     priority: i === 0 ? BOOTSTRAP_MEMBER_PRIORITY : MEMBER_PRIORITY,
     votes: 1 as const,
   }));
@@ -81,23 +94,34 @@ function replicaSet(plan: Plan, rs: ReplicaSetPlan): MongoReplicaSet {
   };
 }
 
-/** The cluster as the renderers and the bootstrap see it. Throws the Mongo plan checks' errors. */
-export function mongoCluster(plan: Plan): MongoCluster {
-  const errors = checkMongoPlan(plan);
+/** The cluster, from the planned hosts and placement groups. Throws the Mongo plan checks' errors. */
+export function planMongo(hosts: readonly PlannedHost[], placementGroups: readonly PlacementGroupPlan[]): MongoPlan {
+  const sets = replicaSetHosts(hosts);
+  const routers = hosts.filter((h) => h.role === "app" || h.role === "parser").map((h) => h.name);
+  const errors = checkMongoPlan({ replicaSets: sets, routers }, hosts, placementGroups);
   if (errors.length > 0) throw new UserErrors(errors);
-  const sets = plan.mongo.replicaSets.map((rs) => replicaSet(plan, rs));
+  const ordered = [...sets.filter((s) => s.kind === "config"), ...sets.filter((s) => s.kind === "shard")];
   return {
-    configSet: sets.find((s) => s.kind === "config")!,
-    shards: sets.filter((s) => s.kind === "shard"),
-    routers: plan.mongo.routers,
-    clusterBootstrapHost: plan.mongo.routers[0]!,
+    replicaSets: ordered.map((rs) => replicaSet(hosts, rs)),
+    routers,
+    clusterBootstrapHost: routers[0]!,
     serviceUrl: { host: "127.0.0.1", port: MONGOS_PORT, options: `authSource=admin&w=majority&retryWrites=true` },
   };
 }
 
+/** The config-server replica set (the checks guarantee exactly one). */
+export function configSetOf(mongo: MongoPlan): MongoReplicaSet {
+  return mongo.replicaSets.find((s) => s.kind === "config")!;
+}
+
+/** The shard replica sets, in order. */
+export function shardsOf(mongo: MongoPlan): MongoReplicaSet[] {
+  return mongo.replicaSets.filter((s) => s.kind === "shard");
+}
+
 /** The replica set a mongo host belongs to. */
-export function replicaSetOf(cluster: MongoCluster, hostName: string): MongoReplicaSet {
-  const found = [cluster.configSet, ...cluster.shards].find((s) => s.members.some((m) => m.host === hostName));
+export function replicaSetOf(mongo: MongoPlan, hostName: string): MongoReplicaSet {
+  const found = mongo.replicaSets.find((s) => s.members.some((m) => m.host === hostName));
   if (!found) throw new Error(`plan/mongo: ${hostName} is in no replica set; only mongo-config and mongo-shard hosts are`);
   return found;
 }

@@ -10,16 +10,15 @@ import {
   ADDRESS_BLOCKS,
   MAX_PER_PLACEMENT_GROUP,
   MAX_PLACEMENT_GROUPS,
-  MONGO_CONFIG_PORT,
-  MONGO_SHARD_PORT,
   PACKAGES,
   PRIVATE_SERVICES,
   PUBLIC_SERVICES,
 } from "./catalog.ts";
 import { planLb } from "./lb.ts";
+import { planMongo } from "./mongo.ts";
 import { planServices } from "./services.ts";
 import { planStorage } from "./storage.ts";
-import type { HostFirewallRule, Plan, PlacementGroupPlan, PlannedHost, PublicFirewallPlan, ReplicaSetPlan } from "./model.ts";
+import type { HostFirewallRule, Plan, PlacementGroupPlan, PlannedHost, PublicFirewallPlan } from "./model.ts";
 
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
 
@@ -52,7 +51,6 @@ export function buildPlan(t: Topology): Plan {
   if (placementGroups.length > MAX_PLACEMENT_GROUPS) {
     throw new UserError("roles", `needs ${placementGroups.length} placement groups, above Hetzner's ${MAX_PLACEMENT_GROUPS} per project`, placementGroups.length, "use fewer shards or fewer hosts");
   }
-  const names = (role: string) => hosts.filter((h) => h.role === role).map((h) => h.name);
 
   return {
     name: t.name,
@@ -66,7 +64,7 @@ export function buildPlan(t: Topology): Plan {
     firewall: { public: publicFirewalls(t, hosts), hosts: hostFirewalls(hosts) },
     lb: planLb(t, hosts),
     storage: planStorage(t, hosts),
-    mongo: { replicaSets: replicaSets(hosts), routers: [...names("app"), ...names("parser")] },
+    mongo: planMongo(hosts, placementGroups),
     services: planServices(t, hosts),
     ...(t.allowSinglePointsOfFailure ? { singlePointsOfFailureAllowed: t.allowSinglePointsOfFailure.reason } : {}),
   };
@@ -149,16 +147,4 @@ function publicFirewalls(t: Topology, hosts: readonly PlannedHost[]): PublicFire
     profile("lb", hosts.filter((h) => h.component === "lb")),
     profile("base", hosts.filter((h) => h.component !== "lb")),
   ];
-}
-
-function replicaSets(hosts: readonly PlannedHost[]): ReplicaSetPlan[] {
-  const sets = new Map<string, ReplicaSetPlan & { members: string[] }>();
-  for (const h of hosts) {
-    if (h.replicaSet === undefined) continue;
-    const kind = h.component === "mongo-config" ? "config" : "shard";
-    const set = sets.get(h.replicaSet) ?? { name: h.replicaSet, kind, port: kind === "config" ? MONGO_CONFIG_PORT : MONGO_SHARD_PORT, members: [] };
-    set.members.push(h.name);
-    sets.set(h.replicaSet, set);
-  }
-  return [...sets.values()];
 }

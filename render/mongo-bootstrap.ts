@@ -2,10 +2,11 @@
  * The bootstrap files of the designated hosts: the mongosh script (templates/mongo/
  * mongo-bootstrap.js.hbs, the same logic everywhere, with this host's config placed as JSON),
  * its systemd oneshot unit, and the env file with the secrets it needs. The replica set config
- * (explicit member _ids and priorities) and the addShard seed lists are computed here from
- * plan/mongo.ts, so the script only sends them.
+ * (explicit member _ids and priorities) and the addShard seed lists are read from the plan
+ * (`plan.mongo`, computed by buildPlan in plan/mongo.ts and shown in review/plan.json), so the
+ * script only sends them.
  */
-import { MONGO_ADMIN_USER, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT, type MongoCluster, type MongoReplicaSet } from "../plan/mongo.ts";
+import { MONGO_ADMIN_USER, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT, shardsOf, type MongoPlan, type MongoReplicaSet } from "../plan/mongo.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import type { HostFile } from "./host-file.ts";
@@ -84,11 +85,11 @@ export function replicaSetBootstrapConfig(set: MongoReplicaSet): ReplicaSetBoots
   };
 }
 
-export function clusterBootstrapConfig(cluster: MongoCluster): ClusterBootstrapConfig {
+export function clusterBootstrapConfig(mongo: MongoPlan): ClusterBootstrapConfig {
   return {
     kind: "cluster",
     mongosPort: MONGOS_PORT,
-    shards: cluster.shards.map((s) => ({ name: s.name, seedList: s.seedList, members: s.members.map((m) => m.address) })),
+    shards: shardsOf(mongo).map((s) => ({ name: s.name, seedList: s.seedList, members: s.members.map((m) => m.address) })),
     adminUser: MONGO_ADMIN_USER,
     adminRoles: ADMIN_ROLES,
     appUser: MONGO_APP_USER,

@@ -4,7 +4,7 @@
  * designated router the cluster bootstrap. Layers carry no package list, so the mongos package
  * is installed by runcmd (after cloud-init's apt-get update, which already sees MongoDB's repo).
  */
-import { mongoCluster, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT } from "../plan/mongo.ts";
+import { configSetOf, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT } from "../plan/mongo.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import type { HostFile } from "./host-file.ts";
@@ -46,25 +46,24 @@ interface ServiceEnv {
 }
 
 export function mongosConfig(ctx: RenderContext): MongosConfig {
-  const cluster = mongoCluster(ctx.plan);
-  return { host: ctx.host.name, port: MONGOS_PORT, bindIp: "127.0.0.1", configDB: cluster.configSet.seedList, keyFile: MONGO_KEYFILE_PATH };
+  return { host: ctx.host.name, port: MONGOS_PORT, bindIp: "127.0.0.1", configDB: configSetOf(ctx.plan.mongo).seedList, keyFile: MONGO_KEYFILE_PATH };
 }
 
 /** The system user mongos runs as; the mongos package (unlike the server package) creates none. */
 const CREATE_MONGODB_USER = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "mongodb"];
 
 export function mongoRouterLayer(ctx: RenderContext): Layer {
-  const cluster = mongoCluster(ctx.plan);
+  const mongo = ctx.plan.mongo;
   const conf = mongosConfig(ctx);
-  const designated = cluster.clusterBootstrapHost === ctx.host.name;
+  const designated = mongo.clusterBootstrapHost === ctx.host.name;
   const unit: MongosUnit = { host: conf.host, bindIp: conf.bindIp, port: conf.port, configPath: MONGOS_CONFIG_PATH };
   const env: ServiceEnv = {
     user: MONGO_APP_USER,
     password: deployMarker("mongoAppPassword"),
-    host: cluster.serviceUrl.host,
-    port: cluster.serviceUrl.port,
+    host: mongo.serviceUrl.host,
+    port: mongo.serviceUrl.port,
     database: MONGO_APP_DB,
-    options: cluster.serviceUrl.options,
+    options: mongo.serviceUrl.options,
   };
   const files: HostFile[] = [
     mongoAptPreferences(),
@@ -72,7 +71,7 @@ export function mongoRouterLayer(ctx: RenderContext): Layer {
     { path: MONGOS_UNIT_PATH, content: renderTemplate("mongo/mongos.service", unit), permissions: "0644", owner: "root:root" },
     mongoKeyFile("root"),
     { path: MONGO_ENV_PATH, content: renderTemplate("mongo/mongo.env", env), permissions: "0600", owner: "root:root" },
-    ...(designated ? bootstrapFiles(ctx.host.name, clusterBootstrapConfig(cluster)) : []),
+    ...(designated ? bootstrapFiles(ctx.host.name, clusterBootstrapConfig(mongo)) : []),
   ];
   const packages = ["mongodb-org-mongos", ...(designated ? ["mongodb-mongosh"] : [])];
   return {

@@ -1,9 +1,10 @@
 /**
  * The layer of every mongo host (config server or shard member): mongod.conf, its systemd unit,
  * the keyFile, MongoDB's apt source and version pin, and on the set's designated member the
- * bootstrap. The mongodb-org-server package itself is in plan/catalog.ts PACKAGES.
+ * bootstrap. Set, port, role and members come from the plan (`ctx.plan.mongo`, plan/mongo.ts).
+ * The mongodb-org-server package itself is in plan/catalog.ts PACKAGES.
  */
-import { mongoCluster, replicaSetOf } from "../plan/mongo.ts";
+import { replicaSetOf } from "../plan/mongo.ts";
 import { renderTemplate } from "./handlebars.ts";
 import type { HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
@@ -41,7 +42,7 @@ interface MongodUnit {
 }
 
 export function mongodConfig(ctx: RenderContext): MongodConfig {
-  const set = replicaSetOf(mongoCluster(ctx.plan), ctx.host.name);
+  const set = replicaSetOf(ctx.plan.mongo, ctx.host.name);
   return {
     host: ctx.host.name,
     logPath: MONGOD_LOG_PATH,
@@ -55,8 +56,7 @@ export function mongodConfig(ctx: RenderContext): MongodConfig {
 }
 
 export function mongoServerLayer(ctx: RenderContext): Layer {
-  const cluster = mongoCluster(ctx.plan);
-  const set = replicaSetOf(cluster, ctx.host.name);
+  const set = replicaSetOf(ctx.plan.mongo, ctx.host.name);
   const conf = mongodConfig(ctx);
   const unit: MongodUnit = { host: conf.host, replSetName: conf.replSetName, clusterRole: conf.clusterRole, waitPrivateIp: WAIT_PRIVATE_IP, configPath: MONGOD_CONFIG_PATH };
   const designated = set.bootstrapHost === ctx.host.name;

@@ -9,16 +9,19 @@
 import { createContext, Script, type Context } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { buildPlan } from "../../plan/plan.ts";
-import { mongoCluster, type MongoCluster } from "../../plan/mongo.ts";
+import { configSetOf, shardsOf, type MongoPlan } from "../../plan/mongo.ts";
 import { clusterBootstrapConfig, renderBootstrapScript, replicaSetBootstrapConfig, BOOTSTRAP_BUDGET, type BootstrapConfig } from "../../render/mongo-bootstrap.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { withInput } from "../support/fixtures.ts";
 
 type Json = Record<string, any>;
-const cluster: MongoCluster = mongoCluster(buildPlan(validateTopology(withInput({}))));
-const cfgConfig = replicaSetBootstrapConfig(cluster.configSet);
-const shardConfig = replicaSetBootstrapConfig(cluster.shards[0]!);
-const clusterConfig = clusterBootstrapConfig(cluster);
+/** The seed's Mongo section of the plan: what the rendered scripts send. */
+const mongo: MongoPlan = buildPlan(validateTopology(withInput({}))).mongo;
+const configSet = configSetOf(mongo);
+const shardSets = shardsOf(mongo);
+const cfgConfig = replicaSetBootstrapConfig(configSet);
+const shardConfig = replicaSetBootstrapConfig(shardSets[0]!);
+const clusterConfig = clusterBootstrapConfig(mongo);
 const ADMIN_PW = "AdminPassword0123456789abcdefXYZ";
 const APP_PW = "AppPassword0123456789abcdefghXYZ";
 
@@ -51,7 +54,7 @@ class FakeCluster {
   electOnSleep = true;
 
   constructor(readonly local: string, readonly mongos: boolean) {
-    for (const s of [cluster.configSet, ...cluster.shards]) {
+    for (const s of [configSet, ...shardSets]) {
       this.sets.set(s.name, { name: s.name, members: s.members.map((m) => ({ address: m.address, priority: m.priority })), users: new Map() });
     }
   }
@@ -64,7 +67,7 @@ class FakeCluster {
       set.users.set("bulwark-admin", ADMIN_PW);
     }
     this.sets.get("cfg")!.users.set("bulwark-app", APP_PW);
-    for (const s of cluster.shards) this.shards.push({ _id: s.name, host: s.seedList });
+    for (const s of shardSets) this.shards.push({ _id: s.name, host: s.seedList });
     this.balancer = "full";
     return this;
   }
@@ -182,7 +185,7 @@ class FakeCluster {
   }
 }
 
-const s1 = cluster.shards[0]!;
+const s1 = shardSets[0]!;
 const ip = (address: string) => address.split(":")[0]!;
 
 function runScript(config: BootstrapConfig, fake: FakeCluster, env: Json = { BULWARK_MONGO_ADMIN_PASSWORD: ADMIN_PW, BULWARK_MONGO_APP_PASSWORD: APP_PW }): number {
@@ -251,7 +254,7 @@ describe("replica set decisions (pure, observed state → step)", () => {
 
 describe("cluster decisions (pure, observed state → step)", () => {
   const { nextClusterStep } = load(clusterConfig) as { nextClusterStep: (c: unknown, s: unknown) => Json };
-  const allShards = cluster.shards.map((s) => ({ _id: s.name, host: s.seedList }));
+  const allShards = shardSets.map((s) => ({ _id: s.name, host: s.seedList }));
   const built = { mongos: { reachable: true }, adminAuth: "ok", shards: allShards, balancerMode: "full", appUser: true, shardPrimaries: {} };
 
   it("GIVEN mongos not answering WHEN decided THEN it waits", () => {
@@ -335,7 +338,7 @@ describe("bootstrap script against scripted server responses", () => {
   });
 
   it("GIVEN a fresh config set WHEN the script runs THEN it initiates with configsvr: true and creates no user", () => {
-    const fake = new FakeCluster(ip(cluster.configSet.members[0]!.address), false);
+    const fake = new FakeCluster(ip(configSet.members[0]!.address), false);
     expect(runScript(cfgConfig, fake, {})).toBe(0);
     expect(fake.writes()).toEqual(["replSetInitiate"]);
     expect(cfgConfig.initiate).toMatchObject({ _id: "cfg", configsvr: true });
@@ -348,7 +351,7 @@ describe("bootstrap script against scripted server responses", () => {
     fake.balancer = "off";
     expect(runScript(clusterConfig, fake)).toBe(0);
     expect(fake.writes()).toEqual(["createUser", "addShard", "addShard", "balancerStart", "createUser"]);
-    expect(fake.shards).toEqual(cluster.shards.map((s) => ({ _id: s.name, host: s.seedList })));
+    expect(fake.shards).toEqual(shardSets.map((s) => ({ _id: s.name, host: s.seedList })));
     expect(fake.log.filter((l) => l.command === "createUser").map((l) => l.auth)).toEqual([false, true]);
     expect(fake.sets.get("cfg")!.users.get("bulwark-app")).toBe(APP_PW);
   });

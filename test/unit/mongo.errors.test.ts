@@ -4,20 +4,31 @@
  */
 import { createContext, Script } from "node:vm";
 import { describe, expect, it } from "vitest";
-import type { Plan } from "../../plan/model.ts";
-import { checkMongoPlan } from "../../plan/mongo-checks.ts";
-import { mongoCluster } from "../../plan/mongo.ts";
+import type { PlannedHost } from "../../plan/model.ts";
+import { planMongo, shardsOf } from "../../plan/mongo.ts";
 import { buildPlan } from "../../plan/plan.ts";
 import { clusterBootstrapConfig, renderBootstrapScript, replicaSetBootstrapConfig, type BootstrapConfig } from "../../render/mongo-bootstrap.ts";
 import { checkedMongoConfig } from "../../render/mongo-schema.ts";
+import { UserErrors } from "../../topology/errors.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { withInput } from "../support/fixtures.ts";
 
 type Json = Record<string, any>;
-const plan = buildPlan(validateTopology(withInput({})));
-const cluster = mongoCluster(plan);
-const shardConfig = replicaSetBootstrapConfig(cluster.shards[0]!);
-const clusterConfig = clusterBootstrapConfig(cluster);
+const topology = validateTopology(withInput({}));
+const plan = buildPlan(topology);
+const shardConfig = replicaSetBootstrapConfig(shardsOf(plan.mongo)[0]!);
+const clusterConfig = clusterBootstrapConfig(plan.mongo);
+
+/** The messages of the UserErrors `f` throws (it must throw them). */
+function userErrors(f: () => unknown): string[] {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof UserErrors) return err.errors.map((e) => e.message);
+    throw err;
+  }
+  throw new Error("expected UserErrors, nothing was thrown");
+}
 
 function load(config: BootstrapConfig): Json {
   const ctx = createContext({ BULWARK_BOOTSTRAP_LOAD_ONLY: true });
@@ -35,28 +46,45 @@ describe("Mongo topology rules", () => {
   });
 });
 
-describe("Mongo plan checks", () => {
-  const moved = (p: Plan, host: string, group: string): Plan => ({ ...p, hosts: p.hosts.map((h) => (h.name === host ? { ...h, placementGroup: group } : h)) });
+describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before anything renders)", () => {
+  /** A topology as buildPlan receives it, with validateTopology's rules skipped: only the plan checks stand. */
+  const unvalidated = (roles: Record<string, Record<string, unknown>>) =>
+    ({ ...topology, roles: Object.fromEntries(Object.entries(topology.roles).map(([k, v]) => [k, { ...v, ...(roles[k] ?? {}) }])) }) as typeof topology;
+  const moved = (host: string, group: string): PlannedHost[] => plan.hosts.map((h) => (h.name === host ? { ...h, placementGroup: group } : h));
 
-  it("GIVEN a shard member outside its set's spread placement group WHEN checked THEN the error names the group and the fix", () => {
-    const errors = checkMongoPlan(moved(plan, "mongo-s1-2", "pg-mongo-shard2"));
-    expect(errors.map((e) => e.message)).toEqual([
+  it("GIVEN shards of 4 that skipped the topology rules WHEN planned THEN buildPlan refuses each set with the voter rule", () => {
+    expect(userErrors(() => buildPlan(unvalidated({ mongo: { membersPerShard: 4 } })))).toEqual([
+      "roles.mongo.membersPerShard: replica set shard1 has 4 voting members; it needs an odd number from 3 to 7; got 4. Fix: use 3, 5 or 7",
+      "roles.mongo.membersPerShard: replica set shard2 has 4 voting members; it needs an odd number from 3 to 7; got 4. Fix: use 3, 5 or 7",
+    ]);
+  });
+
+  it("GIVEN no app or parser hosts WHEN planned THEN buildPlan says mongos needs them, naming the field", () => {
+    expect(userErrors(() => buildPlan(unvalidated({ app: { count: 0 }, parser: { count: 0 } })))).toEqual([
+      "roles.app.count: mongos runs on the app and parser hosts, and there are none; got 0. Fix: keep at least one app or parser host",
+    ]);
+  });
+
+  it.each([
+    ["no shard", { shards: 0 }, "roles.mongo.shards: the cluster needs at least one shard; got 0. Fix: set roles.mongo.shards to 1 or more"],
+    ["no config server", { configServers: 0 }, "roles.mongo.configServers: the cluster needs exactly one config-server replica set; got []. Fix: set roles.mongo.configServers to 3"],
+  ])("GIVEN %s WHEN planned THEN buildPlan refuses the cluster", (_name, mongo, message) => {
+    expect(userErrors(() => buildPlan(unvalidated({ mongo })))).toEqual([message]);
+  });
+
+  it("GIVEN a shard member outside its set's spread placement group WHEN the Mongo section is planned THEN the error names the group and the fix", () => {
+    expect(userErrors(() => planMongo(moved("mongo-s1-2", "pg-mongo-shard2"), plan.placementGroups))).toEqual([
       'placementGroups.pg-mongo-shard1: the members of replica set shard1 must all sit in spread placement group pg-mongo-shard1, so no two share a physical host; got ["pg-mongo-shard1","pg-mongo-shard2"]. Fix: keep one spread placement group per replica set (plan/plan.ts placementGroupNames)',
     ]);
   });
 
-  it("GIVEN a placement group that also holds another set's host WHEN checked THEN the stranger is named", () => {
-    const p: Plan = { ...plan, placementGroups: plan.placementGroups.map((g) => (g.name === "pg-mongo-cfg" ? { ...g, hosts: [...g.hosts, "mongo-s1-1"] } : g)) };
-    expect(checkMongoPlan(p).map((e) => e.message)).toEqual(['placementGroups.pg-mongo-cfg: holds hosts outside replica set cfg; got ["mongo-s1-1"]. Fix: give cfg a placement group of its own']);
+  it("GIVEN a placement group that also holds another set's host WHEN the Mongo section is planned THEN the stranger is named", () => {
+    const groups = plan.placementGroups.map((g) => (g.name === "pg-mongo-cfg" ? { ...g, hosts: [...g.hosts, "mongo-s1-1"] } : g));
+    expect(userErrors(() => planMongo(plan.hosts, groups))).toEqual(['placementGroups.pg-mongo-cfg: holds hosts outside replica set cfg; got ["mongo-s1-1"]. Fix: give cfg a placement group of its own']);
   });
 
-  it("GIVEN a replica set of 4 in a plan WHEN the cluster is derived THEN it refuses with the voter rule", () => {
-    const p: Plan = { ...plan, mongo: { ...plan.mongo, replicaSets: plan.mongo.replicaSets.map((rs) => (rs.name === "shard2" ? { ...rs, members: [...rs.members, "mongo-s1-1"] } : rs)) } };
-    expect(() => mongoCluster(p)).toThrow(/roles\.mongo\.membersPerShard: replica set shard2 has 4 voting members; it needs an odd number from 3 to 7; got 4\. Fix: use 3, 5 or 7/);
-  });
-
-  it("GIVEN a plan without routers WHEN checked THEN it says mongos needs app or parser hosts", () => {
-    expect(checkMongoPlan({ ...plan, mongo: { ...plan.mongo, routers: [] } }).map((e) => e.path)).toEqual(["roles.app.count"]);
+  it("GIVEN the seed WHEN the Mongo section is planned from its hosts and groups THEN it is the plan's own", () => {
+    expect(planMongo(plan.hosts, plan.placementGroups)).toEqual(plan.mongo);
   });
 });
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { BulwarkStack } from "../../constructs/stack.ts";
 import { buildPlan } from "../../plan/plan.ts";
-import { mongoCluster } from "../../plan/mongo.ts";
+import { configSetOf, shardsOf } from "../../plan/mongo.ts";
 import { showDeployValues } from "../../render/deploy-values.ts";
 import { renderAll, renderHost, type RenderedHost } from "../../render/host.ts";
 import { MONGODB_KEY_FINGERPRINT, MONGODB_VERSION } from "../../render/mongo-apt.ts";
@@ -41,25 +41,44 @@ describe("Mongo hosts and replica sets", () => {
     expect(validateTopology(withInput({})).roles.mongo).toMatchObject({ configServers: 3, shards: 2, membersPerShard: 3 });
   });
 
-  it("GIVEN the seed WHEN the cluster is derived THEN members have explicit _ids 0..2, the first has priority 2 and bootstraps the set", () => {
-    const c = mongoCluster(plan);
-    expect(c.configSet.members).toEqual([
+  it("GIVEN the seed WHEN planned THEN plan.mongo gives members explicit _ids 0..2, the first has priority 2 and bootstraps the set", () => {
+    const c = plan.mongo;
+    expect(c.replicaSets.map((s) => s.name)).toEqual(["cfg", "shard1", "shard2"]);
+    expect(configSetOf(c).members).toEqual([
       { id: 0, host: "mongo-cfg-1", address: "10.0.1.40:27019", priority: 2, votes: 1 },
       { id: 1, host: "mongo-cfg-2", address: "10.0.1.41:27019", priority: 1, votes: 1 },
       { id: 2, host: "mongo-cfg-3", address: "10.0.1.42:27019", priority: 1, votes: 1 },
     ]);
-    expect(c.shards.map((s) => [s.name, s.clusterRole, s.bootstrapHost, s.seedList])).toEqual([
+    expect(shardsOf(c).map((s) => [s.name, s.clusterRole, s.bootstrapHost, s.seedList])).toEqual([
       ["shard1", "shardsvr", "mongo-s1-1", "shard1/10.0.1.43:27018,10.0.1.44:27018,10.0.1.45:27018"],
       ["shard2", "shardsvr", "mongo-s2-1", "shard2/10.0.1.46:27018,10.0.1.47:27018,10.0.1.48:27018"],
     ]);
-    expect([c.configSet.clusterRole, c.configSet.seedList, c.clusterBootstrapHost, c.routers]).toEqual(["configsvr", "cfg/10.0.1.40:27019,10.0.1.41:27019,10.0.1.42:27019", "app-1", ["app-1", "app-2", "parser-1", "parser-2"]]);
+    expect([configSetOf(c).clusterRole, configSetOf(c).seedList, c.clusterBootstrapHost, c.routers]).toEqual(["configsvr", "cfg/10.0.1.40:27019,10.0.1.41:27019,10.0.1.42:27019", "app-1", ["app-1", "app-2", "parser-1", "parser-2"]]);
+    expect(c.serviceUrl).toEqual({ host: "127.0.0.1", port: 27017, options: "authSource=admin&w=majority&retryWrites=true" });
+  });
+
+  it("GIVEN the seed WHEN the plan is serialized as review/plan.json THEN it shows what the bootstrap sends: each set's members, seed list and bootstrap host", () => {
+    const json = JSON.parse(JSON.stringify(plan)) as Json;
+    expect(json["mongo"]["replicaSets"][1]).toEqual({
+      name: "shard1",
+      kind: "shard",
+      clusterRole: "shardsvr",
+      port: 27018,
+      members: [
+        { id: 0, host: "mongo-s1-1", address: "10.0.1.43:27018", priority: 2, votes: 1 },
+        { id: 1, host: "mongo-s1-2", address: "10.0.1.44:27018", priority: 1, votes: 1 },
+        { id: 2, host: "mongo-s1-3", address: "10.0.1.45:27018", priority: 1, votes: 1 },
+      ],
+      bootstrapHost: "mongo-s1-1",
+      seedList: "shard1/10.0.1.43:27018,10.0.1.44:27018,10.0.1.45:27018",
+    });
+    expect(json["mongo"]["clusterBootstrapHost"]).toBe("app-1");
   });
 
   it("GIVEN 3 shards of 5 WHEN planned THEN every set sits alone in its own spread group and _ids stay positional", () => {
-    const c = mongoCluster(planOf({ roles: { mongo: { shards: 3, membersPerShard: 5 } } }));
-    expect(c.shards.map((s) => s.members.map((m) => m.id))).toEqual([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]);
     const p = planOf({ roles: { mongo: { shards: 3, membersPerShard: 5 } } });
-    for (const rs of p.mongo.replicaSets) expect(p.placementGroups.find((g) => g.name === `pg-mongo-${rs.name}`)!.hosts).toEqual(rs.members);
+    expect(shardsOf(p.mongo).map((s) => s.members.map((m) => m.id))).toEqual([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]);
+    for (const rs of p.mongo.replicaSets) expect(p.placementGroups.find((g) => g.name === `pg-mongo-${rs.name}`)!.hosts).toEqual(rs.members.map((m) => m.host));
   });
 });
 
@@ -161,7 +180,8 @@ describe("secrets", () => {
     const prepared = prepare({ kind: "seed" });
     const tf = JSON.parse(Testing.synth(new BulwarkStack(Testing.app(), prepared.plan.name, { plan: prepared.plan, rendered: prepared.rendered }))) as Json;
     expect(Object.values(tf["resource"]["random_bytes"]).map((b: any) => b.length)).toEqual([756]);
-    expect(Object.values(tf["resource"]["random_password"]).map((p: any) => [p.length, p.special])).toEqual([[32, false], [32, false]]);
+    const passwords = Object.entries(tf["resource"]["random_password"] as Json).filter(([id]) => id.startsWith("DeploySecrets_Mongo"));
+    expect(passwords.map(([, p]: [string, any]) => [p.length, p.special])).toEqual([[32, false], [32, false]]);
     const app1 = Object.values(tf["resource"]["hcloud_server"] as Json).find((s: any) => s.name === "bulwark-app-1") as Json;
     expect(app1["user_data"]).toMatch(/BULWARK_MONGO_URL=mongodb:\/\/bulwark-app:\$\{random_password\.DeploySecrets_MongoAppPassword_[0-9A-F]+\.result\}@127\.0\.0\.1:27017/);
     expect(app1["user_data"]).toMatch(/\$\{random_bytes\.DeploySecrets_MongoKeyFile_[0-9A-F]+\.base64\}/);
@@ -191,6 +211,22 @@ describe("connection string and bootstrap placement", () => {
     expect(unit("app-1")).toContain("Requires=mongos.service\n");
     for (const h of ["mongo-cfg-1", "app-1"]) expect(unit(h)).toContain("RestartPreventExitStatus=3\n");
     expect(file("mongo-s1-1", "/etc/bulwark/mongo-bootstrap.env")!.permissions).toBe("0400");
+  });
+
+  it("GIVEN a plan whose Mongo section is edited WHEN rendered THEN the files follow plan.mongo (the renderers recompute nothing)", () => {
+    const edited = {
+      ...plan,
+      mongo: {
+        ...plan.mongo,
+        clusterBootstrapHost: "parser-2",
+        replicaSets: plan.mongo.replicaSets.map((rs) => (rs.name === "shard1" ? { ...rs, members: rs.members.map((m) => ({ ...m, priority: m.id === 0 ? 3 : 1 })) } : rs)),
+      },
+    };
+    const filesOf = (name: string) => renderHost(edited, edited.hosts.find((h) => h.name === name)!).files;
+    const script = filesOf("mongo-s1-1").find((f) => f.path === "/usr/local/lib/bulwark/mongo-bootstrap.js")!.content;
+    expect(script).toContain('"priority": 3');
+    expect(filesOf("parser-2").some((f) => f.path === "/usr/local/lib/bulwark/mongo-bootstrap.js")).toBe(true);
+    expect(filesOf("app-1").some((f) => f.path === "/usr/local/lib/bulwark/mongo-bootstrap.js")).toBe(false);
   });
 
   it("GIVEN the seed rendered twice WHEN compared THEN every Mongo file is byte-identical", () => {
