@@ -24,8 +24,7 @@ import { join } from "node:path";
 import { cleanCorpus } from "../measure/mail-corpus.ts";
 import { round } from "../measure/stats.ts";
 import type { Plan } from "../plan/model.ts";
-import { DIST_SERVICES } from "../services/build.ts";
-import { serviceArtifactDigests } from "../render/services-artifacts.ts";
+import { DIST_SERVICES, serviceArtifacts } from "../services/build.ts";
 import { hostAddress, parseIpv4Cidr } from "../topology/cidr.ts";
 import type { LabNetwork } from "./net.ts";
 import type { LabHost } from "./nspawn.ts";
@@ -56,11 +55,15 @@ function artifactAddress(plan: Plan): string {
 }
 
 /**
- * Serves dist/services/ (built now if stale: the files whose sha256 the user-data carries) over
- * http from a namespace of the run on the private bridge. Ended by pid at cleanup.
+ * Serves dist/services/ (built now if stale; their sha256 must be the ones `plan` carries, which
+ * the user-data's install scripts check) over http from a namespace of the run on the private
+ * bridge. Ended by pid at cleanup.
  */
 export async function startArtifactServer(run: LabRun, net: LabNetwork, plan: Plan): Promise<string> {
-  const digests = serviceArtifactDigests();
+  const digests = serviceArtifacts();
+  for (const a of Object.values(plan.services.artifacts)) {
+    if (digests[a.name].sha256 !== a.sha256) throw new Error(`lab: dist/services/${a.file} has sha256 ${digests[a.name].sha256}, but the plan carries ${a.sha256}; plan with the build's digests (synth/pipeline.ts prepare)`);
+  }
   const address = artifactAddress(plan);
   const prefix = parseIpv4Cidr(plan.network.subnet)!.prefix;
   const ns = await net.addNamespace(`${run.prefix}-artifacts`);

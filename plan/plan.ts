@@ -1,6 +1,6 @@
 /**
- * topology → plan. Pure and deterministic: the same topology gives the same plan, in the
- * same order. No cdktf import here.
+ * topology (+ the built artifacts' sha256) → plan. Pure and deterministic: the same inputs give
+ * the same plan, in the same order. No I/O and no cdktf import here.
  */
 import { hostAddress, parseIpv4Cidr } from "../topology/cidr.ts";
 import { UserError, UserErrors } from "../topology/errors.ts";
@@ -16,13 +16,19 @@ import {
 } from "./catalog.ts";
 import { planLb } from "./lb.ts";
 import { planMongo } from "./mongo.ts";
-import { planServices } from "./services.ts";
+import { planServices, type ServiceArtifactDigests } from "./services.ts";
 import { planStorage } from "./storage.ts";
 import type { HostFirewallRule, Plan, PlacementGroupPlan, PlannedHost, PublicFirewallPlan } from "./model.ts";
 
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
 
-export function buildPlan(t: Topology): Plan {
+/** What the plan needs besides the topology: facts made outside plan/ (by I/O), passed in. */
+export interface PlanInputs {
+  /** sha256 of each service artifact (synth: services/build.ts serviceArtifacts(); tests: fixed values). */
+  readonly artifacts: ServiceArtifactDigests;
+}
+
+export function buildPlan(t: Topology, inputs: PlanInputs): Plan {
   const specs = hostSpecs(t);
   const subnet = parseIpv4Cidr(t.network.subnet)!;
   checkAddressBlocks(t, specs);
@@ -65,7 +71,7 @@ export function buildPlan(t: Topology): Plan {
     lb: planLb(t, hosts),
     storage: planStorage(t, hosts),
     mongo: planMongo(hosts, placementGroups),
-    services: planServices(t, hosts),
+    services: planServices(t, hosts, inputs.artifacts),
     ...(t.allowSinglePointsOfFailure ? { singlePointsOfFailureAllowed: t.allowSinglePointsOfFailure.reason } : {}),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The services' plan: which host runs which of the project's services (services/parser,
  * services/mail-api), as which user, with which paths, listen address and thread count, and
- * where the artifacts are fetched from. The artifacts' sha256 are not here: they come from the
- * build (render/services-artifacts.ts), so the plan stays a pure function of the topology.
+ * where the artifacts are fetched from, and the sha256 each host verifies. The sha256 are an
+ * input (`ServiceArtifactDigests`: synth/pipeline.ts `prepare` gets them from the build,
+ * services/build.ts; tests may pass fixed ones), so the plan stays a pure function of its inputs.
  */
 import type { ServerType, Topology } from "../topology/model.ts";
 import { APP_PORT } from "./catalog.ts";
@@ -11,11 +12,16 @@ import { CLIENT_MOUNT_POINT } from "./storage.ts";
 
 export type ServiceName = "parser" | "mail-api";
 
+/** The sha256 of each built artifact (services/build.ts), as the plan takes it. */
+export type ServiceArtifactDigests = Readonly<Record<ServiceName, { readonly sha256: string }>>;
+
 /** One artifact and how a host runs it. */
 export interface ServiceArtifactPlan {
   readonly name: ServiceName;
   /** File name under `artifactBaseUrl` and in dist/services/. */
   readonly file: string;
+  /** sha256 (hex) of the built file: the install script refuses an artifact with another. */
+  readonly sha256: string;
   /** The entry inside the tarball, run with node. */
   readonly entry: string;
   /** The systemd unit that runs it, and the oneshot unit that installs it. */
@@ -99,7 +105,7 @@ export const PARSER_HTTP_PORT = 9101;
 /** The gluster volume's mount point on app and parser hosts (plan/storage.ts owns it). */
 const SHARED_MOUNT = CLIENT_MOUNT_POINT;
 
-export function planServices(t: Topology, hosts: readonly PlannedHost[]): ServicesPlan {
+export function planServices(t: Topology, hosts: readonly PlannedHost[], digests: ServiceArtifactDigests): ServicesPlan {
   const spoolDir = `${SHARED_MOUNT}/spool`;
   const storeDir = `${SHARED_MOUNT}/store`;
   const staticDir = `${SHARED_MOUNT}/static`;
@@ -112,6 +118,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[]): Servic
   ): ServiceArtifactPlan => ({
     name,
     file: `${name}.tar.gz`,
+    sha256: artifactSha256(digests, name),
     entry,
     unit: `bulwark-${name}.service`,
     installUnit: `bulwark-${name}-install.service`,
@@ -157,4 +164,13 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[]): Servic
     fetch: { attempts: 5, backoffS: 2, connectTimeoutS: 10, maxTimeS: 300 },
     nodeMajor: 20,
   };
+}
+
+/** The digest of `name`, checked: a missing or malformed one is a caller's bug, not a topology error. */
+function artifactSha256(digests: ServiceArtifactDigests, name: ServiceName): string {
+  const sha256 = digests[name]?.sha256;
+  if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new Error(`plan/services: the ${name} artifact's sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}; pass the build's digests (services/build.ts serviceArtifacts())`);
+  }
+  return sha256;
 }

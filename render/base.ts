@@ -6,7 +6,7 @@
 import { isIPv6 } from "node:net";
 import type { Plan, PlannedHost } from "../plan/model.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, none, run, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
 /** How long a boot waits for the private address before giving up (Hetzner attaches it within seconds). */
@@ -55,30 +55,15 @@ export function baseLayer({ plan, host }: RenderContext): Layer {
 }
 
 function baseFiles(plan: Plan, host: PlannedHost): HostFile[] {
+  const env = { project: plan.name, host: host.name, role: host.role, privateIp: host.privateIp, subnet: plan.network.subnet };
   return [
-    {
-      path: "/etc/bulwark/host.env",
-      content: renderTemplate("base/host.env", {
-        project: plan.name,
-        host: host.name,
-        role: host.role,
-        privateIp: host.privateIp,
-        subnet: plan.network.subnet,
-      }),
-      permissions: "0644",
-      owner: "root:root",
-    },
-    {
-      path: "/etc/nftables.conf",
-      content: renderTemplate("base/nftables.conf", nftablesConfig(plan, host)),
-      permissions: "0755",
-      owner: "root:root",
-    },
-    {
-      path: "/usr/local/sbin/bulwark-wait-private-ip",
-      content: renderTemplate("base/wait-private-ip.sh", { privateIp: host.privateIp, timeoutSeconds: WAIT_PRIVATE_IP_SECONDS }),
-      permissions: "0755",
-      owner: "root:root",
-    },
+    hostFile("/etc/bulwark/host.env", renderTemplate("base/host.env", env), { action: none("read by the Bulwark scripts each time they run") }),
+    // `flush ruleset` then the tables: nft -f replaces the whole ruleset in one transaction.
+    hostFile("/etc/nftables.conf", renderTemplate("base/nftables.conf", nftablesConfig(plan, host)), { permissions: "0755", action: run("/usr/sbin/nft", "-f", "/etc/nftables.conf") }),
+    hostFile(
+      "/usr/local/sbin/bulwark-wait-private-ip",
+      renderTemplate("base/wait-private-ip.sh", { privateIp: host.privateIp, timeoutSeconds: WAIT_PRIVATE_IP_SECONDS }),
+      { permissions: "0755", action: none("run by the units that wait for the private address, at their next start") },
+    ),
   ];
 }

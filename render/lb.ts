@@ -16,7 +16,7 @@ import type { LbPlan } from "../plan/lb.ts";
 import type { PlannedHost } from "../plan/model.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, none, reload, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
 /** Paths on the lb hosts, named once. */
@@ -50,7 +50,9 @@ export const HAPROXY_MONITOR_PORT = 8404;
 /** How long the Floating IP script waits for a default route at boot. */
 const DEFAULT_ROUTE_WAIT_S = 60;
 
-const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
+const HAPROXY = "haproxy.service";
+const KEEPALIVED = "keepalived.service";
+const WATCH = "bulwark-haproxy-watch.service";
 
 function haproxyCfg(lb: LbPlan, host: PlannedHost): string {
   return renderTemplate("lb/haproxy.cfg", {
@@ -89,15 +91,15 @@ function keepalivedConf(lb: LbPlan, host: PlannedHost): string {
 /** Files both failover modes share: haproxy, keepalived and their glue. */
 function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[]): HostFile[] {
   return [
-    file(LB_PATHS.haproxyCfg, haproxyCfg(lb, host)),
-    file(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), "0755"),
-    file(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s" })),
-    file(LB_PATHS.watchScript, renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }), "0755"),
-    file(LB_PATHS.watchService, renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript })),
-    file(LB_PATHS.keepalivedConf, keepalivedConf(lb, host)),
-    file(LB_PATHS.interfaceScript, renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }), "0755"),
-    file(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript })),
-    file(LB_PATHS.notifyScript, renderTemplate("lb/vrrp-notify.sh", { vrrpStateFile: LB_PATHS.vrrpStateFile, masterUnits }), "0755"),
+    hostFile(LB_PATHS.haproxyCfg, haproxyCfg(lb, host), { action: reload(HAPROXY) }),
+    hostFile(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), { permissions: "0755", action: none("run by haproxy's unit at its next start or stop") }),
+    hostFile(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s" }), { action: restart(HAPROXY) }),
+    hostFile(LB_PATHS.watchScript, renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }), { permissions: "0755", action: restart(WATCH) }),
+    hostFile(LB_PATHS.watchService, renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript }), { action: restart(WATCH) }),
+    hostFile(LB_PATHS.keepalivedConf, keepalivedConf(lb, host), { action: restart(KEEPALIVED) }),
+    hostFile(LB_PATHS.interfaceScript, renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }), { permissions: "0755", action: restart(KEEPALIVED) }),
+    hostFile(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript }), { action: restart(KEEPALIVED) }),
+    hostFile(LB_PATHS.notifyScript, renderTemplate("lb/vrrp-notify.sh", { vrrpStateFile: LB_PATHS.vrrpStateFile, masterUnits }), { permissions: "0755", action: none("run by keepalived at its next state change") }),
   ];
 }
 
@@ -105,9 +107,9 @@ function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string
 function floatingIpFiles(lb: LbPlan, host: PlannedHost): HostFile[] {
   const { hook } = lb;
   return [
-    file(LB_PATHS.failoverEnv, renderTemplate("lb/failover.env", { apiEndpoint: lb.apiEndpoint, floatingIpId: deployMarker("floatingIpId"), serverName: host.serverName })),
-    file(LB_PATHS.tokenFile, `${deployMarker("failoverToken")}\n`, "0600"),
-    file(
+    hostFile(LB_PATHS.failoverEnv, renderTemplate("lb/failover.env", { apiEndpoint: lb.apiEndpoint, floatingIpId: deployMarker("floatingIpId"), serverName: host.serverName }), { action: none("read by each takeover run") }),
+    hostFile(LB_PATHS.tokenFile, `${deployMarker("failoverToken")}\n`, { permissions: "0600", action: none("read by each takeover run") }),
+    hostFile(
       LB_PATHS.takeoverScript,
       renderTemplate("lb/fip-takeover.sh", {
         envFile: LB_PATHS.failoverEnv,
@@ -121,12 +123,18 @@ function floatingIpFiles(lb: LbPlan, host: PlannedHost): HostFile[] {
         actionPollMs: Math.round(hook.actionPollS * 1000),
         actionPolls: Math.ceil(hook.requestTimeoutS / hook.actionPollS),
       }),
-      "0755",
+      { permissions: "0755", action: none("run by each takeover") },
     ),
-    file(LB_PATHS.takeoverService, renderTemplate("lb/fip-takeover.service", { takeoverScript: LB_PATHS.takeoverScript, timeoutStartS: hook.unitTimeoutS })),
-    file(LB_PATHS.reconcileTimer, renderTemplate("lb/fip-reconcile.timer", { reconcileIntervalS: lb.reconcileIntervalS })),
-    file(LB_PATHS.addressScript, renderTemplate("lb/floating-ip-address.sh", { floatingIp: deployMarker("floatingIpAddress"), timeoutSeconds: DEFAULT_ROUTE_WAIT_S }), "0755"),
-    file(LB_PATHS.addressService, renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript })),
+    hostFile(LB_PATHS.takeoverService, renderTemplate("lb/fip-takeover.service", { takeoverScript: LB_PATHS.takeoverScript, timeoutStartS: hook.unitTimeoutS }), {
+      action: none("started by each takeover; systemd reads the new unit after the daemon-reload"),
+    }),
+    hostFile(LB_PATHS.reconcileTimer, renderTemplate("lb/fip-reconcile.timer", { reconcileIntervalS: lb.reconcileIntervalS }), { action: restart("bulwark-fip-reconcile.timer") }),
+    // Restarting the address service would take the Floating IP off the interface for a moment.
+    hostFile(LB_PATHS.addressScript, renderTemplate("lb/floating-ip-address.sh", { floatingIp: deployMarker("floatingIpAddress"), timeoutSeconds: DEFAULT_ROUTE_WAIT_S }), {
+      permissions: "0755",
+      action: none("applies at the next boot: re-adding the address on a live host would drop traffic"),
+    }),
+    hostFile(LB_PATHS.addressService, renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript }), { action: none("applies at the next boot (see the address script)") }),
   ];
 }
 
@@ -134,7 +142,7 @@ export function lbLayer({ plan, host }: RenderContext): Layer {
   const lb = plan.lb;
   const floating = lb.failover === "floating-ip";
   const tls: HostFile[] = lb.tls
-    ? [{ ...file(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), "0600"), encoding: "b64" }]
+    ? [hostFile(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), { permissions: "0600", encoding: "b64", action: reload(HAPROXY) })]
     : [];
   return {
     files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : []), ...(floating ? floatingIpFiles(lb, host) : []), ...tls],

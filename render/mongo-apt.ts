@@ -13,7 +13,7 @@
  */
 import type { Image } from "../topology/model.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, none, type HostFile } from "./host-file.ts";
 import type { AptSourceWithKeyId } from "./layer.ts";
 
 export const MONGODB_SERIES = "8.0";
@@ -63,5 +63,5 @@ interface AptPreferences {
 /** /etc/apt/preferences.d/mongodb-org: written before packages are installed, so it also picks the version installed. */
 export function mongoAptPreferences(): HostFile {
   const prefs: AptPreferences = { serverPackages: MONGODB_SERVER_PACKAGES.join(" "), serverVersion: MONGODB_VERSION, shellVersion: MONGOSH_VERSION };
-  return { path: "/etc/apt/preferences.d/mongodb-org", content: renderTemplate("mongo/mongodb-org.pref", prefs), permissions: "0644", owner: "root:root" };
+  return hostFile("/etc/apt/preferences.d/mongodb-org", renderTemplate("mongo/mongodb-org.pref", prefs), { action: none("read by apt at the next install or upgrade") });
 }

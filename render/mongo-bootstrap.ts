@@ -9,7 +9,7 @@
 import { MONGO_ADMIN_USER, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT, shardsOf, type MongoPlan, type MongoReplicaSet } from "../plan/mongo.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, restart, type HostFile } from "./host-file.ts";
 
 export const BOOTSTRAP_SCRIPT_PATH = "/usr/local/lib/bulwark/mongo-bootstrap.js";
 export const BOOTSTRAP_UNIT = "bulwark-mongo-bootstrap.service";
@@ -134,10 +134,11 @@ export function bootstrapFiles(host: string, config: BootstrapConfig): HostFile[
     ...UNIT_LIMITS,
   };
   return [
-    { path: BOOTSTRAP_SCRIPT_PATH, content: renderBootstrapScript(config), permissions: "0644", owner: "root:root" },
-    { path: BOOTSTRAP_UNIT_PATH, content: renderTemplate("mongo/mongo-bootstrap.service", unit), permissions: "0644", owner: "root:root" },
+    // The bootstrap is idempotent and resumable: rerun, it does only what is missing.
+    hostFile(BOOTSTRAP_SCRIPT_PATH, renderBootstrapScript(config), { action: restart(BOOTSTRAP_UNIT) }),
+    hostFile(BOOTSTRAP_UNIT_PATH, renderTemplate("mongo/mongo-bootstrap.service", unit), { action: restart(BOOTSTRAP_UNIT) }),
     ...(variables.length > 0
-      ? [{ path: BOOTSTRAP_ENV_PATH, content: renderTemplate("mongo/mongo-bootstrap.env", { variables } satisfies BootstrapEnv), permissions: "0400" as const, owner: "root:root" }]
+      ? [hostFile(BOOTSTRAP_ENV_PATH, renderTemplate("mongo/mongo-bootstrap.env", { variables } satisfies BootstrapEnv), { permissions: "0400", action: restart(BOOTSTRAP_UNIT) })]
       : []),
   ];
 }

@@ -4,7 +4,7 @@
  */
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, restart, type HostFile } from "./host-file.ts";
 
 export const MONGO_KEYFILE_PATH = "/etc/bulwark/mongo-keyfile";
 
@@ -20,6 +20,6 @@ interface KeyFile {
 export function mongoKeyFile(owner: "mongodb" | "root"): HostFile {
   const content = renderTemplate("mongo/mongo-keyfile", { keyFile: deployMarker("mongoKeyFile") } satisfies KeyFile);
   return owner === "mongodb"
-    ? { path: MONGO_KEYFILE_PATH, content, permissions: "0400", owner: "mongodb:mongodb", defer: true }
-    : { path: MONGO_KEYFILE_PATH, content, permissions: "0400", owner: "root:root" };
+    ? hostFile(MONGO_KEYFILE_PATH, content, { permissions: "0400", owner: "mongodb:mongodb", defer: true, action: restart("mongod.service") })
+    : hostFile(MONGO_KEYFILE_PATH, content, { permissions: "0400", action: restart("mongos.service") });
 }

@@ -7,7 +7,7 @@
 import { configSetOf, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT } from "../plan/mongo.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 import { mongoAptPreferences, mongoAptSource } from "./mongo-apt.ts";
 import { bootstrapFiles, clusterBootstrapConfig, START_BOOTSTRAP } from "./mongo-bootstrap.ts";
@@ -52,6 +52,13 @@ export function mongosConfig(ctx: RenderContext): MongosConfig {
 /** The system user mongos runs as; the mongos package (unlike the server package) creates none. */
 const CREATE_MONGODB_USER = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "mongodb"];
 
+/** The project service on this router host (mail API or parser), which reads mongo.env when it starts. */
+function serviceUnitOf(ctx: RenderContext): string {
+  const service = ctx.plan.services.hosts[ctx.host.name]?.service;
+  if (!service) throw new Error(`render/mongo-router: ${ctx.host.name} runs no service; mongos runs on app and parser hosts only`);
+  return ctx.plan.services.artifacts[service].unit;
+}
+
 export function mongoRouterLayer(ctx: RenderContext): Layer {
   const mongo = ctx.plan.mongo;
   const conf = mongosConfig(ctx);
@@ -67,10 +74,11 @@ export function mongoRouterLayer(ctx: RenderContext): Layer {
   };
   const files: HostFile[] = [
     mongoAptPreferences(),
-    { path: MONGOS_CONFIG_PATH, content: checkedMongoConfig("mongos", conf.host, renderTemplate("mongo/mongos.conf", conf)), permissions: "0644", owner: "root:root" },
-    { path: MONGOS_UNIT_PATH, content: renderTemplate("mongo/mongos.service", unit), permissions: "0644", owner: "root:root" },
+    hostFile(MONGOS_CONFIG_PATH, checkedMongoConfig("mongos", conf.host, renderTemplate("mongo/mongos.conf", conf)), { action: restart("mongos.service") }),
+    hostFile(MONGOS_UNIT_PATH, renderTemplate("mongo/mongos.service", unit), { action: restart("mongos.service") }),
     mongoKeyFile("root"),
-    { path: MONGO_ENV_PATH, content: renderTemplate("mongo/mongo.env", env), permissions: "0600", owner: "root:root" },
+    // The host's service reads BULWARK_MONGO_URL at start.
+    hostFile(MONGO_ENV_PATH, renderTemplate("mongo/mongo.env", env), { permissions: "0600", action: restart(serviceUnitOf(ctx)) }),
     ...(designated ? bootstrapFiles(ctx.host.name, clusterBootstrapConfig(mongo)) : []),
   ];
   const packages = ["mongodb-org-mongos", ...(designated ? ["mongodb-mongosh"] : [])];

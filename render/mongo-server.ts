@@ -6,7 +6,7 @@
  */
 import { replicaSetOf } from "../plan/mongo.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 import { mongoAptPreferences, mongoAptSource } from "./mongo-apt.ts";
 import { bootstrapFiles, replicaSetBootstrapConfig, START_BOOTSTRAP } from "./mongo-bootstrap.ts";
@@ -62,9 +62,9 @@ export function mongoServerLayer(ctx: RenderContext): Layer {
   const designated = set.bootstrapHost === ctx.host.name;
   const files: HostFile[] = [
     mongoAptPreferences(),
-    { path: MONGOD_UNIT_PATH, content: renderTemplate("mongo/mongod.service", unit), permissions: "0644", owner: "root:root" },
+    hostFile(MONGOD_UNIT_PATH, renderTemplate("mongo/mongod.service", unit), { action: restart("mongod.service") }),
     // Deferred: written after the package has installed its own /etc/mongod.conf and created mongodb.
-    { path: MONGOD_CONFIG_PATH, content: checkedMongoConfig("mongod", conf.host, renderTemplate("mongo/mongod.conf", conf)), permissions: "0644", owner: "root:root", defer: true },
+    hostFile(MONGOD_CONFIG_PATH, checkedMongoConfig("mongod", conf.host, renderTemplate("mongo/mongod.conf", conf)), { defer: true, action: restart("mongod.service") }),
     mongoKeyFile("mongodb"),
     ...(designated ? bootstrapFiles(ctx.host.name, replicaSetBootstrapConfig(set)) : []),
   ];

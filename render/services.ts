@@ -1,8 +1,8 @@
 /**
  * The services layer of the app hosts (mail-api) and parser hosts (parser): the service's
  * system user, its install script and oneshot install unit, its environment file and its
- * hardened systemd unit. Each file is a typed object built from `plan.services` and the
- * artifact's sha256 (render/services-artifacts.ts), rendered by one template.
+ * hardened systemd unit. Each file is a typed object built from `plan.services` (the artifact's
+ * sha256 included: the build's, passed into the plan by synth/pipeline.ts), rendered by one template.
  *
  * At first boot: systemd-sysusers creates the user; `systemctl enable --now --no-block` starts
  * the service, which pulls in its install unit: the install script fetches
@@ -13,10 +13,9 @@
 import type { HostServicePlan, ServiceArtifactPlan, ServicesPlan } from "../plan/services.ts";
 import { deployMarkerNamed } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, restart, run } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 import { MONGO_ENV_PATH } from "./mongo-router.ts";
-import { serviceArtifactDigests } from "./services-artifacts.ts";
 import { mountUnitName } from "./storage-client.ts";
 
 /** The base layer's wait-for-private-address helper (render/base.ts). */
@@ -164,23 +163,25 @@ export function serviceEnvironment(services: ServicesPlan, hostName: string, hos
       };
 }
 
-const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
 
 export function servicesLayer({ plan, host }: RenderContext): Layer {
   const services = plan.services;
   const hostPlan = services.hosts[host.name];
   if (!hostPlan) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
   const a = services.artifacts[hostPlan.service];
-  const { sha256 } = serviceArtifactDigests()[a.name];
+  const { sha256 } = a;
   const install: InstallUnit = { service: a.name, unit: a.unit, installUnit: a.installUnit, installScript: a.installScript, sha256, timeoutStartS: installTimeoutS(services) };
   const sysusers = `/etc/sysusers.d/${a.user}.conf`;
   return {
     files: [
-      file(sysusers, renderTemplate("services/sysusers.conf", { service: a.name, user: a.user, uid: a.uid })),
-      file(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), "0755"),
-      file(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install)),
-      file(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256))),
-      ...a.credentials.map((c) => file(c.path, `${deployMarkerNamed(c.secret)}\n`, "0600")),
+      hostFile(sysusers, renderTemplate("services/sysusers.conf", { service: a.name, user: a.user, uid: a.uid }), { action: run("/usr/bin/systemd-sysusers", sysusers) }),
+      // A new build changes the install script (its sha256) and the unit (its ExecStart): the
+      // install unit runs again (fetch, check, unpack beside the running build), then the
+      // service restarts on the new one; the agent drains the host from haproxy first.
+      hostFile(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), { permissions: "0755", action: restart(a.installUnit) }),
+      hostFile(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install), { action: restart(a.installUnit) }),
+      hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256)), { action: restart(a.unit) }),
+      ...a.credentials.map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
     ],
     runcmd: [
       ["systemd-sysusers", sysusers],

@@ -10,7 +10,7 @@
  */
 import type { StoragePlan } from "../plan/storage.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, none } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
 /** The retry service and its script. */
@@ -82,7 +82,8 @@ export function clientVolfile(storage: StoragePlan): ClientVolfile {
   };
 }
 
-const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
+/** Remounting the volume under running services would fail their I/O: client files apply at the next mount. */
+const NEXT_MOUNT = none("applies at the next mount (boot or remount); remounting under the running services would fail their I/O");
 
 export function storageClientLayer({ plan }: RenderContext): Layer {
   const storage = plan.storage;
@@ -91,8 +92,8 @@ export function storageClientLayer({ plan }: RenderContext): Layer {
   const mountUnit = mountUnitName(storage.client.mountPoint);
   return {
     files: [
-      file(storage.client.volfile, renderTemplate("storage/client.vol", clientVolfile(storage))),
-      file(
+      hostFile(storage.client.volfile, renderTemplate("storage/client.vol", clientVolfile(storage)), { action: NEXT_MOUNT }),
+      hostFile(
         `/etc/systemd/system/${mountUnit}`,
         renderTemplate("storage/client.mount", {
           volume: storage.volume,
@@ -102,9 +103,13 @@ export function storageClientLayer({ plan }: RenderContext): Layer {
           options: CLIENT_MOUNT_OPTIONS,
           timeoutS: R.mountTimeoutS,
         }),
+        { action: NEXT_MOUNT },
       ),
-      file(P.mountScript, renderTemplate("storage/client-mount.sh", { mountPoint: storage.client.mountPoint, mountUnit, attempts: R.attempts, intervalS: R.intervalS }), "0755"),
-      file(
+      hostFile(P.mountScript, renderTemplate("storage/client-mount.sh", { mountPoint: storage.client.mountPoint, mountUnit, attempts: R.attempts, intervalS: R.intervalS }), {
+        permissions: "0755",
+        action: NEXT_MOUNT,
+      }),
+      hostFile(
         P.mountService,
         renderTemplate("storage/client-mount.service", {
           mountPoint: storage.client.mountPoint,
@@ -114,6 +119,7 @@ export function storageClientLayer({ plan }: RenderContext): Layer {
           startLimitInterval: R.startLimitInterval,
           startLimitBurst: R.startLimitBurst,
         }),
+        { action: NEXT_MOUNT },
       ),
     ],
     runcmd: [

@@ -7,7 +7,7 @@
 import type { PlannedHost } from "../plan/model.ts";
 import type { StoragePlan } from "../plan/storage.ts";
 import { renderTemplate } from "./handlebars.ts";
-import type { HostFile } from "./host-file.ts";
+import { hostFile, none, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
 /** Paths on the storage hosts, named once. */
@@ -72,12 +72,12 @@ export function bootstrapScript(storage: StoragePlan): BootstrapScript {
   };
 }
 
-const file = (path: string, content: string, permissions: HostFile["permissions"] = "0644"): HostFile => ({ path, content, permissions, owner: "root:root" });
+const GLUSTERD = "glusterd.service";
 
 function serverFiles(storage: StoragePlan): HostFile[] {
   const P = STORAGE_SERVER_PATHS;
   return [
-    file(
+    hostFile(
       P.prepareScript,
       renderTemplate("storage/brick-prepare.sh", {
         mountPoint: storage.brickMountPoint,
@@ -86,15 +86,17 @@ function serverFiles(storage: StoragePlan): HostFile[] {
         fstabOptions: BRICK_FSTAB_OPTIONS,
         deviceWaitS: BRICK_DEVICE_WAIT_S,
       }),
-      "0755",
+      { permissions: "0755", action: none("run at the next boot: the brick is mounted while glusterd serves it") },
     ),
-    file(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60 })),
-    file(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit })),
+    hostFile(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60 }), {
+      action: none("applies at the next boot: the brick is mounted while glusterd serves it"),
+    }),
+    hostFile(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit }), { action: restart(GLUSTERD) }),
     // Deferred: it replaces the file the glusterfs-server package installs.
-    {
-      ...file(P.glusterdVol, renderTemplate("storage/glusterd.vol", { listenPort: storage.glusterdPort, basePort: storage.brickPorts.first, maxPort: storage.brickPorts.last })),
+    hostFile(P.glusterdVol, renderTemplate("storage/glusterd.vol", { listenPort: storage.glusterdPort, basePort: storage.brickPorts.first, maxPort: storage.brickPorts.last }), {
       defer: true,
-    },
+      action: restart(GLUSTERD),
+    }),
   ];
 }
 
@@ -102,8 +104,9 @@ function bootstrapFiles(storage: StoragePlan): HostFile[] {
   const P = STORAGE_SERVER_PATHS;
   const B = STORAGE_BOOTSTRAP_BUDGET;
   return [
-    file(P.bootstrapScript, renderTemplate("storage/gluster-bootstrap.sh", bootstrapScript(storage)), "0755"),
-    file(
+    // The bootstrap is idempotent: rerun, it sets the volume options the plan now has.
+    hostFile(P.bootstrapScript, renderTemplate("storage/gluster-bootstrap.sh", bootstrapScript(storage)), { permissions: "0755", action: restart(P.bootstrapUnit) }),
+    hostFile(
       P.bootstrapService,
       renderTemplate("storage/gluster-bootstrap.service", {
         volume: storage.volume,
@@ -115,6 +118,7 @@ function bootstrapFiles(storage: StoragePlan): HostFile[] {
         startLimitInterval: B.startLimitInterval,
         startLimitBurst: B.startLimitBurst,
       }),
+      { action: restart(P.bootstrapUnit) },
     ),
   ];
 }

@@ -1,7 +1,7 @@
 /**
  * The services' build: bundles each service with esbuild (platform node, target node20, ESM,
  * not minified) into one byte-deterministic .tar.gz per service plus a `<artifact>.sha256` file.
- * Used by synth (render/services-artifacts.ts), the bench, the labs and the tests; the command
+ * Used by synth (synth/pipeline.ts `prepare`, before planning), the bench, the labs and the tests; the command
  * line is scripts/build-services.ts:
  *
  *   npx tsx scripts/build-services.ts [outDir]      (default dist/services/)
@@ -14,9 +14,10 @@
  * `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=...` | `gzip -n`.
  *
  * Besides the tarballs, `manifest.json` records the sha256 of the inputs (SOURCE_INPUTS) and of
- * each artifact. Synth reads it (`ensureServiceArtifacts`): when the inputs are unchanged it
- * reuses the built files (a few ms), otherwise it rebuilds them first (about 1 s), so the sha256
- * a host verifies is always that of the file in dist/services/ that the user uploads.
+ * each artifact. Synth reads it (`serviceArtifacts` → `ensureServiceArtifacts`) before it plans:
+ * when the inputs are unchanged it reuses the built files (a few ms), otherwise it rebuilds them
+ * first (about 1 s), and passes the sha256 into the plan, so the sha256 a host verifies is always
+ * that of the file in dist/services/ that the user uploads.
  */
 import { build, buildSync, type BuildOptions } from "esbuild";
 import { execFileSync } from "node:child_process";
@@ -26,6 +27,7 @@ import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ServiceName } from "../plan/services.ts";
 
 /** Repository root (this file lives in <root>/services). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -219,6 +221,24 @@ export function ensureServiceArtifacts(outDir = DIST_SERVICES): { readonly built
   const fresh = readManifest(out);
   if (!fresh) throw new Error(`build-services: ${join(out, MANIFEST)} missing right after a build; check that ${out} is writable`);
   return { built: true, artifacts: withPaths(out, fresh) };
+}
+
+/** One artifact as synth passes it to the plan (plan/services.ts ServiceArtifactDigests). */
+export interface ServiceArtifact {
+  /** Path of the built file, relative to the repository root (what the user uploads). */
+  readonly file: string;
+  readonly sha256: string;
+}
+
+/** Every service's artifact for the current sources (`ensureServiceArtifacts`), by service name. */
+export function serviceArtifacts(outDir = DIST_SERVICES): Readonly<Record<ServiceName, ServiceArtifact>> {
+  const { artifacts } = ensureServiceArtifacts(outDir);
+  const pick = (name: ServiceName): ServiceArtifact => {
+    const a = artifacts[name];
+    if (!a) throw new Error(`services: ${join(resolve(outDir), MANIFEST)} has no ${name} artifact; run npm run build:services`);
+    return a;
+  };
+  return { parser: pick("parser"), "mail-api": pick("mail-api") };
 }
 
 function withPaths(out: string, m: ServicesManifest): Record<string, { file: string; sha256: string }> {

@@ -1,6 +1,8 @@
 /**
  * The one direction of data: topology → validate → plan → render → constructs → synth,
- * plus the review bundle. `prepare` is pure (no cdktf); `buildApp` adds the constructs.
+ * plus the review bundle. `prepare` (no cdktf) does the one I/O step before planning, the
+ * services' build (services/build.ts), unless the caller passes the artifacts' sha256; plan and
+ * render are pure. `buildApp` adds the constructs.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -10,7 +12,9 @@ import { BulwarkStack } from "../constructs/stack.ts";
 import { analyzeFailures, type FailureAnalysis } from "../plan/failure.ts";
 import type { Plan } from "../plan/model.ts";
 import { buildPlan } from "../plan/plan.ts";
+import type { ServiceArtifactDigests } from "../plan/services.ts";
 import { renderAll, type RenderedHost } from "../render/host.ts";
+import { serviceArtifacts } from "../services/build.ts";
 import { UserError } from "../topology/errors.ts";
 import { loadTopology, type TopologySource } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
@@ -22,10 +26,19 @@ export interface Prepared {
   readonly rendered: readonly RenderedHost[];
 }
 
-/** Validates, plans, checks the single-host-failure gate and renders every host. */
-export function prepare(source: TopologySource): Prepared {
+export interface PrepareOptions {
+  /**
+   * The sha256 of each service artifact, which the plan carries and each host verifies.
+   * Default: the build in dist/services/ (services/build.ts serviceArtifacts(): reused while
+   * the sources are unchanged, rebuilt otherwise). Tests may pass fixed digests.
+   */
+  readonly artifacts?: ServiceArtifactDigests;
+}
+
+/** Validates, gets the artifacts' sha256, plans, checks the single-host-failure gate and renders every host. */
+export function prepare(source: TopologySource, options: PrepareOptions = {}): Prepared {
   const topology = loadTopology(source);
-  const plan = buildPlan(topology);
+  const plan = buildPlan(topology, { artifacts: options.artifacts ?? serviceArtifacts() });
   const failures = analyzeFailures(plan);
   if (failures.singlePointsOfFailure.length > 0 && plan.singlePointsOfFailureAllowed === undefined) {
     const loss = failures.losses.find((l) => !l.survives)!;
@@ -54,8 +67,8 @@ export interface SynthResult {
 }
 
 /** Everything `npm run synth` does: cdktf.out/ plus the review bundle. */
-export function synthesize(source: TopologySource, outdir: string, reviewDir: string): SynthResult {
-  const prepared = prepare(source);
+export function synthesize(source: TopologySource, outdir: string, reviewDir: string, options: PrepareOptions = {}): SynthResult {
+  const prepared = prepare(source, options);
   // Like `cdktf synth`, start from an empty stacks/ so no stale stack is left to deploy.
   rmSync(join(outdir, "stacks"), { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });

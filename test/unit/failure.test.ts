@@ -3,9 +3,9 @@ import { analyzeFailures } from "../../plan/failure.ts";
 import { buildPlan } from "../../plan/plan.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { prepare } from "../../synth/pipeline.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
-const analysis = (patch: Record<string, unknown> = {}) => analyzeFailures(buildPlan(validateTopology(withInput(patch))));
+const analysis = (patch: Record<string, unknown> = {}) => analyzeFailures(buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS));
 
 describe("single-host failure analysis", () => {
   it("GIVEN the seed WHEN each host is lost THEN the service survives every loss", () => {

@@ -4,12 +4,12 @@ import { buildPlan } from "../../plan/plan.ts";
 import { renderHost } from "../../render/host.ts";
 import { LB_PATHS } from "../../render/lb.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 const VIP = { roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" } } } };
 
 function lbFiles(patch: Record<string, unknown> = {}, host = "lb-1") {
-  const plan = buildPlan(validateTopology(withInput(patch)));
+  const plan = buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
   const r = renderHost(plan, plan.hosts.find((h) => h.name === host)!);
   const content = (path: string) => r.files.find((f) => f.path === path)?.content;
   return { plan, r, content, paths: r.files.map((f) => f.path) };

@@ -12,11 +12,11 @@ import { buildPlan } from "../../plan/plan.ts";
 import { configSetOf, shardsOf, type MongoPlan } from "../../plan/mongo.ts";
 import { clusterBootstrapConfig, renderBootstrapScript, replicaSetBootstrapConfig, BOOTSTRAP_BUDGET, type BootstrapConfig } from "../../render/mongo-bootstrap.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 type Json = Record<string, any>;
 /** The seed's Mongo section of the plan: what the rendered scripts send. */
-const mongo: MongoPlan = buildPlan(validateTopology(withInput({}))).mongo;
+const mongo: MongoPlan = buildPlan(validateTopology(withInput({})), TEST_PLAN_INPUTS).mongo;
 const configSet = configSetOf(mongo);
 const shardSets = shardsOf(mongo);
 const cfgConfig = replicaSetBootstrapConfig(configSet);

@@ -11,11 +11,11 @@ import { clusterBootstrapConfig, renderBootstrapScript, replicaSetBootstrapConfi
 import { checkedMongoConfig } from "../../render/mongo-schema.ts";
 import { UserErrors } from "../../topology/errors.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 type Json = Record<string, any>;
 const topology = validateTopology(withInput({}));
-const plan = buildPlan(topology);
+const plan = buildPlan(topology, TEST_PLAN_INPUTS);
 const shardConfig = replicaSetBootstrapConfig(shardsOf(plan.mongo)[0]!);
 const clusterConfig = clusterBootstrapConfig(plan.mongo);
 
@@ -53,14 +53,14 @@ describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before
   const moved = (host: string, group: string): PlannedHost[] => plan.hosts.map((h) => (h.name === host ? { ...h, placementGroup: group } : h));
 
   it("GIVEN shards of 4 that skipped the topology rules WHEN planned THEN buildPlan refuses each set with the voter rule", () => {
-    expect(userErrors(() => buildPlan(unvalidated({ mongo: { membersPerShard: 4 } })))).toEqual([
+    expect(userErrors(() => buildPlan(unvalidated({ mongo: { membersPerShard: 4 } }), TEST_PLAN_INPUTS))).toEqual([
       "roles.mongo.membersPerShard: replica set shard1 has 4 voting members; it needs an odd number from 3 to 7; got 4. Fix: use 3, 5 or 7",
       "roles.mongo.membersPerShard: replica set shard2 has 4 voting members; it needs an odd number from 3 to 7; got 4. Fix: use 3, 5 or 7",
     ]);
   });
 
   it("GIVEN no app or parser hosts WHEN planned THEN buildPlan says mongos needs them, naming the field", () => {
-    expect(userErrors(() => buildPlan(unvalidated({ app: { count: 0 }, parser: { count: 0 } })))).toEqual([
+    expect(userErrors(() => buildPlan(unvalidated({ app: { count: 0 }, parser: { count: 0 } }), TEST_PLAN_INPUTS))).toEqual([
       "roles.app.count: mongos runs on the app and parser hosts, and there are none; got 0. Fix: keep at least one app or parser host",
     ]);
   });
@@ -69,7 +69,7 @@ describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before
     ["no shard", { shards: 0 }, "roles.mongo.shards: the cluster needs at least one shard; got 0. Fix: set roles.mongo.shards to 1 or more"],
     ["no config server", { configServers: 0 }, "roles.mongo.configServers: the cluster needs exactly one config-server replica set; got []. Fix: set roles.mongo.configServers to 3"],
   ])("GIVEN %s WHEN planned THEN buildPlan refuses the cluster", (_name, mongo, message) => {
-    expect(userErrors(() => buildPlan(unvalidated({ mongo })))).toEqual([message]);
+    expect(userErrors(() => buildPlan(unvalidated({ mongo }), TEST_PLAN_INPUTS))).toEqual([message]);
   });
 
   it("GIVEN a shard member outside its set's spread placement group WHEN the Mongo section is planned THEN the error names the group and the fix", () => {

@@ -16,10 +16,10 @@ import { MONGODB_KEY_FINGERPRINT, MONGODB_VERSION } from "../../render/mongo-apt
 import { mongoConfigProblems } from "../../render/mongo-schema.ts";
 import { prepare } from "../../synth/pipeline.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 type Json = Record<string, any>;
-const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)));
+const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
 const plan = planOf();
 const rendered = renderAll(plan);
 const byName = new Map(rendered.map((r) => [r.host.name, r]));

@@ -3,9 +3,9 @@ import { ADDRESS_BLOCKS, MAX_PER_PLACEMENT_GROUP } from "../../plan/catalog.ts";
 import { buildPlan } from "../../plan/plan.ts";
 import { cidrContains, parseIpv4Cidr } from "../../topology/cidr.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { sizedInput, withInput } from "../support/fixtures.ts";
+import { sizedInput, TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
-const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)));
+const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
 
 describe("plan", () => {
   it("GIVEN the seed WHEN planned THEN it has 18 hosts per role as designed, each on a unique static IP in the subnet", () => {
@@ -36,7 +36,7 @@ describe("plan", () => {
   });
 
   it("GIVEN 100 hosts WHEN planned THEN no placement group holds more than 10 and every Mongo set has its own group", () => {
-    const plan = buildPlan(validateTopology(sizedInput(100)));
+    const plan = buildPlan(validateTopology(sizedInput(100)), TEST_PLAN_INPUTS);
     expect(plan.hosts).toHaveLength(100);
     for (const g of plan.placementGroups) expect(g.hosts.length, g.name).toBeLessThanOrEqual(MAX_PER_PLACEMENT_GROUP);
     expect(plan.placementGroups.filter((g) => g.role === "app").map((g) => g.name)).toEqual(["pg-app-1", "pg-app-2", "pg-app-3", "pg-app-4", "pg-app-5"]);

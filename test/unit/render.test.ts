@@ -8,9 +8,9 @@ import { USER_DATA_LIMIT_BYTES } from "../../render/cloud-config.ts";
 import { worstCaseLength } from "../../render/deploy-values.ts";
 import { EXAMPLE_ADMIN_KEY } from "../../topology/defaults.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
-const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)));
+const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
 
 describe("rendering", () => {
   it("GIVEN a template value is missing WHEN rendered THEN handlebars' strict mode throws instead of writing an empty string", () => {

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { buildPlan } from "../../plan/plan.ts";
@@ -5,12 +7,11 @@ import { PARSER_THREADS_BY_SERVER_TYPE } from "../../plan/services.ts";
 import { renderHost } from "../../render/host.ts";
 import { LAYERS } from "../../render/layers.ts";
 import { servicesLayer } from "../../render/services.ts";
-import { serviceArtifactDigests } from "../../render/services-artifacts.ts";
 import { CURRENT_SERVER_TYPES } from "../../topology/model.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
-const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)));
+const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
 const hostFiles = (patch: Record<string, unknown>, name: string) => {
   const plan = planOf(patch);
   const r = renderHost(plan, plan.hosts.find((h) => h.name === name)!);
@@ -37,6 +38,15 @@ describe("services plan", () => {
     const plan = planOf();
     for (const b of plan.lb.backends) expect(plan.services.hosts[b.name]).toMatchObject({ service: "mail-api", listenHost: b.address, listenPort: b.port });
     expect(Object.keys(plan.services.hosts)).toEqual(["app-1", "app-2", "parser-1", "parser-2"]);
+  });
+
+  it("GIVEN the artifacts' sha256 as plan input WHEN planned THEN each artifact carries its own, and a malformed one is refused", () => {
+    const plan = planOf();
+    expect(plan.services.artifacts.parser).toMatchObject({ file: "parser.tar.gz", sha256: "a".repeat(64) });
+    expect(plan.services.artifacts["mail-api"]).toMatchObject({ file: "mail-api.tar.gz", sha256: "b".repeat(64) });
+    const topology = validateTopology(withInput({}));
+    const artifacts = { ...TEST_PLAN_INPUTS.artifacts, parser: { sha256: "A".repeat(64) } };
+    expect(() => buildPlan(topology, { artifacts })).toThrow(/^plan\/services: the parser artifact's sha256 must be 64 lowercase hex digits, got "A{64}"/);
   });
 });
 
@@ -77,15 +87,21 @@ describe("services layer", () => {
     const unit = file("/etc/systemd/system/bulwark-mail-api.service");
     expect(lines(unit, "LoadCredential")).toEqual(["api-token:/etc/bulwark/mail-api-token"]);
     const token = r.files.find((f) => f.path === "/etc/bulwark/mail-api-token")!;
-    expect(token).toEqual({ path: "/etc/bulwark/mail-api-token", content: "@@deploy:mail_api_token@@\n", permissions: "0600", owner: "root:root" });
+    expect(token).toEqual({
+      path: "/etc/bulwark/mail-api-token",
+      content: "@@deploy:mail_api_token@@\n",
+      permissions: "0600",
+      owner: "root:root",
+      action: { kind: "restart", unit: "bulwark-mail-api.service" },
+    });
     const parser = hostFiles({}, "parser-1");
     expect(lines(parser.file("/etc/systemd/system/bulwark-parser.service"), "LoadCredential")).toEqual([]);
     expect(parser.r.files.some((f) => f.content.includes("mail_api_token"))).toBe(false);
   });
 
-  it("GIVEN a topology's artifact URL WHEN rendered THEN the install script fetches <url><name>.tar.gz and checks the sha256 of the built artifact", () => {
+  it("GIVEN a topology's artifact URL WHEN rendered THEN the install script fetches <url><name>.tar.gz and checks the sha256 the plan carries", () => {
     const { file } = hostFiles({ services: { artifactBaseUrl: "https://dl.example.com/bulwark/" } }, "parser-1");
-    const { sha256 } = serviceArtifactDigests().parser;
+    const sha256 = TEST_PLAN_INPUTS.artifacts.parser.sha256;
     const script = file("/usr/local/sbin/bulwark-install-parser");
     expect(script.startsWith("#!/bin/sh\n")).toBe(true);
     expect(script).toContain('url="https://dl.example.com/bulwark/parser.tar.gz"\n');
@@ -113,5 +129,16 @@ describe("services layer", () => {
       ["systemctl", "enable", "--now", "--no-block", "bulwark-parser.service"],
     ]);
     expect(doc.packages).toEqual(expect.arrayContaining(["nodejs", "curl"]));
+  });
+});
+
+describe("render stage purity", () => {
+  it("GIVEN render/ WHEN its imports are read THEN nothing there builds, spawns or writes (the artifacts' sha256 come in through the plan)", () => {
+    const dir = join(import.meta.dirname, "..", "..", "render");
+    for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+      const source = readFileSync(join(dir, name), "utf8");
+      expect(source, name).not.toMatch(/from "(node:)?child_process"|from "esbuild"|services\/build\.ts|services-artifacts/);
+      expect(source, name).not.toMatch(/\b(writeFileSync|writeFile|mkdirSync|rmSync|renameSync|appendFileSync)\b/);
+    }
   });
 });

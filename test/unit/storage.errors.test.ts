@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { buildPlan } from "../../plan/plan.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 describe("storage topology errors", () => {
   it.each([
@@ -15,6 +15,6 @@ describe("storage topology errors", () => {
   });
 
   it("GIVEN more storage servers than the storage address block holds WHEN planned THEN the error names the block and the fix", () => {
-    expect(() => buildPlan(validateTopology(withInput({ roles: { storage: { count: 21 } } })))).toThrow(/^roles\.storage: has 21 hosts, but the storage address block of 10\.0\.1\.0\/24 holds 20 .*Fix: use at most 20 storage hosts$/);
+    expect(() => buildPlan(validateTopology(withInput({ roles: { storage: { count: 21 } } })), TEST_PLAN_INPUTS)).toThrow(/^roles\.storage: has 21 hosts, but the storage address block of 10\.0\.1\.0\/24 holds 20 .*Fix: use at most 20 storage hosts$/);
   });
 });

@@ -6,13 +6,13 @@ import { renderHost } from "../../render/host.ts";
 import { clientVolfile, mountUnitName, STORAGE_CLIENT_PATHS } from "../../render/storage-client.ts";
 import { STORAGE_SERVER_PATHS } from "../../render/storage-server.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 const ARBITER = { roles: { storage: { replica: 2, arbiter: true } } };
 const SIX = { roles: { storage: { count: 6 } } };
 
 function setup(patch: Record<string, unknown> = {}) {
-  const plan = buildPlan(validateTopology(withInput(patch)));
+  const plan = buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
   const host = (name: string) => {
     const r = renderHost(plan, plan.hosts.find((h) => h.name === name)!);
     return { r, content: (path: string) => r.files.find((f) => f.path === path)?.content, paths: r.files.map((f) => f.path) };

@@ -22,10 +22,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../plan/model.ts";
 import { buildPlan } from "../../plan/plan.ts";
 import { renderHost } from "../../render/host.ts";
-import { serviceArtifactDigests } from "../../render/services-artifacts.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { REPO_ROOT } from "../../services/build.ts";
-import { withInput } from "../support/fixtures.ts";
+import { REPO_ROOT, serviceArtifacts } from "../../services/build.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
 interface Run {
@@ -48,7 +47,7 @@ const canRun = haveTool("unshare", "util-linux") && haveTool("curl", "curl") && 
 
 describe.runIf(canRun)("install script against a local artifact server", () => {
   const tmp = mkdtempSync(join(tmpdir(), "bulwark-install-"));
-  const digests = serviceArtifactDigests();
+  const digests = serviceArtifacts();
   const good = readFileSync(join(REPO_ROOT, digests.parser.file));
   /** What the server answers per path: a queue of [status, body], the last one repeating. */
   const answers = new Map<string, [number, Buffer][]>();
@@ -76,7 +75,7 @@ describe.runIf(canRun)("install script against a local artifact server", () => {
 
   /** The parser-1 install script as rendered for a plan fetching from the test server. */
   function renderedScript(name: string): string {
-    const plan = planWithUrl(buildPlan(validateTopology(withInput({}))), base);
+    const plan = planWithUrl(buildPlan(validateTopology(withInput({})), { artifacts: digests }), base);
     const file = renderHost(plan, plan.hosts.find((h) => h.name === "parser-1")!).files.find((f) => f.path === "/usr/local/sbin/bulwark-install-parser")!;
     const path = join(tmp, name, "bulwark-install-parser");
     mkdirSync(dirname(path), { recursive: true });
@@ -125,7 +124,7 @@ const canVerify = haveTool("systemd-analyze", "systemd") && haveTool("unshare", 
 describe.runIf(canVerify)("systemd-analyze verify", () => {
   const tmp = mkdtempSync(join(tmpdir(), "bulwark-units-"));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const plan = buildPlan(validateTopology(withInput({})));
+  const plan = buildPlan(validateTopology(withInput({})), TEST_PLAN_INPUTS);
 
   /** Writes the host's units and /usr/local/sbin; returns their dirs. */
   function hostTree(name: string): { units: string; sbin: string } {

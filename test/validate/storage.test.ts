@@ -15,10 +15,10 @@ import { renderHost } from "../../render/host.ts";
 import { mountUnitName } from "../../render/storage-client.ts";
 import { HETZNER_VOLUME_DEVICE_PREFIX, STORAGE_SERVER_PATHS } from "../../render/storage-server.ts";
 import { validateTopology } from "../../topology/load.ts";
-import { withInput } from "../support/fixtures.ts";
+import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
-const plan = buildPlan(validateTopology(withInput({})));
+const plan = buildPlan(validateTopology(withInput({})), TEST_PLAN_INPUTS);
 const storage2 = renderHost(plan, plan.hosts.find((h) => h.name === "storage-2")!);
 const prepareScript = storage2.files.find((f) => f.path === STORAGE_SERVER_PATHS.prepareScript)!.content;
 
