@@ -48,9 +48,14 @@ export class Counter implements Family {
   }
 }
 
-/** A gauge whose value is read at scrape time. */
+/** A gauge whose value is read at scrape time (one series, optionally labelled). */
 export class Gauge implements Family {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number | Promise<number>) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number | Promise<number>,
+    private readonly labels: Labels = {},
+  ) {}
 
   async render(): Promise<string> {
     let v: number;
@@ -59,7 +64,7 @@ export class Gauge implements Family {
     } catch {
       v = NaN;
     }
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${num(v)}`].join("\n");
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name}${labelText(this.labels)} ${num(v)}`].join("\n");
   }
 }
 
@@ -126,16 +131,31 @@ export interface ParserMetrics {
   parseSeconds: Histogram;
 }
 
-/** Creates the parser metrics; `queueDepth` and `poolThreads` are read at scrape time. */
-export function createParserMetrics(queueDepth: () => Promise<number>, poolThreads: () => number): ParserMetrics {
+/**
+ * Creates the parser metrics; `queueDepth` and `poolThreads` are read at scrape time.
+ * `documentLimit` is the document store's size limit, exported as a constant gauge.
+ */
+export function createParserMetrics(
+  queueDepth: () => Promise<number>,
+  poolThreads: () => number,
+  documentLimit?: { bytes: number; measure: string },
+): ParserMetrics {
   const registry = new Registry();
   const processed = registry.register(new Counter("bulwark_parser_processed_total", "Messages parsed and stored."));
   const failed = registry.register(
     new Counter("bulwark_parser_failed_total", "Messages whose processing failed for a non-message reason (I/O, store); they are released for retry."),
   );
-  const quarantined = registry.register(new Counter("bulwark_parser_quarantined_total", "Messages moved to quarantine, by reason."));
+  const quarantined = registry.register(
+    new Counter("bulwark_parser_quarantined_total", "Messages and spool entries moved to quarantine, by reason (see the parser README)."),
+  );
   registry.register(new Gauge("bulwark_parser_queue_depth", "Files waiting in the spool's new/ directory.", queueDepth));
   registry.register(new Gauge("bulwark_parser_pool_threads", "Live parse worker threads.", poolThreads));
+  if (documentLimit) {
+    const { bytes, measure } = documentLimit;
+    registry.register(
+      new Gauge("bulwark_parser_document_limit_bytes", "Largest document the store accepts; larger ones are quarantined as document-too-large.", () => bytes, { measure }),
+    );
+  }
   const parseSeconds = registry.register(
     new Histogram("bulwark_parser_parse_seconds", "Wall-clock time of one parse in a worker.", [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
   );

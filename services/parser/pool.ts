@@ -2,8 +2,8 @@ import { Piscina } from "piscina";
 import { PHASE_PARSING, PHASE_READING, type ParseInput, type ParseTask, type ParseTaskResult } from "./worker-protocol.ts";
 import type { AttachmentBlob } from "./parse-message.ts";
 
-/** Why a message was quarantined. */
-export type FailureKind = "crash" | "timeout" | "oom" | "too-large" | "parse-error";
+/** Why the pool failed a message in a way the same bytes will always repeat (quarantine). */
+export type FailureKind = "crash" | "timeout" | "oom" | "too-large" | "parse-error" | "document-too-large";
 
 /** Result of running one message through the pool. */
 export type ParseOutcome =
@@ -27,6 +27,8 @@ export interface ParsePoolOptions {
   documentsRoot?: string;
   /** With documentsRoot: workers return each document's sha256 (the processed log). */
   wantDocSha256?: boolean;
+  /** With documentsRoot: the document store's limit (canonical JSON bytes; default the store's). */
+  documentsMaxBytes?: number;
 }
 
 /**
@@ -64,6 +66,8 @@ export class ParsePool {
     for (const [name, v] of [["threads", options.threads], ["timeoutMs", options.timeoutMs], ["heapMb", options.heapMb]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`ParsePool ${name}=${v} is invalid: use a positive integer`);
     }
+    const dmax = options.documentsMaxBytes;
+    if (dmax !== undefined && (!Number.isSafeInteger(dmax) || dmax <= 0)) throw new Error(`ParsePool documentsMaxBytes=${dmax} is invalid: use a positive integer`);
     this.piscina = new Piscina<ParseTask, ParseTaskResult>({
       filename: options.workerFile,
       minThreads: options.threads,
@@ -123,10 +127,15 @@ export class ParsePool {
       timedOut = true;
       ac.abort(new Error(`parse exceeded ${this.options.timeoutMs} ms`));
     }, this.options.timeoutMs);
-    const { attachmentsRoot, documentsRoot, wantDocSha256 } = this.options;
+    const { attachmentsRoot, documentsRoot, wantDocSha256, documentsMaxBytes } = this.options;
     const phase = new Int32Array(new SharedArrayBuffer(4));
     try {
-      const task: ParseTask = { ...input, phase, ...(attachmentsRoot ? { attachmentsRoot } : {}), ...(documentsRoot ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}) } : {}) };
+      const task: ParseTask = {
+        ...input,
+        phase,
+        ...(attachmentsRoot ? { attachmentsRoot } : {}),
+        ...(documentsRoot ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}), ...(documentsMaxBytes !== undefined ? { documentsMaxBytes } : {}) } : {}),
+      };
       const r = await this.piscina.run(task, { transferList: "buf" in input ? [input.buf] : [], signal: ac.signal });
       const ms = performance.now() - started;
       if (r.ok) return { ...r, ms };

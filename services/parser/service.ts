@@ -1,9 +1,9 @@
 import { appendFile, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import type { MessageStore } from "../store/types.ts";
+import { isDocumentTooLarge, type MessageStore } from "../store/types.ts";
 import { createParserMetrics, type ParserMetrics } from "./metrics.ts";
 import { ParsePool, type ParseOutcome } from "./pool.ts";
-import { Spool, type Claim } from "./spool.ts";
+import { displayName, Spool, type Claim, type QuarantineKind } from "./spool.ts";
 
 /** Random order, so hosts sharing a spool do not all race for the same names first. */
 function shuffle<T>(xs: T[]): T[] {
@@ -101,8 +101,15 @@ export class ParserService {
       attachmentsRoot: opts.attachmentsRoot,
       documentsRoot: opts.documentsRoot,
       wantDocSha256: opts.processedLog !== undefined,
+      // Workers writing documents check them against the store's limit before any write.
+      ...(opts.documentsRoot ? { documentsMaxBytes: opts.store.documents.maxDocumentBytes } : {}),
     });
-    this.metrics = createParserMetrics(() => this.spool.queueDepth(), () => this.pool.threadCount);
+    this.metrics = createParserMetrics(() => this.spool.queueDepth(), () => this.pool.threadCount, {
+      bytes: opts.store.documents.maxDocumentBytes,
+      measure: opts.store.documents.sizeMeasure,
+    });
+    // Names too long to claim are quarantined by the spool itself, without a claim.
+    this.spool.onUnclaimedQuarantine = (e) => this.recordQuarantine(e.name, e.quarantineName, e.reason, e.detail);
     // Claims held at once: enough to keep every worker busy while the main thread reads
     // and writes files, small enough that a dead host strands few messages.
     this.capacity = opts.threads * 4;
@@ -203,7 +210,7 @@ export class ParserService {
       .catch((err) => {
         this.metrics.failed.inc();
         this.pauseUntil = Date.now() + FAILURE_BACKOFF_MS;
-        this.log(`processing ${c.name} failed: ${(err as Error).message}; releasing it for retry`);
+        this.log(`processing ${displayName(c.name)} failed: ${(err as Error).message}; releasing it for retry`);
         return this.spool.release(c).then(() => undefined, () => undefined);
       })
       .finally(() => {
@@ -214,10 +221,29 @@ export class ParserService {
     this.inflight.add(p);
   }
 
+  /** Counts, reports and logs one quarantined entry. */
+  private recordQuarantine(name: string, quarantineName: string, reason: QuarantineKind, detail: string): void {
+    this.metrics.quarantined.inc({ reason });
+    this.opts.onEvent?.({ type: "quarantined", name, reason, t: performance.now() });
+    const as = quarantineName === name ? "" : ` as ${quarantineName}`;
+    this.log(`quarantined ${displayName(name)}${as}: ${reason}: ${detail}`);
+  }
+
+  private async quarantineClaim(c: Claim, reason: QuarantineKind, detail: string): Promise<void> {
+    if (await this.spool.quarantine(c, reason, detail)) this.recordQuarantine(c.name, c.quarantineName ?? c.name, reason, detail);
+  }
+
   private async process(c: Claim): Promise<void> {
+    // Only a regular file is opened for reading (O_NOFOLLOW | O_NONBLOCK, fstat); a symlink,
+    // FIFO, socket, directory or device node is quarantined with its type, never read.
+    const opened = await this.spool.openClaimed(c);
+    if (!opened.ok) {
+      await this.quarantineClaim(c, opened.reason, opened.detail);
+      return;
+    }
     // The worker reads the file through this descriptor (size check first: over the limit
     // is quarantined "too-large" unread), so no message bytes pass through this thread.
-    const fh = await this.spool.openClaimed(c);
+    const fh = opened.fh;
     let outcome: ParseOutcome;
     try {
       const onEvent = this.opts.onEvent;
@@ -228,18 +254,22 @@ export class ParserService {
     if (c.state !== "held") return; // released on shutdown or lost: another host owns it now
     if (!outcome.ok && outcome.kind === "store-error") throw new Error(outcome.detail);
     if (!outcome.ok) {
-      if (await this.spool.quarantine(c, outcome.kind, outcome.detail)) {
-        this.metrics.quarantined.inc({ reason: outcome.kind });
-        this.opts.onEvent?.({ type: "quarantined", name: c.name, reason: outcome.kind, t: performance.now() });
-        this.log(`quarantined ${c.name}: ${outcome.kind}: ${outcome.detail}`);
-      }
+      await this.quarantineClaim(c, outcome.kind, outcome.detail);
       return;
     }
     this.metrics.parseSeconds.observe(outcome.ms / 1000);
     const { store } = this.opts;
     if (!outcome.written) {
       for (const a of outcome.attachments) await store.attachments.putAttachment(a.sha256, a.content);
-      await store.documents.putSerialized(outcome.key, outcome.docBytes);
+      try {
+        await store.documents.putSerialized(outcome.key, outcome.docBytes);
+      } catch (err) {
+        // Over the store's limit (checked before the write): the same bytes always build the
+        // same document, so this is the message's fault, not a store failure to retry.
+        if (!isDocumentTooLarge(err)) throw err;
+        await this.quarantineClaim(c, "document-too-large", err.message);
+        return;
+      }
     }
     if (await this.spool.complete(c)) {
       this.metrics.processed.inc();

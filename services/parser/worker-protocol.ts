@@ -26,6 +26,11 @@ export interface ParseTaskOptions {
    * returns no bytes: the main thread only claims, renames and unlinks.
    */
   documentsRoot?: string;
+  /**
+   * With `documentsRoot`: the document store's limit (canonical JSON bytes). A larger document
+   * is "document-too-large", found before anything (attachments included) is written.
+   */
+  documentsMaxBytes?: number;
   /** Return the sha256 of the written document (for the processed log). */
   wantDocSha256?: boolean;
   /**
@@ -53,4 +58,4 @@ export const PHASE_WRITING = 2;
 export type ParseTaskResult =
   | { ok: true; key: string; written: false; docBytes: Uint8Array; attachments: AttachmentBlob[] }
   | { ok: true; key: string; written: true; docSha256?: string; attachments: [] }
-  | { ok: false; kind: "parse-error" | "store-error" | "too-large"; detail: string };
+  | { ok: false; kind: "parse-error" | "store-error" | "too-large" | "document-too-large"; detail: string };

@@ -13,6 +13,7 @@
 import { fstatSync, readSync } from "node:fs";
 import { canonicalJson } from "../store/canonical-json.ts";
 import { FsAttachmentStore, FsDocumentStore } from "../store/fs-store.ts";
+import { isDocumentTooLarge } from "../store/types.ts";
 import { parseMessage, sha256Hex, type ParsedMessage } from "./parse-message.ts";
 import { PHASE_PARSING, PHASE_WRITING, type ParseTask, type ParseTaskResult } from "./worker-protocol.ts";
 
@@ -99,9 +100,20 @@ export async function parseBytes(bytes: Uint8Array, task: ParseTask): Promise<Pa
   } catch (err) {
     return { ok: false, kind: "parse-error", detail: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
   }
+  // A document over the store's limit is the message's fault (the same bytes build the same
+  // document every time): "document-too-large", found before anything is written, so a
+  // quarantined message leaves no attachment blobs behind.
+  let documents: FsDocumentStore | null = null;
+  try {
+    documents = task.documentsRoot ? new FsDocumentStore(task.documentsRoot, task.documentsMaxBytes) : null;
+    documents?.assertFits(parsed.doc.key, docBytes);
+  } catch (err) {
+    if (isDocumentTooLarge(err)) return { ok: false, kind: "document-too-large", detail: err.message };
+    return { ok: false, kind: "store-error", detail: `document store under ${task.documentsRoot}: ${(err as Error).message}` };
+  }
   if (task.phase) Atomics.store(task.phase, 0, PHASE_WRITING);
-  // A store error is not the message's fault: it is reported as "store-error" and the
-  // service releases the message for retry instead of quarantining it.
+  // Any other store error is not the message's fault: it is reported as "store-error" and
+  // the service releases the message for retry instead of quarantining it.
   if (task.attachmentsRoot) {
     const store = new FsAttachmentStore(task.attachmentsRoot);
     try {
@@ -110,10 +122,11 @@ export async function parseBytes(bytes: Uint8Array, task: ParseTask): Promise<Pa
       return { ok: false, kind: "store-error", detail: `writing attachments under ${task.attachmentsRoot}: ${(err as Error).message}` };
     }
   }
-  if (task.documentsRoot) {
+  if (documents) {
     try {
-      new FsDocumentStore(task.documentsRoot).putSerializedSync(parsed.doc.key, docBytes);
+      documents.putSerializedSync(parsed.doc.key, docBytes);
     } catch (err) {
+      if (isDocumentTooLarge(err)) return { ok: false, kind: "document-too-large", detail: err.message };
       return { ok: false, kind: "store-error", detail: `writing the document under ${task.documentsRoot}: ${(err as Error).message}` };
     }
     return { ok: true, key: parsed.doc.key, written: true, ...(task.wantDocSha256 ? { docSha256: sha256Hex(docBytes) } : {}), attachments: [] };

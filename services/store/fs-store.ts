@@ -5,6 +5,7 @@ import { writeFileAtomic, writeFileAtomicSync } from "./atomic-file.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import {
   assertKey,
+  DocumentTooLargeError,
   summarize,
   type AttachmentStore,
   type DocumentStore,
@@ -14,12 +15,38 @@ import {
 } from "./types.ts";
 
 /**
+ * Largest document the filesystem store writes: 16 MiB of canonical JSON, the same number as
+ * MongoDB's document limit. A file has no such limit, but (1) the labs and tests run on this
+ * store while production runs on MongoDB, and the same number makes them quarantine about the
+ * same messages (the measures differ: JSON bytes here, BSON bytes there, so a document near
+ * the limit can land on different sides), and (2) the mail API reads and parses a whole
+ * document per request, so a document is bounded by what one request may load. With the
+ * 12 MiB message limit only amplification (huge recipient lists, JSON escapes) gets there.
+ */
+export const FS_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+/**
  * Filesystem document store.
  * Layout: <root>/messages/<key[0..2]>/<key>.json, canonical JSON, written temp+rename.
- * A rewrite of an existing key with identical bytes is skipped.
+ * A rewrite of an existing key with identical bytes is skipped. A document over
+ * `maxDocumentBytes` (canonical JSON bytes) throws DocumentTooLargeError before anything is
+ * written.
  */
 export class FsDocumentStore implements DocumentStore {
-  constructor(private readonly root: string) {}
+  readonly sizeMeasure = "canonical-json" as const;
+  constructor(
+    private readonly root: string,
+    readonly maxDocumentBytes: number = FS_MAX_DOCUMENT_BYTES,
+  ) {
+    if (!Number.isSafeInteger(maxDocumentBytes) || maxDocumentBytes <= 0) {
+      throw new Error(`FsDocumentStore maxDocumentBytes=${maxDocumentBytes} is invalid: use a positive integer`);
+    }
+  }
+
+  /** Throws DocumentTooLargeError when `json` is over the limit. */
+  assertFits(key: string, json: Uint8Array): void {
+    if (json.byteLength > this.maxDocumentBytes) throw new DocumentTooLargeError(key, json.byteLength, this.maxDocumentBytes, this.sizeMeasure);
+  }
 
   /** Path of the document file for `key`. */
   pathFor(key: string): string {
@@ -33,6 +60,7 @@ export class FsDocumentStore implements DocumentStore {
 
   async putSerialized(key: string, json: Uint8Array): Promise<void> {
     const path = this.pathFor(key);
+    this.assertFits(key, json);
     const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
     const existing = await readFile(path).catch(() => null);
     if (existing && existing.equals(bytes)) return;
@@ -42,6 +70,7 @@ export class FsDocumentStore implements DocumentStore {
   /** putSerialized with synchronous calls (a parse worker writes the document itself). */
   putSerializedSync(key: string, json: Uint8Array): void {
     const path = this.pathFor(key);
+    this.assertFits(key, json);
     const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
     let existing: Buffer | null = null;
     try {

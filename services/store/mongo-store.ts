@@ -1,5 +1,5 @@
-import { MongoClient, type MongoClientOptions } from "mongodb";
-import { assertKey, summarize, type DocumentStore, type MessageDocument, type MessageSummary } from "./types.ts";
+import { BSON, MongoClient, type MongoClientOptions } from "mongodb";
+import { assertKey, DocumentTooLargeError, summarize, type DocumentStore, type MessageDocument, type MessageSummary } from "./types.ts";
 
 /** Stored shape: the message document plus `_id` = message key. */
 export type MongoMessageRecord = MessageDocument & { _id: string };
@@ -55,6 +55,33 @@ export function assertMongoUrl(url: string): void {
   }
 }
 
+/** MongoDB's maximum BSON document size (`maxBsonObjectSize` in `hello`): 16 MiB. */
+export const MONGO_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+
+/**
+ * Margin kept below MONGO_MAX_BSON_OBJECT_SIZE. A stored document travels inside larger
+ * envelopes that the server caps at 16 MiB + 16 KiB (the update command, its oplog entry,
+ * change-stream events carrying the full document), and the server may measure a little
+ * differently from the driver. 64 KiB (0.4 % of the limit) keeps every such envelope inside
+ * its cap; a document within 64 KiB of 16 MiB is pathological mail anyway.
+ */
+export const MONGO_DOCUMENT_MARGIN_BYTES = 64 * 1024;
+
+/** Largest record (BSON bytes, `_id` included) the Mongo store inserts: 16 MiB - 64 KiB = 16,711,680. */
+export const MONGO_MAX_DOCUMENT_BYTES = MONGO_MAX_BSON_OBJECT_SIZE - MONGO_DOCUMENT_MARGIN_BYTES;
+
+/** The server's BSONObjectTooLarge error code (a backstop: the size is checked before the write). */
+const BSON_OBJECT_TOO_LARGE = 10334;
+
+/**
+ * BSON size of the record exactly as the driver will serialize it: the driver's own
+ * `calculateObjectSize`, with `ignoreUndefined: false` as in the driver's default
+ * serialization (an undefined field is written as null).
+ */
+export function mongoRecordSize(record: MongoMessageRecord): number {
+  return BSON.calculateObjectSize(record, { ignoreUndefined: false });
+}
+
 /** Returns true for a duplicate-key error, which a concurrent upsert on the same _id can raise. */
 function isDuplicateKey(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 11000;
@@ -65,21 +92,51 @@ function isDuplicateKey(err: unknown): boolean {
  * upsert (replaceOne) so a double completion writes the same record.
  */
 export class MongoDocumentStore implements DocumentStore {
+  readonly sizeMeasure = "bson" as const;
+  /** BSON bytes of the largest record inserted (default MONGO_MAX_DOCUMENT_BYTES). */
+  readonly maxDocumentBytes: number;
+
   constructor(
     private readonly collection: MessageCollection,
     private readonly onClose: () => Promise<void> = async () => undefined,
-  ) {}
+    options: { maxDocumentBytes?: number } = {},
+  ) {
+    const max = options.maxDocumentBytes ?? MONGO_MAX_DOCUMENT_BYTES;
+    if (!Number.isSafeInteger(max) || max <= 0 || max > MONGO_MAX_BSON_OBJECT_SIZE) {
+      throw new Error(`MongoDocumentStore maxDocumentBytes=${max} is invalid: use a positive integer up to ${MONGO_MAX_BSON_OBJECT_SIZE}`);
+    }
+    this.maxDocumentBytes = max;
+  }
 
+  /**
+   * Upserts the record. Its BSON size is checked first: over the limit throws
+   * DocumentTooLargeError and nothing is sent (the same bytes would be refused on every retry).
+   */
   async putDocument(doc: MessageDocument): Promise<void> {
     assertKey(doc.key);
     const record: MongoMessageRecord = { _id: doc.key, ...doc };
+    const size = mongoRecordSize(record);
+    if (size > this.maxDocumentBytes) throw new DocumentTooLargeError(doc.key, size, this.maxDocumentBytes, this.sizeMeasure);
     try {
-      await this.collection.replaceOne({ _id: doc.key }, record, { upsert: true });
+      await this.replace(record);
     } catch (err) {
       // Two hosts upserting the same new _id at once: one insert wins, the loser gets
       // E11000; retrying turns it into a replace with identical content.
       if (!isDuplicateKey(err)) throw err;
-      await this.collection.replaceOne({ _id: doc.key }, record, { upsert: true });
+      await this.replace(record);
+    }
+  }
+
+  private async replace(record: MongoMessageRecord): Promise<void> {
+    try {
+      await this.collection.replaceOne({ _id: record._id }, record, { upsert: true });
+    } catch (err) {
+      // Backstop: if the server still finds the record too large, that is as permanent as
+      // the check above, so it is reported the same way rather than retried for ever.
+      if ((err as { code?: unknown })?.code === BSON_OBJECT_TOO_LARGE) {
+        throw new DocumentTooLargeError(record._id, mongoRecordSize(record), this.maxDocumentBytes, this.sizeMeasure);
+      }
+      throw err;
     }
   }
 

@@ -50,9 +50,46 @@ export interface MessageSummary {
   size: number;
 }
 
+/**
+ * Thrown by a document store before it writes, when the document is over the store's size
+ * limit. The same message bytes always build the same document, so this failure is the
+ * message's fault: the parser quarantines the message ("document-too-large") instead of
+ * releasing it for a retry that would fail the same way for ever.
+ */
+export class DocumentTooLargeError extends Error {
+  /** Stable marker (the worker bundle and the main thread may hold different class copies). */
+  readonly code = "EDOCUMENTTOOLARGE";
+  constructor(
+    readonly key: string,
+    /** The document's size as the store measures it. */
+    readonly size: number,
+    readonly limit: number,
+    /** How `size` was measured ("bson" or "canonical-json"). */
+    readonly measure: DocumentSizeMeasure,
+  ) {
+    super(`document ${key} is ${size} bytes (${measure}) > store limit ${limit} bytes`);
+    this.name = "DocumentTooLargeError";
+  }
+}
+
+/** True for a DocumentTooLargeError (checked by its code, not by class identity). */
+export function isDocumentTooLarge(err: unknown): err is DocumentTooLargeError {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === "EDOCUMENTTOOLARGE";
+}
+
+/** How a store measures a document against its limit. */
+export type DocumentSizeMeasure = "bson" | "canonical-json";
+
 /** Stores message documents, keyed by message key. Writes must be idempotent. */
 export interface DocumentStore {
-  /** Writes (or rewrites with identical content) the document under `doc.key`. */
+  /**
+   * Largest document the store accepts, in bytes as measured by `sizeMeasure`. Checked before
+   * every write; a larger one throws DocumentTooLargeError and nothing is written.
+   */
+  readonly maxDocumentBytes: number;
+  /** What `maxDocumentBytes` counts: BSON bytes of the stored record, or canonical JSON bytes. */
+  readonly sizeMeasure: DocumentSizeMeasure;
+  /** Writes (or rewrites with identical content) the document under `doc.key`; DocumentTooLargeError over the limit. */
   putDocument(doc: MessageDocument): Promise<void>;
   /**
    * Writes a document already serialized with canonicalJson, as UTF-8 (the parse worker does

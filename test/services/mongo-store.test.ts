@@ -1,40 +1,17 @@
 import { describe, expect, it } from "vitest";
+import { BSON } from "mongodb";
 import {
   assertMongoUrl,
   buildMongoClientOptions,
+  MONGO_MAX_DOCUMENT_BYTES,
   MongoDocumentStore,
-  type MessageCollection,
+  mongoRecordSize,
   type MongoMessageRecord,
 } from "../../services/store/mongo-store.ts";
+import { DocumentTooLargeError, isDocumentTooLarge } from "../../services/store/types.ts";
 import { parseMessage } from "../../services/parser/parse-message.ts";
+import { RecordingCollection } from "./fixtures/recording-collection.ts";
 import { cleanMessage } from "./helpers.ts";
-
-/** Records every call; behaves like a collection keyed by _id. No server involved. */
-class RecordingCollection implements MessageCollection {
-  calls: { op: string; args: unknown[] }[] = [];
-  data = new Map<string, MongoMessageRecord>();
-  failNextWith: unknown = null;
-
-  async replaceOne(filter: { _id: string }, replacement: MongoMessageRecord, options: { upsert: true }): Promise<unknown> {
-    this.calls.push({ op: "replaceOne", args: [filter, replacement, options] });
-    if (this.failNextWith) {
-      const e = this.failNextWith;
-      this.failNextWith = null;
-      throw e;
-    }
-    this.data.set(filter._id, structuredClone(replacement));
-    return { acknowledged: true };
-  }
-  async findOne(filter: { _id: string }): Promise<MongoMessageRecord | null> {
-    this.calls.push({ op: "findOne", args: [filter] });
-    return this.data.get(filter._id) ?? null;
-  }
-  find(filter: Record<string, never>, options: { sort: { _id: 1 }; limit: number; projection: Record<string, 0 | 1> }) {
-    this.calls.push({ op: "find", args: [filter, options] });
-    const rows = [...this.data.values()].sort((a, b) => a._id.localeCompare(b._id)).slice(0, options.limit);
-    return { toArray: async () => rows };
-  }
-}
 
 describe("MongoDB document store (no server: recorded collection)", () => {
   it("GIVEN the production client options THEN writeConcern is majority and writes/reads are retryable", () => {
@@ -104,6 +81,46 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     expect(() => assertMongoUrl("mongodb://127.0.0.1:27017/?w=1")).toThrow(/weakens durability/);
     expect(() => assertMongoUrl("mongodb://127.0.0.1:27017")).not.toThrow();
     expect(() => assertMongoUrl("mongodb://127.0.0.1:27017/?w=majority")).not.toThrow();
+  });
+
+  it("GIVEN the default limit THEN it is 16 MiB minus a 64 KiB margin, measured in BSON", () => {
+    const store = new MongoDocumentStore(new RecordingCollection());
+    expect(MONGO_MAX_DOCUMENT_BYTES).toBe(16 * 1024 * 1024 - 64 * 1024);
+    expect(store.maxDocumentBytes).toBe(16_711_680);
+    expect(store.sizeMeasure).toBe("bson");
+    expect(() => new MongoDocumentStore(new RecordingCollection(), undefined, { maxDocumentBytes: 16 * 1024 * 1024 + 1 })).toThrow(/maxDocumentBytes=16777217 is invalid/);
+  });
+
+  it("GIVEN records at exactly the limit and one byte over (the driver's own BSON size) WHEN stored THEN the first is upserted, the second throws DocumentTooLargeError and never reaches the collection", async () => {
+    const coll = new RecordingCollection();
+    const store = new MongoDocumentStore(coll);
+    const { doc } = await parseMessage(cleanMessage(5));
+    const base = mongoRecordSize({ _id: doc.key, ...doc, text: "" });
+    const atLimit = { ...doc, text: "é".repeat(1000) + "a".repeat(MONGO_MAX_DOCUMENT_BYTES - base - 2000) };
+    const record: MongoMessageRecord = { _id: doc.key, ...atLimit };
+    // The size function is the driver's: it matches what BSON.serialize actually produces.
+    expect(mongoRecordSize(record)).toBe(MONGO_MAX_DOCUMENT_BYTES);
+    expect(BSON.serialize(record).byteLength).toBe(MONGO_MAX_DOCUMENT_BYTES);
+    await store.putDocument(atLimit);
+    expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
+
+    const over = { ...atLimit, text: `${atLimit.text}a` };
+    const err = await store.putDocument(over).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DocumentTooLargeError);
+    expect(isDocumentTooLarge(err)).toBe(true);
+    expect((err as DocumentTooLargeError).message).toBe(`document ${doc.key} is 16711681 bytes (bson) > store limit 16711680 bytes`);
+    // Through the serialized path too (what the parser uses): refused before any write.
+    await expect(store.putSerialized(doc.key, Buffer.from(JSON.stringify(over)))).rejects.toThrow(/16711681 bytes \(bson\) > store limit/);
+    expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
+  });
+
+  it("GIVEN the server still refusing a record as too large (BSONObjectTooLarge, 10334) WHEN stored THEN it is reported as DocumentTooLargeError, not as a retryable failure", async () => {
+    const coll = new RecordingCollection();
+    const store = new MongoDocumentStore(coll);
+    const { doc } = await parseMessage(cleanMessage(6));
+    coll.failNextWith = Object.assign(new Error("BSONObj size: 16793700 is invalid"), { code: 10334 });
+    const err = await store.putDocument(doc).then(() => null, (e: unknown) => e);
+    expect(isDocumentTooLarge(err)).toBe(true);
   });
 
   it("GIVEN a malformed key WHEN fetched THEN it fails naming the key and the expected format", async () => {

@@ -131,7 +131,9 @@ describe("spool claim / lease / reclaim", () => {
     const s = new Spool(dir, "h", 60_000, () => now);
     await s.init();
     const c = (await s.claim("m"))!;
-    const fh = await s.openClaimed(c);
+    const opened = await s.openClaimed(c);
+    if (!opened.ok) throw new Error(`a regular file was refused: ${opened.reason}`);
+    const fh = opened.fh;
     try {
       const before = c.claimName;
       now += 1_000;
