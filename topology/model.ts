@@ -106,7 +106,7 @@ export interface Admin {
   readonly sshKeys: readonly AdminSshKey[];
   /** Source CIDRs from which port 22 is open on the public side. Empty: SSH is closed. */
   readonly sshSourceCidrs: readonly string[];
-  /** Explicit opt-in needed before `sshSourceCidrs` may hold 0.0.0.0/0 or ::/0. */
+  /** Explicit opt-in needed before `sshSourceCidrs` may cover "anywhere": more than a /8 of IPv4 or a /16 of IPv6 (cidr.ts ANYWHERE_FLOOR). */
   readonly allowSshFromAnywhere: boolean;
 }
 

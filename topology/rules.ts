@@ -3,10 +3,13 @@
  * Each rule returns the errors it finds (empty when satisfied); `checkTopologyRules` runs all.
  * Rules that need the plan (placement groups, address blocks) live in `plan/checks.ts`.
  */
-import { cidrContains, intToIpv4, isAnywhere, isPrivateCidr, parseIpv4Cidr } from "./cidr.ts";
+import { ANYWHERE_FLOOR, cidrContains, coverage, intToIpv4, isPrivateCidr, parseIpRange, parseIpv4Cidr } from "./cidr.ts";
 import { UserError } from "./errors.ts";
 import { hostSpecs } from "./hosts.ts";
+import { constructId } from "./ids.ts";
 import { CURRENT_SERVER_TYPES, LOCATIONS_BY_ZONE, RETIRED_SERVER_TYPES, ROLES, type Topology } from "./model.ts";
+import { keyBody, MAX_PUBLIC_KEYS_TOTAL_BYTES, publicKeyProblem } from "./ssh-keys.ts";
+import { reservedUserReason } from "./users.ts";
 
 /** Hetzner: a network holds at most 100 servers (reported limit, FACTS.md). */
 export const MAX_SERVERS_PER_NETWORK = 100;
@@ -181,14 +184,94 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
     },
   },
   {
+    id: "unique-construct-ids",
+    description: "Host names, and SSH key names, make distinct construct ids (the Terraform resource names): ids drop the '-', so `app-1-1` and `app-11` would clash.",
+    // Host ids share the stack's scope with fixed ids (PrivateNetwork, AdminSshKeys, ...) and the
+    // `<HostId>Brick` volumes; host names end in `-<n>`, so their ids end in a digit and meet
+    // neither. Key ids live in the AdminSshKeys scope (constructs/ use the same constructId).
+    check: (t) => {
+      const errors: UserError[] = [];
+      const hosts = new Map<string, { name: string; role: string }>();
+      for (const host of hostSpecs(t)) {
+        const id = constructId(host.name);
+        const other = hosts.get(id);
+        if (other === undefined) hosts.set(id, { name: host.name, role: host.role });
+        else if (other.name !== host.name) {
+          errors.push(
+            new UserError(
+              `roles.${host.role}.namePrefix`,
+              `makes host ${host.name}, whose construct id ${id} is also that of ${other.name} (roles.${other.role}); construct ids drop the '-'`,
+              t.roles[host.role].namePrefix,
+              "give the roles name prefixes that differ in more than '-' and digits",
+            ),
+          );
+        }
+      }
+      const keys = new Map<string, string>();
+      t.admin.sshKeys.forEach((k, i) => {
+        const id = constructId(k.name);
+        const other = keys.get(id);
+        if (other === undefined) keys.set(id, k.name);
+        else if (other !== k.name) {
+          errors.push(new UserError(`admin.sshKeys[${i}].name`, `makes construct id ${id}, as key ${other} does; construct ids drop the '-'`, k.name, "give the keys names that differ in more than '-'"));
+        }
+      });
+      return dedupeByPath(errors);
+    },
+  },
+  {
+    id: "admin-user-not-reserved",
+    description: "The admin user is not a system, package or Bulwark service account or group (root, daemon, sshd, haproxy, mongodb, gluster, systemd-*, bulwark-*, ...).",
+    check: (t) => {
+      const reason = reservedUserReason(t.admin.user);
+      return reason === undefined
+        ? []
+        : [new UserError("admin.user", `${reason}; cloud-init would give that account sudo and the admin keys, or fail to create the user`, t.admin.user, "choose a login name of your own, such as ops or the default bulwark")];
+    },
+  },
+  {
     id: "ssh-not-open-to-all",
-    description: "SSH is never open to 0.0.0.0/0 or ::/0 without an explicit opt-in.",
-    check: (t) =>
-      t.admin.sshSourceCidrs.flatMap((cidr, i) =>
-        isAnywhere(cidr) && !t.admin.allowSshFromAnywhere
-          ? [new UserError(`admin.sshSourceCidrs[${i}]`, "opens SSH to the whole internet", cidr, "list your admin networks instead, or set admin.allowSshFromAnywhere: true to accept the risk")]
-          : [],
-      ),
+    description: `SSH is never open to anywhere without an explicit opt-in: more than a /${ANYWHERE_FLOOR.IPv4} of IPv4 or a /${ANYWHERE_FLOOR.IPv6} of IPv6 addresses in total, however the ranges are split.`,
+    check: (t) => {
+      if (t.admin.allowSshFromAnywhere) return [];
+      const fix = `list your admin networks instead (at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a /${ANYWHERE_FLOOR.IPv6} of IPv6 in total), or set admin.allowSshFromAnywhere: true to accept the risk`;
+      const cidrs = t.admin.sshSourceCidrs;
+      return coverage(cidrs).flatMap((c) => {
+        if (!c.anywhere) return [];
+        const floor = ANYWHERE_FLOOR[c.family];
+        const wide = c.indexes.filter((i) => parseIpRange(cidrs[i]!)!.prefix < floor);
+        if (wide.length === 1) {
+          const i = wide[0]!;
+          const problem = parseIpRange(cidrs[i]!)!.prefix === 0 ? `opens SSH to the whole ${c.family} internet` : `opens SSH to more ${c.family} addresses than a /${floor}, which counts as anywhere`;
+          return [new UserError(`admin.sshSourceCidrs[${i}]`, problem, cidrs[i], fix)];
+        }
+        // One error per family: several wide entries, or narrow ones that add up (two halves, 256 /8s).
+        const problem = c.whole ? `together open SSH to the whole ${c.family} internet` : `together open SSH to more ${c.family} addresses than a /${floor}, which counts as anywhere`;
+        return [new UserError("admin.sshSourceCidrs", problem, c.indexes.map((i) => cidrs[i]), fix)];
+      });
+    },
+  },
+  {
+    id: "ssh-public-keys",
+    description: "Every admin key is a known type (ed25519, RSA, ECDSA, sk-) whose base64 part decodes to a key of that type, at most 3072 characters; all of them together at most 6 KiB (they go into every host's user_data).",
+    check: (t) => {
+      const errors = t.admin.sshKeys.flatMap((k, i) => {
+        const bad = publicKeyProblem(k.publicKey);
+        return bad ? [new UserError(`admin.sshKeys[${i}].publicKey`, bad.problem, k.publicKey, bad.fix)] : [];
+      });
+      const total = t.admin.sshKeys.reduce((sum, k) => sum + Buffer.byteLength(k.publicKey), 0);
+      if (errors.length === 0 && total > MAX_PUBLIC_KEYS_TOTAL_BYTES) {
+        errors.push(
+          new UserError(
+            "admin.sshKeys",
+            `hold ${total} bytes of keys, above the ${MAX_PUBLIC_KEYS_TOTAL_BYTES} bytes they may take in every host's 32 KiB user_data`,
+            total,
+            "list fewer keys, or use ed25519 keys (about 100 bytes each instead of 750 for RSA-4096)",
+          ),
+        );
+      }
+      return errors;
+    },
   },
   {
     id: "unique-ssh-key-names",
@@ -198,6 +281,19 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
       return names.flatMap((name, i) =>
         names.indexOf(name) === i ? [] : [new UserError(`admin.sshKeys[${i}].name`, "repeats an earlier key's name", name, "give each key its own name")],
       );
+    },
+  },
+  {
+    id: "unique-ssh-keys",
+    description: "No key is listed twice: the same base64 part with another comment or name is the same key.",
+    check: (t) => {
+      const bodies = t.admin.sshKeys.map((k) => keyBody(k.publicKey));
+      return t.admin.sshKeys.flatMap((k, i) => {
+        const first = bodies.indexOf(bodies[i]!);
+        return first === i
+          ? []
+          : [new UserError(`admin.sshKeys[${i}].publicKey`, `is the same key as admin.sshKeys[${first}] (${t.admin.sshKeys[first]!.name}); only the comment or name differs`, k.publicKey, "list each key once")];
+      });
     },
   },
 ];

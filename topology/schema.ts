@@ -140,7 +140,7 @@ export const TOPOLOGY_SCHEMA = {
           type: "string",
           pattern: "^[a-z][a-z0-9-]{0,30}$",
           default: SEED.admin.user,
-          description: "Login user created on every host (sudo, SSH key only, no password).",
+          description: "Login user created on every host (sudo, SSH key only, no password). Not a system, package or service account (root, sshd, haproxy, mongodb, systemd-*, bulwark-*, ...).",
           "x-fix": "use lowercase letters, digits and '-', starting with a letter, at most 31 characters",
         },
         sshKeys: {
@@ -156,8 +156,9 @@ export const TOPOLOGY_SCHEMA = {
               name: { type: "string", pattern: NAME_PATTERN, description: "Name of the Hetzner SSH key.", "x-fix": NAME_FIX },
               publicKey: {
                 type: "string",
-                pattern: "^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$",
-                description: "OpenSSH public key line.",
+                // The shape only; the type, the decoded key and the length are checked by rule ssh-public-keys.
+                pattern: "^[a-z][a-z0-9@.-]{0,63} [A-Za-z0-9+/]+={0,2}( [ -~]{0,200})?$",
+                description: "OpenSSH public key line: ed25519, RSA (1024-16384 bits), ECDSA or sk- (security key) type, at most 3072 characters; each key once.",
                 "x-fix": "paste one line of a .pub file: '<type> <base64> [comment]', with no newline",
               },
             },
@@ -166,7 +167,7 @@ export const TOPOLOGY_SCHEMA = {
         sshSourceCidrs: {
           type: "array",
           default: SEED.admin.sshSourceCidrs,
-          description: "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed.",
+          description: "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed. Network addresses only (no host bits, leading zeros, zone ids or dotted IPv6 tails).",
           items: {
             type: "string",
             format: "ip-cidr",
@@ -176,7 +177,7 @@ export const TOPOLOGY_SCHEMA = {
         allowSshFromAnywhere: {
           type: "boolean",
           default: false,
-          description: "Explicit opt-in needed before `sshSourceCidrs` may contain 0.0.0.0/0 or ::/0.",
+          description: "Explicit opt-in needed before `sshSourceCidrs` may cover more than a /8 of IPv4 or a /16 of IPv6 addresses in total (such as 0.0.0.0/0 or ::/0).",
         },
       },
     },

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { UserError, UserErrors } from "../../topology/errors.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { withInput } from "../support/fixtures.ts";
+import { ed25519Key } from "../support/ssh-keys.ts";
 
 /** The messages a topology is rejected with (fails the test when it is accepted). */
 function rejection(patch: Record<string, unknown>): string[] {
@@ -21,9 +22,19 @@ function rejection(patch: Record<string, unknown>): string[] {
 
 describe("topology errors", () => {
   it.each([
-    ["a bad network CIDR", { network: { ipRange: "10.0.0.0/33" } }, /^network\.ipRange: is not a valid ipv4-cidr; got "10\.0\.0\.0\/33"\. Fix: write an IPv4 CIDR/],
-    ["host bits set in a subnet", { network: { subnet: "10.0.1.7/24" } }, /^network\.subnet: .*got "10\.0\.1\.7\/24"/],
-    ["a bad admin CIDR", { admin: { sshSourceCidrs: ["300.1.1.1/8"] } }, /^admin\.sshSourceCidrs\[0\]: is not a valid ip-cidr/],
+    ["a bad network CIDR", { network: { ipRange: "10.0.0.0/33" } }, /^network\.ipRange: is not a valid ipv4-cidr: it has a prefix length above 32; got "10\.0\.0\.0\/33"\. Fix: use a prefix length from 0 to 32$/],
+    ["host bits set in a subnet", { network: { subnet: "10.0.1.7/24" } }, /^network\.subnet: is not a valid ipv4-cidr: it has host bits set.*got "10\.0\.1\.7\/24"\. Fix: write the network address 10\.0\.1\.0\/24/],
+    ["an IPv6 network range", { network: { ipRange: "fd00::/8" } }, /^network\.ipRange: is not a valid ipv4-cidr: it is an IPv6 range where an IPv4 CIDR is needed/],
+    ["a leading zero in a network octet", { network: { subnet: "10.0.01.0/24" } }, /^network\.subnet: .*leading zeros.*Fix: write it without them: 10\.0\.1\.0\/24$/],
+    ["a bad admin CIDR", { admin: { sshSourceCidrs: ["300.1.1.1/8"] } }, /^admin\.sshSourceCidrs\[0\]: is not a valid ip-cidr: it has an address part above 255/],
+    ["a zero-padded /00 prefix", { admin: { sshSourceCidrs: ["0.0.0.0/00"] } }, /^admin\.sshSourceCidrs\[0\]: is not a valid ip-cidr: it has a number with leading zeros .*got "0\.0\.0\.0\/00"\. Fix: write it without them: 0\.0\.0\.0\/0$/],
+    ["a zero-padded octet", { admin: { sshSourceCidrs: ["203.000.113.0/24"] } }, /^admin\.sshSourceCidrs\[0\]: .*leading zeros.*Fix: write it without them: 203\.0\.113\.0\/24$/],
+    ["an IPv6 zone id", { admin: { sshSourceCidrs: ["fe80::1%eth0/128"] } }, /^admin\.sshSourceCidrs\[0\]: is not a valid ip-cidr: it has an IPv6 zone id .*Fix: remove it: fe80::1\/128$/],
+    ["IPv6 host bits", { admin: { sshSourceCidrs: ["2001:db8::1/32"] } }, /^admin\.sshSourceCidrs\[0\]: .*host bits set.*Fix: write the network address 2001:db8::\/32, or 2001:db8::1\/128 for that one address$/],
+    ["IPv4 host bits", { admin: { sshSourceCidrs: ["203.0.113.9/24"] } }, /^admin\.sshSourceCidrs\[0\]: .*host bits set.*Fix: write the network address 203\.0\.113\.0\/24, or 203\.0\.113\.9\/32/],
+    ["an IPv6 address with a dotted IPv4 tail", { admin: { sshSourceCidrs: ["64:ff9b::192.0.2.0/120"] } }, /^admin\.sshSourceCidrs\[0\]: .*dotted IPv4.*Fix: write them in hex: 64:ff9b::c000:200\/120$/],
+    ["an IPv4-mapped IPv6 range", { admin: { sshSourceCidrs: ["::ffff:0:0/96"] } }, /^admin\.sshSourceCidrs\[0\]: .*IPv4-mapped.*Fix: write the IPv4 range itself: 0\.0\.0\.0\/0$/],
+    ["an address without a prefix", { admin: { sshSourceCidrs: ["203.0.113.5"] } }, /^admin\.sshSourceCidrs\[0\]: .*no \/prefix length.*203\.0\.113\.5\/32/],
     ["an even number of shard members", { roles: { mongo: { membersPerShard: 4 } } }, /^roles\.mongo\.membersPerShard: .*odd number.*got 4\. Fix: use 3, 5 or 7$/],
     ["an even config replica set", { roles: { mongo: { configServers: 2 } } }, /^roles\.mongo\.configServers: .*got 2\./],
     ["more than 7 voters", { roles: { mongo: { membersPerShard: 9 } } }, /^roles\.mongo\.membersPerShard: .*from 3 to 7/],
@@ -42,9 +53,24 @@ describe("topology errors", () => {
     ["replica 3 with an arbiter", { roles: { storage: { arbiter: true } } }, /^roles\.storage\.arbiter: an arbiter only goes with replica 2/],
     ["4 storage servers", { roles: { storage: { count: 4 } } }, /^roles\.storage\.count: must be a multiple of 3/],
     ["two roles making the same host names", { roles: { parser: { namePrefix: "app" } } }, /^roles\.parser\.namePrefix: makes host name app-1, which roles\.app also makes/],
-    ["SSH open to the internet", { admin: { sshSourceCidrs: ["0.0.0.0/0"] } }, /^admin\.sshSourceCidrs\[0\]: opens SSH to the whole internet; got "0\.0\.0\.0\/0"\. Fix: .*allowSshFromAnywhere/],
-    ["SSH open to all of IPv6", { admin: { sshSourceCidrs: ["::/0"] } }, /^admin\.sshSourceCidrs\[0\]: opens SSH/],
-    ["a duplicate SSH key name", { admin: { sshKeys: [{ name: "a", publicKey: "ssh-ed25519 AAAA" }, { name: "a", publicKey: "ssh-ed25519 BBBB" }] } }, /^admin\.sshKeys\[1\]\.name: repeats/],
+    ["SSH open to the internet", { admin: { sshSourceCidrs: ["0.0.0.0/0"] } }, /^admin\.sshSourceCidrs\[0\]: opens SSH to the whole IPv4 internet; got "0\.0\.0\.0\/0"\. Fix: .*allowSshFromAnywhere: true/],
+    ["SSH open to all of IPv6", { admin: { sshSourceCidrs: ["203.0.113.0/24", "::/0"] } }, /^admin\.sshSourceCidrs\[1\]: opens SSH to the whole IPv6 internet; got "::\/0"/],
+    ["SSH open to two halves of IPv4", { admin: { sshSourceCidrs: ["0.0.0.0/1", "128.0.0.0/1"] } }, /^admin\.sshSourceCidrs: together open SSH to the whole IPv4 internet; got \["0\.0\.0\.0\/1","128\.0\.0\.0\/1"\]\. Fix: list your admin networks instead \(at most a \/8 of IPv4 and a \/16 of IPv6 in total\)/],
+    ["SSH open to two halves of IPv6", { admin: { sshSourceCidrs: ["::/1", "8000::/1"] } }, /^admin\.sshSourceCidrs: together open SSH to the whole IPv6 internet/],
+    ["SSH open to a /7", { admin: { sshSourceCidrs: ["198.51.100.0/24", "2.0.0.0/7"] } }, /^admin\.sshSourceCidrs\[1\]: opens SSH to more IPv4 addresses than a \/8, which counts as anywhere; got "2\.0\.0\.0\/7"/],
+    ["SSH open to an IPv6 /15", { admin: { sshSourceCidrs: ["2000::/15"] } }, /^admin\.sshSourceCidrs\[0\]: opens SSH to more IPv6 addresses than a \/16/],
+    ["SSH open to two /8s", { admin: { sshSourceCidrs: ["11.0.0.0/8", "12.0.0.0/8"] } }, /^admin\.sshSourceCidrs: together open SSH to more IPv4 addresses than a \/8/],
+    ["the admin user root", { admin: { user: "root" } }, /^admin\.user: is a system or service account or group name; cloud-init would give that account sudo .*got "root"\. Fix: choose a login name of your own/],
+    ["the admin user haproxy", { admin: { user: "haproxy" } }, /^admin\.user: is a system or service account/],
+    ["the admin user mongodb", { admin: { user: "mongodb" } }, /^admin\.user: is a system or service account/],
+    ["the admin user sshd", { admin: { user: "sshd" } }, /^admin\.user: is a system or service account/],
+    ["the admin user sudo (a group)", { admin: { user: "sudo" } }, /^admin\.user: is a system or service account or group name/],
+    ["a Bulwark service user", { admin: { user: "bulwark-parser" } }, /^admin\.user: starts with bulwark-, which names Bulwark's own service accounts/],
+    ["a systemd user", { admin: { user: "systemd-network" } }, /^admin\.user: starts with systemd-/],
+    ["host names whose construct ids clash", { roles: { lb: { namePrefix: "app-1" }, app: { count: 12 } } }, /^roles\.app\.namePrefix: makes host app-11, whose construct id App11 is also that of app-1-1 \(roles\.lb\); construct ids drop the '-'; got "app"/],
+    ["prefixes that differ only in '-'", { roles: { parser: { namePrefix: "web--a" }, app: { namePrefix: "web-a" } } }, /^roles\.parser\.namePrefix: makes host web--a-1, whose construct id WebA1 is also that of web-a-1/],
+    ["key names whose construct ids clash", { admin: { sshKeys: [{ name: "ops-1", publicKey: ed25519Key(1) }, { name: "ops1", publicKey: ed25519Key(2) }] } }, /^admin\.sshKeys\[1\]\.name: makes construct id Ops1, as key ops-1 does/],
+    ["a duplicate SSH key name", { admin: { sshKeys: [{ name: "a", publicKey: ed25519Key(1) }, { name: "a", publicKey: ed25519Key(2) }] } }, /^admin\.sshKeys\[1\]\.name: repeats/],
     ["a public key with a newline", { admin: { sshKeys: [{ name: "a", publicKey: "ssh-ed25519 AAAA\nssh-rsa BBBB" }] } }, /^admin\.sshKeys\[0\]\.publicKey: .*Fix: paste one line/],
     ["an unknown field", { roels: {} }, /^roels: unknown field; got "roels"\. Fix: remove it or correct its spelling; known fields here: name, location/],
     ["a wrong type", { roles: { app: { count: "three" } } }, /^roles\.app\.count: must be integer; got "three"/],
@@ -64,6 +90,19 @@ describe("topology errors", () => {
   it("GIVEN SSH open to the internet with the opt-in WHEN validated THEN it is accepted", () => {
     const t = validateTopology(withInput({ admin: { sshSourceCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true } }));
     expect(t.admin.sshSourceCidrs).toEqual(["0.0.0.0/0"]);
+    const halves = validateTopology(withInput({ admin: { sshSourceCidrs: ["0.0.0.0/1", "128.0.0.0/1", "::/0"], allowSshFromAnywhere: true } }));
+    expect(halves.admin.sshSourceCidrs).toHaveLength(3);
+  });
+
+  it("GIVEN ranges up to the floor, unusual but valid forms WHEN validated THEN they are accepted as written", () => {
+    for (const cidrs of [["10.0.0.0/8"], ["2001::/16"], ["10.0.0.0/9", "10.128.0.0/9", "2001::/17", "2001:8000::/17"], ["198.51.100.7/32", "2001:DB8:0:0::/64", "2001:0db8:1::/48", "::1/128", "fe80::/64"]]) {
+      expect(validateTopology(withInput({ admin: { sshSourceCidrs: cidrs } })).admin.sshSourceCidrs).toEqual(cidrs);
+    }
+  });
+
+  it("GIVEN an ordinary admin user WHEN validated THEN it is accepted, the default bulwark too", () => {
+    expect(validateTopology(withInput({ admin: { user: "ops" } })).admin.user).toBe("ops");
+    expect(validateTopology(withInput({})).admin.user).toBe("bulwark");
   });
 
   it("GIVEN several problems WHEN validated THEN each is reported on its own line", () => {
