@@ -5,6 +5,7 @@
 import type { FailureAnalysis } from "../plan/failure.ts";
 import type { Plan } from "../plan/model.ts";
 import { renderTemplate } from "../render/handlebars.ts";
+import { escapeMarkdownText } from "./markdown.ts";
 
 interface TopologyPage {
   readonly name: string;
@@ -95,7 +96,8 @@ export function topologyMarkdown(plan: Plan, failures: FailureAnalysis): string 
   const warnings = plan.singlePointsOfFailureAllowed === undefined
     ? []
     : [
-        `Single points of failure allowed: ${plan.singlePointsOfFailureAllowed}.`,
+        // The reason is the one free text of the topology placed here: escaped, so it shows as written.
+        `Single points of failure allowed: ${escapeMarkdownText(plan.singlePointsOfFailureAllowed)}.`,
         ...(failures.singlePointsOfFailure.length > 0 ? [`Losing any one of ${failures.singlePointsOfFailure.join(", ")} stops the service.`] : []),
       ];
   const page: TopologyPage = {

@@ -1,7 +1,5 @@
 import { Construct } from "constructs";
-import { Token } from "cdktf";
-import { FloatingIp, FloatingIpAssignment } from "./hcloud.ts";
-import type { BulwarkHost } from "./host.ts";
+import { FloatingIp } from "./hcloud.ts";
 
 export interface EntryFloatingIpProps {
   /** Hetzner name of the Floating IP. */
@@ -21,11 +19,11 @@ export interface EntryFloatingIpProps {
 }
 
 /**
- * The entry address of the lb pair. keepalived's notify hook moves it through the Hetzner API
- * on failover. Terraform sets the first holder with a separate assignment (the lb hosts'
- * user_data refers to the address and id, so the IP cannot refer to a server) and ignores
- * `server_id` on both: an apply never moves it back (FACTS.md: otherwise Terraform and
- * keepalived fight over it).
+ * The entry address of the lb pair. Terraform creates it unassigned and never assigns it: the
+ * VRRP MASTER's takeover hook routes it to itself through the Hetzner API, at first boot as on
+ * every failover, and `server_id` is ignored. So no apply ever moves it, not even when a server
+ * is replaced or deleted (with an assignment resource Terraform would move it back to the server
+ * it names: docs/facts.md#the-hcloud-terraform-provider).
  */
 export class EntryFloatingIp extends Construct {
   readonly floatingIp: FloatingIp;
@@ -39,15 +37,6 @@ export class EntryFloatingIp extends Construct {
       description: "Entry address of the load-balancer pair; moved by keepalived on failover",
       labels: props.labels ?? {},
       deleteProtection: props.protection ?? false,
-      lifecycle: { ignoreChanges: ["server_id"] },
-    });
-  }
-
-  /** Assigns the address to `host` once, at creation; keepalived owns it afterwards. */
-  assignInitiallyTo(host: BulwarkHost): FloatingIpAssignment {
-    return new FloatingIpAssignment(this, "InitialAssignment", {
-      floatingIpId: Token.asNumber(this.floatingIp.id),
-      serverId: host.serverId,
       lifecycle: { ignoreChanges: ["server_id"] },
     });
   }

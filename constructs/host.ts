@@ -28,7 +28,7 @@ export interface BulwarkHostProps {
 
 /**
  * One server: on its static private IP, in its placement group, behind its firewall, with
- * its user_data. Public IPv4 and IPv6 stay on for outbound package installs and, on the lb
+ * its user_data (first boot only: an apply never replaces a server for a config change). Public IPv4 and IPv6 stay on for outbound package installs and, on the lb
  * hosts, for the Floating IP; the firewall closes every inbound port the plan does not open.
  */
 export class BulwarkHost extends Construct {
@@ -55,6 +55,10 @@ export class BulwarkHost extends Construct {
       rebuildProtection: protection,
       shutdownBeforeDeletion: true,
       dependsOn: props.network.dependsOn,
+      // user_data, image and ssh_keys force a new server in the provider. They are read at the
+      // first boot only; later changes reach the host through the rollout (constructs/rollout.ts),
+      // and a server is replaced only when asked for (`npm run replace`).
+      lifecycle: { ignoreChanges: ["user_data", "image", "ssh_keys"] },
     });
   }
 

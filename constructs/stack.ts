@@ -1,11 +1,13 @@
 import { Construct } from "constructs";
-import { Fn, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Plan } from "../plan/model.ts";
 import type { RenderedHost } from "../render/host.ts";
 import { AdminSshKeys } from "./admin-ssh-keys.ts";
 import { BrickVolume } from "./brick-volume.ts";
 import { EntryFloatingIp } from "./entry-floating-ip.ts";
-import { HcloudProvider } from "./hcloud.ts";
+import { HcloudProvider, type VolumeAttachment } from "./hcloud.ts";
+import { HostKeys } from "./host-keys.ts";
+import { HostRollout } from "./rollout.ts";
 import { BulwarkHost } from "./host.ts";
 import { DEPLOY_VALUES, resolveDeployValues } from "../render/deploy-values.ts";
 import { DeploySecrets } from "./deploy-secrets.ts";
@@ -38,6 +40,10 @@ export interface BulwarkStackProps {
  */
 export class BulwarkStack extends TerraformStack {
   readonly hosts: ReadonlyMap<string, BulwarkHost>;
+  /** The Day-2 chain: one step per host (constructs/rollout.ts). */
+  readonly rollout: HostRollout;
+  /** Brick attachments: the first rollout step waits for them (a storage host needs its brick). */
+  private readonly attachments: VolumeAttachment[] = [];
 
   constructor(scope: Construct, id: string, props: BulwarkStackProps) {
     super(scope, id);
@@ -75,8 +81,14 @@ export class BulwarkStack extends TerraformStack {
     const floatingIpTokens: Record<string, string> = floatingIp
       ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.id }
       : {};
-    const tokenFor = (name: string, base64: boolean) => {
-      const token = floatingIpTokens[name] ?? secrets.token(name);
+    const hostKeys = new HostKeys(this, "HostKeys", { hosts: plan.hosts.map((h) => h.name) });
+    // Deploy-time values: the Floating IP, the stack's secrets, and each host's own SSH host key.
+    const valueFor = (host: string, name: string, base64: boolean) => {
+      const perHost: Record<string, string> = {
+        [DEPLOY_VALUES.sshHostKey.name]: hostKeys.privateKeyOf(host),
+        [DEPLOY_VALUES.sshHostKeyPublic.name]: hostKeys.publicKeyOf(host),
+      };
+      const token = perHost[name] ?? floatingIpTokens[name] ?? secrets.token(name);
       return token !== undefined && base64 ? Fn.base64encode(token) : token;
     };
 
@@ -85,7 +97,7 @@ export class BulwarkStack extends TerraformStack {
       const node = new BulwarkHost(this, constructId(host.name), {
         host,
         location: plan.location,
-        userData: resolveDeployValues(userData, tokenFor),
+        userData: resolveDeployValues(userData, (name, base64) => valueFor(host.name, name, base64)),
         network: network.attach(host.privateIp),
         placementGroupId: groups.idFor(host.name),
         firewallIds: firewalls.idsFor(host.name),
@@ -94,19 +106,60 @@ export class BulwarkStack extends TerraformStack {
       });
       hosts.set(host.name, node);
       if (host.volume) {
-        new BrickVolume(this, `${constructId(host.name)}Brick`, {
+        const volume = new BrickVolume(this, `${constructId(host.name)}Brick`, {
           name: host.volume.name,
           sizeGb: host.volume.sizeGb,
           location: plan.location,
           labels: { ...host.labels },
           ...(props.protection !== undefined ? { protection: props.protection } : {}),
-        }).attachTo(node);
+        });
+        this.attachments.push(volume.attachTo(node));
       }
     }
     this.hosts = hosts;
 
+    const rolloutKey = new TerraformVariable(this, "rollout_ssh_private_key", {
+      type: "string",
+      sensitive: true,
+      nullable: false,
+      default: "",
+      description: "Private key of an admin SSH key, for the rollout's connections (CI). Empty: the SSH agent of the machine running terraform.",
+    });
+    const viaBastion = new TerraformVariable(this, "rollout_via_bastion", {
+      type: "bool",
+      nullable: false,
+      default: false,
+      description: `Reach every host through ${plan.lb.hosts[0]} (its public address, then private addresses) instead of each host's public address: for a runner outside admin.sshSourceCidrs that may reach that one lb.`,
+    });
+    const bastionHost = plan.lb.hosts[0]!;
+    const targets = new Map(
+      plan.hosts.map((h) => [
+        h.name,
+        {
+          address: Fn.conditional(viaBastion.booleanValue, h.privateIp, hosts.get(h.name)!.server.ipv4Address) as string,
+          hostKey: hostKeys.publicKeyOf(h.name),
+          serverId: hosts.get(h.name)!.server.id,
+        },
+      ]),
+    );
+    this.rollout = new HostRollout(this, "HostRollout", {
+      plan,
+      rendered: props.rendered,
+      targets,
+      valueFor,
+      connection: {
+        user: plan.admin.user,
+        privateKey: rolloutKey.stringValue,
+        agent: `\${var.${rolloutKey.friendlyUniqueId} == ""}`,
+        bastion: {
+          host: Fn.conditional(viaBastion.booleanValue, hosts.get(bastionHost)!.server.ipv4Address, "") as string,
+          hostKey: Fn.conditional(viaBastion.booleanValue, hostKeys.publicKeyOf(bastionHost), "") as string,
+        },
+      },
+      dependsOn: [...this.attachments],
+    });
+
     if (floatingIp) {
-      floatingIp.assignInitiallyTo(hosts.get(plan.lb.hosts[0]!)!);
       new TerraformOutput(this, "floating_ip_address", { value: floatingIp.address, description: "The entry address (Floating IP) of the lb pair" });
     }
     if (secrets.declared(DEPLOY_VALUES.mailApiToken.name)) {

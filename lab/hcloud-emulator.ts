@@ -21,23 +21,24 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 export interface EmulatorConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly token: string;
-  readonly floatingIp: { readonly id: number; readonly ip: string; readonly holder: number };
+  /** `holder: null`: unassigned, as Terraform creates it (the MASTER's takeover assigns it). */
+  readonly floatingIp: { readonly id: number; readonly ip: string; readonly holder: number | null };
   /** Servers by id: name and the address the Floating IP is routed to when assigned. */
   readonly servers: readonly { readonly id: number; readonly name: string; readonly routeVia: string }[];
   readonly stateFile: string;
 }
 
 export interface EmulatorState {
-  readonly holder: number;
-  readonly assignments: readonly { readonly at: number; readonly server: number; readonly from: number }[];
+  readonly holder: number | null;
+  readonly assignments: readonly { readonly at: number; readonly server: number; readonly from: number | null }[];
   readonly requests: number;
   readonly unauthorized: number;
 }
 
 function main(): void {
   const config = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as EmulatorConfig;
-  let holder = config.floatingIp.holder;
-  const assignments: { at: number; server: number; from: number }[] = [];
+  let holder: number | null = config.floatingIp.holder;
+  const assignments: { at: number; server: number; from: number | null }[] = [];
   const actions = new Map<number, { id: number; command: string; status: string }>();
   let nextAction = 1;
   let requests = 0;
@@ -48,7 +49,8 @@ function main(): void {
     writeFileSync(`${config.stateFile}.tmp`, JSON.stringify(state));
     renameSync(`${config.stateFile}.tmp`, config.stateFile);
   };
-  const route = (server: number) => {
+  const route = (server: number | null) => {
+    if (server === null) return;
     const via = config.servers.find((s) => s.id === server)!.routeVia;
     execFileSync("ip", ["route", "replace", `${config.floatingIp.ip}/32`, "via", via]);
   };

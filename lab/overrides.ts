@@ -12,10 +12,19 @@
  * 5. Service artifacts (labs that run the services): fetched from the run's own HTTP server on the
  *    private bridge (plain http inside the run's namespaces) instead of `artifactBaseUrl`; the
  *    files and the sha256 check are the same.
- * 6. The document store of those labs: the filesystem store on the shared volume, as the parser
- *    issue asks of labs (there is no MongoDB here; production keeps documents in MongoDB).
+ * 6. The document store of those labs: the filesystem store on the shared volume (there is no
+ *    MongoDB here: docs/facts.md#the-build-and-test-machines; production keeps documents in MongoDB).
+ * 7. The rollout lab (lab/rollout-lab.ts): the admin key and SSH source range are the run's own;
+ *    each host's SSH host key is made by ssh-keygen instead of Terraform's tls provider; the
+ *    app hosts' shared volume is one directory of the run bind-mounted at the mount point (no
+ *    storage servers boot there); the rollout chain holds the booted hosts only, and the app
+ *    gate's bound is shortened so a failing canary stops the run in seconds, not minutes.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 import type { Plan } from "../plan/model.ts";
 import { serializeCloudConfig, type CloudConfig } from "../render/cloud-config.ts";
@@ -43,8 +52,21 @@ export const LAB_PUBLIC = {
   client: "198.19.0.2",
 } as const;
 
+/** An ed25519 key pair made by ssh-keygen: [private (OpenSSH), public line without a comment]. */
+export function sshKeyPair(comment: string): [string, string] {
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-lab-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "key")]);
+    return [readFileSync(join(dir, "key"), "utf8"), readFileSync(join(dir, "key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ")];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function labOverrides(): LabOverrides {
   const samplePassword = randomBytes(16).toString("hex");
+  // One SSH host key for every host of a lab that does not pin them (the rollout lab gives each its own).
+  const [hostKey, hostKeyPublic] = sshKeyPair("bulwark-lab-host");
   return {
     apiEndpoint: `http://${LAB_PUBLIC.router}:${LAB_PUBLIC.emulatorPort}/v1`,
     deployValues: {
@@ -55,6 +77,8 @@ export function labOverrides(): LabOverrides {
       [DEPLOY_VALUES.mongoAdminPassword.name]: samplePassword,
       [DEPLOY_VALUES.mongoAppPassword.name]: samplePassword.split("").reverse().join(""),
       [DEPLOY_VALUES.mailApiToken.name]: randomBytes(24).toString("hex"),
+      [DEPLOY_VALUES.sshHostKey.name]: hostKey,
+      [DEPLOY_VALUES.sshHostKeyPublic.name]: hostKeyPublic,
     },
   };
 }
@@ -64,10 +88,13 @@ export function labPlan(plan: Plan, overrides: LabOverrides): Plan {
   return { ...plan, lb: { ...plan.lb, apiEndpoint: overrides.apiEndpoint } };
 }
 
-/** A host's user-data as the lab boots it: deploy values filled in, no package installation. */
-export function labUserData(rendered: RenderedHost, overrides: LabOverrides): string {
+/**
+ * A host's user-data as the lab boots it: deploy values filled in (`hostValues`: the host's own,
+ * e.g. its SSH host key), no package installation.
+ */
+export function labUserData(rendered: RenderedHost, overrides: LabOverrides, hostValues: Readonly<Record<string, string>> = {}): string {
   const filled = substituteDeployValues(rendered.userData, (name, base64) => {
-    const value = overrides.deployValues[name];
+    const value = hostValues[name] ?? overrides.deployValues[name];
     return value !== undefined && base64 ? Buffer.from(value).toString("base64") : value;
   });
   const doc = parse(filled) as CloudConfig & { packages?: unknown };

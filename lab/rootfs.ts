@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { PACKAGES } from "../plan/catalog.ts";
+import { BASE_PACKAGES as EVERY_HOST, PACKAGES } from "../plan/catalog.ts";
 import type { LabRun } from "./run.ts";
 
 /** What the image needs beyond the roles' packages: an init, cloud-init and its tools. */
@@ -19,7 +19,7 @@ const CACHE = process.env["BULWARK_LAB_CACHE"] ?? "/var/cache/bulwark-lab";
 
 /** The packages of the roles a lab boots (only those Debian carries; see `skip`). */
 export function imagePackages(components: readonly (keyof typeof PACKAGES)[], skip: readonly string[] = []): string[] {
-  return [...new Set([...BASE_PACKAGES, ...components.flatMap((c) => PACKAGES[c])])].filter((p) => !skip.includes(p)).sort();
+  return [...new Set([...BASE_PACKAGES, ...EVERY_HOST, ...components.flatMap((c) => PACKAGES[c])])].filter((p) => !skip.includes(p)).sort();
 }
 
 /** Returns the path of a rootfs with `packages`, building it (about 1.5 to 3 min) if needed. */

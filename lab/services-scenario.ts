@@ -59,7 +59,7 @@ function artifactAddress(plan: Plan): string {
  * the user-data's install scripts check) over http from a namespace of the run on the private
  * bridge. Ended by pid at cleanup.
  */
-export async function startArtifactServer(run: LabRun, net: LabNetwork, plan: Plan): Promise<string> {
+export async function startArtifactServer(run: LabRun, net: LabNetwork, plan: Plan, options: { bridge?: string; directory?: string } = {}): Promise<string> {
   const digests = serviceArtifacts();
   for (const a of Object.values(plan.services.artifacts)) {
     if (digests[a.name].sha256 !== a.sha256) throw new Error(`lab: dist/services/${a.file} has sha256 ${digests[a.name].sha256}, but the plan carries ${a.sha256}; plan with the build's digests (synth/pipeline.ts prepare)`);
@@ -67,8 +67,8 @@ export async function startArtifactServer(run: LabRun, net: LabNetwork, plan: Pl
   const address = artifactAddress(plan);
   const prefix = parseIpv4Cidr(plan.network.subnet)!.prefix;
   const ns = await net.addNamespace(`${run.prefix}-artifacts`);
-  await net.connect(ns, "private", "eth1", `${address}/${prefix}`);
-  run.start("ip", ["netns", "exec", ns, "python3", "-m", "http.server", String(LAB_ARTIFACTS.port), "--bind", address, "--directory", DIST_SERVICES]);
+  await net.connect(ns, options.bridge ?? "private", "eth1", `${address}/${prefix}`);
+  run.start("ip", ["netns", "exec", ns, "python3", "-m", "http.server", String(LAB_ARTIFACTS.port), "--bind", address, "--directory", options.directory ?? DIST_SERVICES]);
   await run.waitFor("the artifact server to listen", async () => ((await net.inNs(ns, "ss", ["-Hltn", `sport = :${LAB_ARTIFACTS.port}`], { allowFail: true })).trim() ? true : undefined), 15_000, 100);
   run.log(`artifacts: ${Object.values(digests).map((d) => `${d.file} (sha256 ${d.sha256.slice(0, 12)}…)`).join(", ")} served at ${labArtifactBaseUrl(plan)}`);
   return labArtifactBaseUrl(plan);

@@ -3,8 +3,8 @@
  * host), each a systemd-nspawn container booted from its rendered user-data in its own network
  * namespace on one private bridge (the plan's 10.0.1.0/24). cloud-init runs the storage layer as
  * on Hetzner: glusterd on every server, the bootstrap on storage-1, the clients' mount from the
- * kept volume file. Then the scenarios of the storage issue, with both clients writing and
- * reading checksummed files throughout:
+ * kept volume file. Then the storage scenarios (the README's storage lab table), with both
+ * clients writing and reading checksummed files throughout:
  *
  *   a. SIGKILL one brick process: the longest I/O stall a client sees.
  *   b. Cut one server's link (no goodbye): the same.
@@ -14,7 +14,7 @@
  *   e. Rerun the bootstrap on the built cluster: nothing may change.
  *
  * With `services` the second parser host boots as a third client, the services install from the
- * run's artifact server, and the parser issue's scenarios run on the volume afterwards
+ * run's artifact server, and the services scenarios run on the volume afterwards
  * (f1 install and sandbox, f2 two parsers on one spool, f3 kill -9: lab/services-scenario.ts).
  *
  *   private bridge ── storage-1 (10.0.1.20), storage-2, storage-3: glusterd, a brick each
@@ -50,10 +50,10 @@ import { longestStall, parseWriterLine, WRITER_PY, type WriterRecord } from "./s
 /** MongoDB's packages come from MongoDB's repository, not Debian's; the lab image goes without. */
 const NOT_IN_DEBIAN = ["mongodb-org-server", "mongodb-mongosh", "mongodb-org-mongos"];
 
-/** The issue's counts: every scenario 5 times, 20 partitions. */
-export const ISSUE_COUNTS = { runs: 5, partitions: 20 } as const;
+/** The acceptance counts: every scenario 5 times, 20 partitions. */
+export const ACCEPTANCE_COUNTS = { runs: 5, partitions: 20 } as const;
 
-/** The issue's acceptance table. */
+/** The storage scenarios' acceptance requirements, checked against the report. */
 export const STORAGE_REQUIREMENTS = { brick_kill_max_stall_s: 0.5, host_loss_max_stall_s: 10, mount_first_down_s: 5 } as const;
 
 export interface StorageLabOptions {
@@ -518,7 +518,7 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
 
 export type StorageReport = Awaited<ReturnType<typeof runStorageLab>>;
 
-/** The services scenarios' requirements (the parser issue's, on the real volume). */
+/** The services scenarios' requirements (the parser's, on the real volume). */
 export function servicesPass(r: ServicesReport): { services_installed: boolean; shared_spool: boolean; crash_restart: boolean } {
   const installs = Object.values(r.install);
   return {

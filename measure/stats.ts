@@ -1,6 +1,6 @@
 /**
- * The numbers every benchmark and lab reports (DESIGN.md, measurements): the median of a set of
- * runs with its min and max. One implementation for all of them.
+ * The numbers every benchmark and lab reports (as the README's lab tables show them): the median of
+ * a set of runs with its min and max. One implementation for all of them.
  */
 
 export interface Spread {

@@ -42,7 +42,12 @@ export const APP_PORT = 8080;
 export const MONGO_CONFIG_PORT = 27019;
 export const MONGO_SHARD_PORT = 27018;
 
+const EVERY_COMPONENT: readonly Component[] = ["lb", "app", "parser", "storage", "mongo-config", "mongo-shard"];
+
 export const PRIVATE_SERVICES: readonly ServiceSpec[] = [
+  // The rollout reaches hosts without a public SSH path (a CI runner outside the admin CIDRs)
+  // through an lb host as its bastion (constructs/rollout.ts).
+  { id: "ssh-bastion", description: "SSH from the lb pair (the rollout's bastion)", protocol: "tcp", ports: "22", on: EVERY_COMPONENT, from: ["lb"] },
   { id: "vrrp", description: "keepalived VRRP adverts (unicast)", protocol: "vrrp", on: ["lb"], from: ["lb"] },
   { id: "mail-api", description: "mail API / web app behind haproxy", protocol: "tcp", ports: String(APP_PORT), on: ["app"], from: ["lb"] },
   { id: "glusterd", description: "GlusterFS management (glusterd)", protocol: "tcp", ports: "24007-24008", on: ["storage"], from: GLUSTER_PEERS },
@@ -58,6 +63,13 @@ export const PUBLIC_SERVICES: readonly PublicServiceSpec[] = [
 ];
 
 /** Debian packages each component's base cloud-config installs (later layers add their own). */
+/**
+ * Debian packages every host gets. openssh-server and sudo: every rollout connects over SSH as
+ * the admin user and runs the host agent with sudo (named so that every image has them, the
+ * lab's minimal one included).
+ */
+export const BASE_PACKAGES: readonly string[] = ["openssh-server", "sudo"];
+
 export const PACKAGES: Readonly<Record<Component, readonly string[]>> = {
   lb: ["nftables", "haproxy", "keepalived", "curl", "jq"],
   // nodejs runs the services; curl fetches their artifacts (render/services.ts).

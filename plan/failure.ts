@@ -8,7 +8,15 @@
  * - storage: every gluster replica set keeps client quorum (2 of its 3 bricks);
  * - mongo: every replica set keeps a majority of its voters.
  */
+import type { NamedCheck } from "../topology/rules.ts";
 import type { Plan, PlannedHost } from "./model.ts";
+
+/** The gate synth applies to this analysis (synth/pipeline.ts), as the README's rules table lists it. */
+export const FAILURE_GATE: NamedCheck = {
+  id: "failure-gate",
+  description:
+    "Losing any single host keeps every role available (lb 1 of 2; app and parser at least 1; gluster client quorum; a majority in every Mongo replica set), unless `allowSinglePointsOfFailure` gives a reason.",
+};
 
 export interface RoleVerdict {
   /** What the rule is about (`lb`, `storage`, `mongo shard1`, ...). */

@@ -6,6 +6,7 @@ import type { Component } from "../topology/hosts.ts";
 import type { AdminSshKey, Image, Location, NetworkZone, Role, ServerType } from "../topology/model.ts";
 import type { LbPlan } from "./lb.ts";
 import type { MongoPlan } from "./mongo.ts";
+import type { RolloutPlan } from "./rollout.ts";
 import type { ServicesPlan } from "./services.ts";
 import type { StoragePlan } from "./storage.ts";
 
@@ -94,6 +95,8 @@ export interface Plan {
   readonly mongo: MongoPlan;
   /** The project's services on the app and parser hosts (plan/services.ts). */
   readonly services: ServicesPlan;
+  /** Day-2: the rollout order, gates and the host agent's bounds (plan/rollout.ts). */
+  readonly rollout: RolloutPlan;
   /** Set when the topology opted out of the single-host-failure gate. */
   readonly singlePointsOfFailureAllowed?: string;
 }

@@ -5,7 +5,7 @@
  * so a violation is a plan-time error and nothing Mongo is rendered from a bad cluster.
  */
 import { UserError } from "../topology/errors.ts";
-import { MAX_VOTERS } from "../topology/rules.ts";
+import { MAX_VOTERS, type NamedCheck } from "../topology/rules.ts";
 import type { PlacementGroupPlan, PlannedHost } from "./model.ts";
 
 /** A replica set by membership: host names in member order, before ids and addresses are given. */
@@ -21,6 +21,12 @@ export interface MongoMembership {
   readonly replicaSets: readonly ReplicaSetHosts[];
   readonly routers: readonly string[];
 }
+
+/** What checkMongoPlan demands, as the README's rules table lists it. */
+export const MONGO_PLAN_CHECK: NamedCheck = {
+  id: "mongo-cluster",
+  description: `The Mongo cluster has one config-server replica set, at least one shard and at least one mongos host (app or parser); each replica set has an odd number of voters from 3 to ${MAX_VOTERS}, on distinct hosts with distinct addresses, alone in a spread placement group of its own.`,
+};
 
 const fieldOf = (kind: "config" | "shard") => (kind === "config" ? "roles.mongo.configServers" : "roles.mongo.membersPerShard");
 

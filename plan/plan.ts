@@ -6,8 +6,10 @@ import { hostAddress, parseIpv4Cidr } from "../topology/cidr.ts";
 import { UserError, UserErrors } from "../topology/errors.ts";
 import { hostSpecs, type HostSpec } from "../topology/hosts.ts";
 import type { Topology } from "../topology/model.ts";
+import type { NamedCheck } from "../topology/rules.ts";
 import {
   ADDRESS_BLOCKS,
+  BASE_PACKAGES,
   MAX_PER_PLACEMENT_GROUP,
   MAX_PLACEMENT_GROUPS,
   PACKAGES,
@@ -16,11 +18,26 @@ import {
 } from "./catalog.ts";
 import { planLb } from "./lb.ts";
 import { planMongo } from "./mongo.ts";
+import { planRollout } from "./rollout.ts";
 import { planServices, type ServiceArtifactDigests } from "./services.ts";
 import { planStorage } from "./storage.ts";
 import type { HostFirewallRule, Plan, PlacementGroupPlan, PlannedHost, PublicFirewallPlan } from "./model.ts";
 
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
+
+/** The checks buildPlan makes itself (checkAddressBlocks, placement groups), as the README's rules table lists them. */
+export const PLAN_CHECKS: readonly NamedCheck[] = [
+  {
+    id: "address-blocks",
+    description: `Each role fits its fixed address block in the subnet (${Object.entries(ADDRESS_BLOCKS)
+      .map(([role, b]) => `${role} .${b.first}-.${b.first + b.size - 1}`)
+      .join(", ")}), so growing one role never renumbers another.`,
+  },
+  {
+    id: "placement-groups",
+    description: `Spread placement groups of at most ${MAX_PER_PLACEMENT_GROUP} servers (one per Mongo replica set, \`pg-<role>-<n>\` chunks otherwise), at most ${MAX_PLACEMENT_GROUPS} per project.`,
+  },
+];
 
 /** What the plan needs besides the topology: facts made outside plan/ (by I/O), passed in. */
 export interface PlanInputs {
@@ -47,7 +64,7 @@ export function buildPlan(t: Topology, inputs: PlanInputs): Plan {
       privateIp: hostAddress(subnet, block.first + spec.ordinal - 1),
       placementGroup: groupOf.get(spec.name)!,
       labels: { ...t.labels, ...(role.labels ?? {}), "bulwark/role": spec.role, "bulwark/project": t.name },
-      packages: PACKAGES[spec.component],
+      packages: [...BASE_PACKAGES, ...PACKAGES[spec.component]],
       ...(spec.replicaSet ? { replicaSet: spec.replicaSet } : {}),
       ...(spec.role === "storage" ? { volume: { name: `${t.name}-${spec.name}-brick`, sizeGb: t.roles.storage.volumeSizeGb } } : {}),
     };
@@ -58,6 +75,7 @@ export function buildPlan(t: Topology, inputs: PlanInputs): Plan {
     throw new UserError("roles", `needs ${placementGroups.length} placement groups, above Hetzner's ${MAX_PLACEMENT_GROUPS} per project`, placementGroups.length, "use fewer shards or fewer hosts");
   }
 
+  const mongo = planMongo(hosts, placementGroups);
   return {
     name: t.name,
     location: t.location,
@@ -70,8 +88,9 @@ export function buildPlan(t: Topology, inputs: PlanInputs): Plan {
     firewall: { public: publicFirewalls(t, hosts), hosts: hostFirewalls(hosts) },
     lb: planLb(t, hosts),
     storage: planStorage(t, hosts),
-    mongo: planMongo(hosts, placementGroups),
+    mongo,
     services: planServices(t, hosts, inputs.artifacts),
+    rollout: planRollout(hosts, mongo),
     ...(t.allowSinglePointsOfFailure ? { singlePointsOfFailureAllowed: t.allowSinglePointsOfFailure.reason } : {}),
   };
 }

@@ -67,6 +67,8 @@ export interface ServicesPlan {
   readonly spoolDir: string;
   readonly storeDir: string;
   readonly staticDir: string;
+  /** While this file exists the mail API's /healthz answers 503 (a rollout drains the host first). */
+  readonly drainFile: string;
   /** Artifacts unpack into `<installRoot>/<name>/<sha256>/`. */
   readonly installRoot: string;
   readonly artifacts: Readonly<Record<ServiceName, ServiceArtifactPlan>>;
@@ -79,10 +81,10 @@ export interface ServicesPlan {
 }
 
 /**
- * vCPUs of each current Hetzner server type (Hetzner's price list; FACTS.md lists the current
- * types). The parser runs one parse thread per vCPU: parsing is CPU-bound and the main thread,
- * mongos and the gluster client need little. Typed by ServerType, so a new type cannot be
- * added to the model without its row here.
+ * vCPUs of each current Hetzner server type (Hetzner's price list; docs/facts.md#hetzner-cloud
+ * lists the current types). The parser runs one parse thread per vCPU: parsing is CPU-bound and the
+ * main thread, mongos and the gluster client need little. Typed by ServerType, so a new type cannot
+ * be added to the model without its row here.
  */
 export const PARSER_THREADS_BY_SERVER_TYPE: Readonly<Record<ServerType, number>> = {
   cx23: 2, cx33: 4, cx43: 8, cx53: 16,
@@ -143,6 +145,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
     storeDir,
     staticDir,
     installRoot: "/opt/bulwark",
+    drainFile: "/run/bulwark/mail-api.drain",
     artifacts: {
       // The parser writes claims in the spool and attachments (and, with the fs store,
       // documents) in the store: those two and nothing else.

@@ -28,12 +28,12 @@ export const CLIENT_MOUNT_POINT = "/srv/shared";
 export const CLIENT_VOLFILE = `/etc/glusterfs/${STORAGE_VOLUME}.vol`;
 
 /**
- * network.ping-timeout in seconds. Gluster's default is 42 s; a hard server loss stalls client
- * I/O for up to about twice this value (FACTS.md: 18 s at 10, 8.1 s at 5), and the issue's
- * budget is 10 s. 5 s keeps the measured stall under it. Lower buys little and costs more: the
- * timer fires only when a brick answers no RPC at all (pings or I/O replies) for the whole
- * interval, and a brick that busy or a link that lossy for 5 s is not serving interactive I/O
- * either; a false disconnect costs a reconnect and a heal of what was written meanwhile, never
+ * network.ping-timeout in seconds. Gluster's default is 42 s; a hard server loss stalls client I/O
+ * for up to about twice this value (measured: 18 s at 10, 8.1 s at 5; docs/facts.md#glusterfs), and
+ * the storage lab's budget is 10 s. 5 s keeps the measured stall under it. Lower buys little and
+ * costs more: the timer fires only when a brick answers no RPC at all (pings or I/O replies) for
+ * the whole interval, and a brick that busy or a link that lossy for 5 s is not serving interactive
+ * I/O either; a false disconnect costs a reconnect and a heal of what was written meanwhile, never
  * data (client quorum keeps writes on the two other bricks). The lab counts disconnects while
  * all servers are healthy under write load, to show the margin.
  */

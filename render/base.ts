@@ -6,6 +6,7 @@
 import { isIPv6 } from "node:net";
 import type { Plan, PlannedHost } from "../plan/model.ts";
 import { renderTemplate } from "./handlebars.ts";
+import { deployMarker } from "./deploy-values.ts";
 import { hostFile, none, run, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
@@ -51,7 +52,31 @@ function nftablesConfig(plan: Plan, host: PlannedHost): NftablesConfig {
 
 /** The base layer: identity, host firewall (enabled at first boot), wait-for-address helper. */
 export function baseLayer({ plan, host }: RenderContext): Layer {
-  return { files: baseFiles(plan, host), runcmd: [["systemctl", "enable", "--now", "nftables.service"]] };
+  return {
+    files: [...baseFiles(plan, host), ...sshHostKeyFiles()],
+    runcmd: [
+      ["systemctl", "enable", "--now", "nftables.service"],
+      // sshd re-reads its host keys: from now on it shows the key Terraform pins.
+      ["systemctl", "try-reload-or-restart", "ssh.service"],
+    ],
+  };
+}
+
+/** Where the host's own ed25519 host key goes (the rollout pins its public half). */
+export const SSH_HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key";
+
+/**
+ * The host's SSH host key, made by Terraform at deploy time (constructs/host-keys.ts), so every
+ * rollout connection verifies the host instead of trusting it on first use. Deferred: cloud-init's
+ * ssh module (init stage) deletes and regenerates host keys first; these replace its ed25519 key
+ * in the final stage, before runcmd reloads sshd.
+ */
+function sshHostKeyFiles(): HostFile[] {
+  const why = "read by sshd at its next start; a new key is made only with a new server";
+  return [
+    hostFile(SSH_HOST_KEY_PATH, deployMarker("sshHostKey", { base64: true }), { permissions: "0600", encoding: "b64", defer: true, action: none(why) }),
+    hostFile(`${SSH_HOST_KEY_PATH}.pub`, `${deployMarker("sshHostKeyPublic")}\n`, { defer: true, action: none(why) }),
+  ];
 }
 
 function baseFiles(plan: Plan, host: PlannedHost): HostFile[] {

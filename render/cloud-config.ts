@@ -10,7 +10,7 @@ import type { Plan, PlannedHost } from "../plan/model.ts";
 import type { HostFile } from "./host-file.ts";
 import type { AptSource, Layer } from "./layer.ts";
 
-/** Hetzner accepts at most 32 KiB of user_data (FACTS.md). */
+/** Hetzner accepts at most 32 KiB of user_data (docs/facts.md#hetzner-cloud). */
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
 
 /** The subset of cloud-config Bulwark writes (cloud-init's schema checks it in the validate tier). */
@@ -27,6 +27,8 @@ export interface CloudConfig {
   }[];
   readonly disable_root: boolean;
   readonly ssh_pwauth: boolean;
+  readonly ssh_deletekeys: boolean;
+  readonly ssh_genkeytypes: readonly string[];
   readonly package_update: boolean;
   readonly packages: readonly string[];
   readonly write_files: readonly {
@@ -60,6 +62,11 @@ export function cloudConfig(plan: Plan, host: PlannedHost, layers: readonly Laye
     ],
     disable_root: true,
     ssh_pwauth: false,
+    // sshd gets one host key, the ed25519 one every rollout pins (render/base.ts writes it):
+    // the image's keys are deleted and no other type is made. Offered an RSA or ECDSA key
+    // first, Terraform's SSH client would report a mismatch against the pinned ed25519 key.
+    ssh_deletekeys: true,
+    ssh_genkeytypes: ["ed25519"],
     package_update: true,
     packages: host.packages,
     write_files: files.map((f) => ({ path: f.path, ...packed(f), permissions: f.permissions, owner: f.owner, ...(f.defer ? { defer: true as const } : {}) })),

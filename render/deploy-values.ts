@@ -25,6 +25,10 @@ export const DEPLOY_VALUES = {
   mongoKeyFile: { name: "mongo_keyfile", description: "the MongoDB internal-auth keyFile (base64 of 756 random bytes)", maxLength: 1008, secret: true },
   mongoAdminPassword: { name: "mongo_admin_password", description: "the MongoDB cluster admin user's password", maxLength: 32, secret: true },
   mongoAppPassword: { name: "mongo_app_password", description: "the password of the MongoDB user the services connect as (readWrite on their database)", maxLength: 32, secret: true },
+  // Per host (the stack and the lab give each host its own): the SSH host key every rollout
+  // connection pins. An OpenSSH ed25519 private key is about 420 bytes, its public line about 100.
+  sshHostKey: { name: "ssh_host_ed25519_key", description: "the host's own SSH host key (ed25519, OpenSSH format)", maxLength: 512, secret: true },
+  sshHostKeyPublic: { name: "ssh_host_ed25519_public", description: "the host's SSH host public key, pinned by every rollout connection", maxLength: 128, secret: false },
   // 48 characters of [A-Za-z0-9]: about 285 bits; the mail API refuses fewer than 32.
   mailApiToken: { name: "mail_api_token", description: "the bearer token every request to the mail API (/api/) must carry", maxLength: 48, secret: true },
 } as const satisfies Record<string, DeployValue>;

@@ -16,6 +16,7 @@ import type { LbPlan } from "../plan/lb.ts";
 import type { PlannedHost } from "../plan/model.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
+import { HARDENING, METADATA_ADDRESS, unitSandbox } from "./hardening.ts";
 import { hostFile, none, reload, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
@@ -44,6 +45,9 @@ export const LB_PATHS = {
   addressService: "/etc/systemd/system/bulwark-floating-ip.service",
   certificate: "/etc/haproxy/certs/bulwark.pem",
 } as const;
+
+/** The name the takeover unit gives the API token (LoadCredential=); the script reads $CREDENTIALS_DIRECTORY/<name>. */
+export const TAKEOVER_TOKEN_CREDENTIAL = "hcloud-token";
 
 /** haproxy's local liveness endpoint (keepalived's backstop check). */
 export const HAPROXY_MONITOR_PORT = 8404;
@@ -89,22 +93,22 @@ function keepalivedConf(lb: LbPlan, host: PlannedHost): string {
 }
 
 /** Files both failover modes share: haproxy, keepalived and their glue. */
-function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[]): HostFile[] {
+function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[], subnet: string): HostFile[] {
   return [
     hostFile(LB_PATHS.haproxyCfg, haproxyCfg(lb, host), { action: reload(HAPROXY) }),
     hostFile(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), { permissions: "0755", action: none("run by haproxy's unit at its next start or stop") }),
-    hostFile(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s" }), { action: restart(HAPROXY) }),
+    hostFile(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s", metadataAddress: METADATA_ADDRESS }), { action: restart(HAPROXY) }),
     hostFile(LB_PATHS.watchScript, renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }), { permissions: "0755", action: restart(WATCH) }),
-    hostFile(LB_PATHS.watchService, renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript }), { action: restart(WATCH) }),
+    hostFile(LB_PATHS.watchService, renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript, sandbox: unitSandbox(HARDENING.haproxyWatch, subnet) }), { action: restart(WATCH) }),
     hostFile(LB_PATHS.keepalivedConf, keepalivedConf(lb, host), { action: restart(KEEPALIVED) }),
     hostFile(LB_PATHS.interfaceScript, renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }), { permissions: "0755", action: restart(KEEPALIVED) }),
-    hostFile(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript }), { action: restart(KEEPALIVED) }),
+    hostFile(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript, metadataAddress: METADATA_ADDRESS }), { action: restart(KEEPALIVED) }),
     hostFile(LB_PATHS.notifyScript, renderTemplate("lb/vrrp-notify.sh", { vrrpStateFile: LB_PATHS.vrrpStateFile, masterUnits }), { permissions: "0755", action: none("run by keepalived at its next state change") }),
   ];
 }
 
 /** Files of floating-ip mode: the takeover hook, its units, the token and the address. */
-function floatingIpFiles(lb: LbPlan, host: PlannedHost): HostFile[] {
+function floatingIpFiles(lb: LbPlan, host: PlannedHost, subnet: string): HostFile[] {
   const { hook } = lb;
   return [
     hostFile(LB_PATHS.failoverEnv, renderTemplate("lb/failover.env", { apiEndpoint: lb.apiEndpoint, floatingIpId: deployMarker("floatingIpId"), serverName: host.serverName }), { action: none("read by each takeover run") }),
@@ -114,6 +118,7 @@ function floatingIpFiles(lb: LbPlan, host: PlannedHost): HostFile[] {
       renderTemplate("lb/fip-takeover.sh", {
         envFile: LB_PATHS.failoverEnv,
         tokenFile: LB_PATHS.tokenFile,
+        credentialName: TAKEOVER_TOKEN_CREDENTIAL,
         vrrpStateFile: LB_PATHS.vrrpStateFile,
         serverIdCache: LB_PATHS.serverIdCache,
         reconcileIntervalS: lb.reconcileIntervalS,
@@ -125,16 +130,28 @@ function floatingIpFiles(lb: LbPlan, host: PlannedHost): HostFile[] {
       }),
       { permissions: "0755", action: none("run by each takeover") },
     ),
-    hostFile(LB_PATHS.takeoverService, renderTemplate("lb/fip-takeover.service", { takeoverScript: LB_PATHS.takeoverScript, timeoutStartS: hook.unitTimeoutS }), {
-      action: none("started by each takeover; systemd reads the new unit after the daemon-reload"),
-    }),
+    hostFile(
+      LB_PATHS.takeoverService,
+      renderTemplate("lb/fip-takeover.service", {
+        takeoverScript: LB_PATHS.takeoverScript,
+        timeoutStartS: hook.unitTimeoutS,
+        credentialName: TAKEOVER_TOKEN_CREDENTIAL,
+        tokenFile: LB_PATHS.tokenFile,
+        sandbox: unitSandbox(HARDENING.fipTakeover, subnet),
+      }),
+      {
+        action: none("started by each takeover; systemd reads the new unit after the daemon-reload"),
+      },
+    ),
     hostFile(LB_PATHS.reconcileTimer, renderTemplate("lb/fip-reconcile.timer", { reconcileIntervalS: lb.reconcileIntervalS }), { action: restart("bulwark-fip-reconcile.timer") }),
     // Restarting the address service would take the Floating IP off the interface for a moment.
     hostFile(LB_PATHS.addressScript, renderTemplate("lb/floating-ip-address.sh", { floatingIp: deployMarker("floatingIpAddress"), timeoutSeconds: DEFAULT_ROUTE_WAIT_S }), {
       permissions: "0755",
       action: none("applies at the next boot: re-adding the address on a live host would drop traffic"),
     }),
-    hostFile(LB_PATHS.addressService, renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript }), { action: none("applies at the next boot (see the address script)") }),
+    hostFile(LB_PATHS.addressService, renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript, sandbox: unitSandbox(HARDENING.floatingIp, subnet) }), {
+      action: none("applies at the next boot (see the address script)"),
+    }),
   ];
 }
 
@@ -145,7 +162,7 @@ export function lbLayer({ plan, host }: RenderContext): Layer {
     ? [hostFile(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), { permissions: "0600", encoding: "b64", action: reload(HAPROXY) })]
     : [];
   return {
-    files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : []), ...(floating ? floatingIpFiles(lb, host) : []), ...tls],
+    files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : [], plan.network.subnet), ...(floating ? floatingIpFiles(lb, host, plan.network.subnet) : []), ...tls],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ...(floating ? [["systemctl", "enable", "--now", "bulwark-floating-ip.service"]] : []),

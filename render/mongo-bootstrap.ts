@@ -9,6 +9,7 @@
 import { MONGO_ADMIN_USER, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT, shardsOf, type MongoPlan, type MongoReplicaSet } from "../plan/mongo.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
+import { HARDENING, unitSandbox, type UnitSandbox } from "./hardening.ts";
 import { hostFile, restart, type HostFile } from "./host-file.ts";
 
 export const BOOTSTRAP_SCRIPT_PATH = "/usr/local/lib/bulwark/mongo-bootstrap.js";
@@ -113,10 +114,17 @@ interface BootstrapUnit {
   readonly restartSec: string;
   readonly startLimitInterval: string;
   readonly startLimitBurst: number;
+  readonly sandbox: UnitSandbox;
 }
 
 interface BootstrapEnv {
   readonly variables: readonly { readonly name: string; readonly value: string }[];
+}
+
+/** The addresses (no ports) the script connects to besides 127.0.0.1: the members it asks directly. */
+export function bootstrapPeers(config: BootstrapConfig): string[] {
+  const addresses = config.kind === "replicaSet" ? config.members.map((m) => m.address) : config.shards.flatMap((s) => s.members);
+  return [...new Set(addresses.map((a) => a.replace(/:\d+$/, "")))];
 }
 
 /** Script, unit and (when the step needs secrets) env file of one designated host. */
@@ -132,6 +140,7 @@ export function bootstrapFiles(host: string, config: BootstrapConfig): HostFile[
     environmentFiles: variables.length > 0 ? [BOOTSTRAP_ENV_PATH] : [],
     scriptPath: BOOTSTRAP_SCRIPT_PATH,
     ...UNIT_LIMITS,
+    sandbox: unitSandbox(HARDENING.mongoBootstrap, bootstrapPeers(config).join(" ")),
   };
   return [
     // The bootstrap is idempotent and resumable: rerun, it does only what is missing.

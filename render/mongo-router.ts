@@ -7,6 +7,7 @@
 import { configSetOf, MONGO_APP_DB, MONGO_APP_USER, MONGOS_PORT } from "../plan/mongo.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
+import { HARDENING, unitSandbox, type UnitSandbox } from "./hardening.ts";
 import { hostFile, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 import { mongoAptPreferences, mongoAptSource } from "./mongo-apt.ts";
@@ -34,6 +35,7 @@ interface MongosUnit {
   readonly bindIp: string;
   readonly port: number;
   readonly configPath: string;
+  readonly sandbox: UnitSandbox;
 }
 
 interface ServiceEnv {
@@ -63,7 +65,7 @@ export function mongoRouterLayer(ctx: RenderContext): Layer {
   const mongo = ctx.plan.mongo;
   const conf = mongosConfig(ctx);
   const designated = mongo.clusterBootstrapHost === ctx.host.name;
-  const unit: MongosUnit = { host: conf.host, bindIp: conf.bindIp, port: conf.port, configPath: MONGOS_CONFIG_PATH };
+  const unit: MongosUnit = { host: conf.host, bindIp: conf.bindIp, port: conf.port, configPath: MONGOS_CONFIG_PATH, sandbox: unitSandbox(HARDENING.mongoDaemon, ctx.plan.network.subnet) };
   const env: ServiceEnv = {
     user: MONGO_APP_USER,
     password: deployMarker("mongoAppPassword"),

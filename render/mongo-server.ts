@@ -6,7 +6,9 @@
  */
 import { replicaSetOf } from "../plan/mongo.ts";
 import { renderTemplate } from "./handlebars.ts";
-import { hostFile, restart, type HostFile } from "./host-file.ts";
+import { HARDENING, unitSandbox, type UnitSandbox } from "./hardening.ts";
+import { deployMarker } from "./deploy-values.ts";
+import { hostFile, none, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 import { mongoAptPreferences, mongoAptSource } from "./mongo-apt.ts";
 import { bootstrapFiles, replicaSetBootstrapConfig, START_BOOTSTRAP } from "./mongo-bootstrap.ts";
@@ -14,6 +16,8 @@ import { MONGO_KEYFILE_PATH, mongoKeyFile } from "./mongo-keyfile.ts";
 import { checkedMongoConfig } from "./mongo-schema.ts";
 
 export const MONGOD_CONFIG_PATH = "/etc/mongod.conf";
+/** The admin password the host agent steps a PRIMARY down with (render/agent.ts); root-only. */
+export const MONGO_AGENT_ENV_PATH = "/etc/bulwark/mongo-agent.env";
 export const MONGOD_UNIT_PATH = "/etc/systemd/system/mongod.service";
 /** The data and log directories the mongodb-org-server package creates, owned by mongodb. */
 export const MONGOD_DB_PATH = "/var/lib/mongodb";
@@ -39,6 +43,7 @@ interface MongodUnit {
   readonly clusterRole: string;
   readonly waitPrivateIp: string;
   readonly configPath: string;
+  readonly sandbox: UnitSandbox;
 }
 
 export function mongodConfig(ctx: RenderContext): MongodConfig {
@@ -58,7 +63,14 @@ export function mongodConfig(ctx: RenderContext): MongodConfig {
 export function mongoServerLayer(ctx: RenderContext): Layer {
   const set = replicaSetOf(ctx.plan.mongo, ctx.host.name);
   const conf = mongodConfig(ctx);
-  const unit: MongodUnit = { host: conf.host, replSetName: conf.replSetName, clusterRole: conf.clusterRole, waitPrivateIp: WAIT_PRIVATE_IP, configPath: MONGOD_CONFIG_PATH };
+  const unit: MongodUnit = {
+    host: conf.host,
+    replSetName: conf.replSetName,
+    clusterRole: conf.clusterRole,
+    waitPrivateIp: WAIT_PRIVATE_IP,
+    configPath: MONGOD_CONFIG_PATH,
+    sandbox: unitSandbox(HARDENING.mongoDaemon, ctx.plan.network.subnet),
+  };
   const designated = set.bootstrapHost === ctx.host.name;
   const files: HostFile[] = [
     mongoAptPreferences(),
@@ -66,6 +78,7 @@ export function mongoServerLayer(ctx: RenderContext): Layer {
     // Deferred: written after the package has installed its own /etc/mongod.conf and created mongodb.
     hostFile(MONGOD_CONFIG_PATH, checkedMongoConfig("mongod", conf.host, renderTemplate("mongo/mongod.conf", conf)), { defer: true, action: restart("mongod.service") }),
     mongoKeyFile("mongodb"),
+    hostFile(MONGO_AGENT_ENV_PATH, `BULWARK_MONGO_ADMIN_PASSWORD=${deployMarker("mongoAdminPassword")}\n`, { permissions: "0400", action: none("read by the host agent when it steps this member down") }),
     ...(designated ? bootstrapFiles(ctx.host.name, replicaSetBootstrapConfig(set)) : []),
   ];
   return {

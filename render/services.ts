@@ -13,6 +13,7 @@
 import type { HostServicePlan, ServiceArtifactPlan, ServicesPlan } from "../plan/services.ts";
 import { deployMarkerNamed } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
+import { HARDENING, serviceHardening, unitSandbox, type UnitSandbox } from "./hardening.ts";
 import { hostFile, restart, run } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 import { MONGO_ENV_PATH } from "./mongo-router.ts";
@@ -42,6 +43,9 @@ interface InstallUnit {
   readonly installScript: string;
   readonly sha256: string;
   readonly timeoutStartS: number;
+  /** Where artifacts unpack: made by a `+` ExecStartPre, the only path the install may write. */
+  readonly installRoot: string;
+  readonly sandbox: UnitSandbox;
 }
 
 export interface ServiceUnit {
@@ -66,6 +70,8 @@ export interface ServiceUnit {
   readonly readWritePaths: readonly string[];
   /** `LoadCredential=` values: `<name>:<root-only file>`. */
   readonly loadCredentials: readonly string[];
+  /** The sandbox (render/hardening.ts): the parser's or the mail API's profile. */
+  readonly sandbox: UnitSandbox;
 }
 
 /**
@@ -108,7 +114,7 @@ function installTimeoutS(services: ServicesPlan): number {
  * cover failed dependencies. Instead the first ExecStartPre refuses to start until the volume is
  * mounted, and Restart=always (no start limit) tries again every RestartSec.
  */
-export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, hostName: string, host: HostServicePlan, sha256: string): ServiceUnit {
+export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, hostName: string, host: HostServicePlan, sha256: string, subnet: string): ServiceUnit {
   return {
     description: host.service === "parser" ? `Bulwark parser (${host.threads} parse threads)` : `Bulwark mail API on ${host.listenHost}:${host.listenPort}`,
     installUnit: a.installUnit,
@@ -134,6 +140,7 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
     // for that command; ExecStart, spawned after the directories exist, gets them writable.
     readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.map((p) => `-${p}`).join(" ")] : [],
     loadCredentials: a.credentials.map((c) => `${c.name}:${c.path}`),
+    sandbox: unitSandbox(serviceHardening(host.service, host.listenHost), subnet),
   };
 }
 
@@ -160,6 +167,8 @@ export function serviceEnvironment(services: ServicesPlan, hostName: string, hos
         MAILAPI_LISTEN_HOST: host.listenHost,
         MAILAPI_LISTEN_PORT: host.listenPort,
         MAILAPI_HOST_NAME: hostName,
+        // The host agent drains the host from haproxy through this file before a restart.
+        MAILAPI_DRAIN_FILE: services.drainFile,
       };
 }
 
@@ -170,7 +179,16 @@ export function servicesLayer({ plan, host }: RenderContext): Layer {
   if (!hostPlan) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
   const a = services.artifacts[hostPlan.service];
   const { sha256 } = a;
-  const install: InstallUnit = { service: a.name, unit: a.unit, installUnit: a.installUnit, installScript: a.installScript, sha256, timeoutStartS: installTimeoutS(services) };
+  const install: InstallUnit = {
+    service: a.name,
+    unit: a.unit,
+    installUnit: a.installUnit,
+    installScript: a.installScript,
+    sha256,
+    timeoutStartS: installTimeoutS(services),
+    installRoot: services.installRoot,
+    sandbox: unitSandbox(HARDENING.install, plan.network.subnet),
+  };
   const sysusers = `/etc/sysusers.d/${a.user}.conf`;
   return {
     files: [
@@ -180,7 +198,7 @@ export function servicesLayer({ plan, host }: RenderContext): Layer {
       // service restarts on the new one; the agent drains the host from haproxy first.
       hostFile(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), { permissions: "0755", action: restart(a.installUnit) }),
       hostFile(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install), { action: restart(a.installUnit) }),
-      hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256)), { action: restart(a.unit) }),
+      hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256, plan.network.subnet)), { action: restart(a.unit) }),
       ...a.credentials.map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
     ],
     runcmd: [

@@ -5,11 +5,13 @@
  *
  * Why a kept volume file: a mount that fetches its volume file from a server must first reach
  * that server; with the first volfile server unreachable (not refusing) the fetch waits for a TCP
- * timeout (FACTS.md: 55 s with backup-volfile-servers). The kept file names every brick, so the
+ * timeout (55 s with backup-volfile-servers: docs/facts.md#glusterfs). The kept file names every brick, so the
  * client connects to the bricks directly and mounts as soon as a quorum of each set answers.
  */
 import type { StoragePlan } from "../plan/storage.ts";
+import { dirname } from "node:path/posix";
 import { renderTemplate } from "./handlebars.ts";
+import { HARDENING, unitSandbox } from "./hardening.ts";
 import { hostFile, none } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
@@ -26,8 +28,12 @@ export const STORAGE_CLIENT_PATHS = {
  * as the volume is started.
  */
 export const CLIENT_MOUNT_RETRY = { attempts: 30, intervalS: 10, restartSec: "30s", startLimitInterval: "1h", startLimitBurst: 10, mountTimeoutS: 60 } as const;
-/** glusterfs is a network filesystem: `_netdev` orders it after the network. */
-export const CLIENT_MOUNT_OPTIONS = "_netdev";
+/**
+ * glusterfs is a network filesystem: `_netdev` orders it after the network. `nosuid,nodev`: a
+ * setuid binary or a device node on the shared volume (which every app and parser host writes)
+ * means nothing on this host (mount.glusterfs passes both to the FUSE mount).
+ */
+export const CLIENT_MOUNT_OPTIONS = "_netdev,nosuid,nodev";
 
 /**
  * systemd's unit name for a mount point (`systemd-escape --path --suffix=mount`): the path
@@ -86,6 +92,7 @@ export function clientVolfile(storage: StoragePlan): ClientVolfile {
 const NEXT_MOUNT = none("applies at the next mount (boot or remount); remounting under the running services would fail their I/O");
 
 export function storageClientLayer({ plan }: RenderContext): Layer {
+  const subnet = plan.network.subnet;
   const storage = plan.storage;
   const P = STORAGE_CLIENT_PATHS;
   const R = CLIENT_MOUNT_RETRY;
@@ -102,6 +109,7 @@ export function storageClientLayer({ plan }: RenderContext): Layer {
           retryUnit: P.mountServiceUnit,
           options: CLIENT_MOUNT_OPTIONS,
           timeoutS: R.mountTimeoutS,
+          sandbox: unitSandbox(HARDENING.glusterMount, subnet),
         }),
         { action: NEXT_MOUNT },
       ),
@@ -118,6 +126,9 @@ export function storageClientLayer({ plan }: RenderContext): Layer {
           restartSec: R.restartSec,
           startLimitInterval: R.startLimitInterval,
           startLimitBurst: R.startLimitBurst,
+          // The script makes the mount point (in its parent) if it is missing; `-`: a missing parent is skipped.
+          readWritePaths: [`-${dirname(storage.client.mountPoint)}`],
+          sandbox: unitSandbox(HARDENING.storageMount, subnet),
         }),
         { action: NEXT_MOUNT },
       ),

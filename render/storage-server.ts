@@ -7,6 +7,7 @@
 import type { PlannedHost } from "../plan/model.ts";
 import type { StoragePlan } from "../plan/storage.ts";
 import { renderTemplate } from "./handlebars.ts";
+import { HARDENING, METADATA_ADDRESS, unitSandbox } from "./hardening.ts";
 import { hostFile, none, restart, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
@@ -22,7 +23,7 @@ export const STORAGE_SERVER_PATHS = {
   bootstrapService: "/etc/systemd/system/bulwark-gluster-bootstrap.service",
 } as const;
 
-/** Hetzner's device name of an attached volume, before its id (FACTS.md; constructs/brick-volume.ts). */
+/** Hetzner's device name of an attached volume, before its id (docs/facts.md#hetzner-cloud; constructs/brick-volume.ts). */
 export const HETZNER_VOLUME_DEVICE_PREFIX = "/dev/disk/by-id/scsi-0HC_Volume_";
 
 /**
@@ -74,7 +75,7 @@ export function bootstrapScript(storage: StoragePlan): BootstrapScript {
 
 const GLUSTERD = "glusterd.service";
 
-function serverFiles(storage: StoragePlan): HostFile[] {
+function serverFiles(storage: StoragePlan, subnet: string): HostFile[] {
   const P = STORAGE_SERVER_PATHS;
   return [
     hostFile(
@@ -88,10 +89,10 @@ function serverFiles(storage: StoragePlan): HostFile[] {
       }),
       { permissions: "0755", action: none("run at the next boot: the brick is mounted while glusterd serves it") },
     ),
-    hostFile(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60 }), {
+    hostFile(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60, sandbox: unitSandbox(HARDENING.brick, subnet) }), {
       action: none("applies at the next boot: the brick is mounted while glusterd serves it"),
     }),
-    hostFile(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit }), { action: restart(GLUSTERD) }),
+    hostFile(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit, metadataAddress: METADATA_ADDRESS }), { action: restart(GLUSTERD) }),
     // Deferred: it replaces the file the glusterfs-server package installs.
     hostFile(P.glusterdVol, renderTemplate("storage/glusterd.vol", { listenPort: storage.glusterdPort, basePort: storage.brickPorts.first, maxPort: storage.brickPorts.last }), {
       defer: true,
@@ -100,7 +101,7 @@ function serverFiles(storage: StoragePlan): HostFile[] {
   ];
 }
 
-function bootstrapFiles(storage: StoragePlan): HostFile[] {
+function bootstrapFiles(storage: StoragePlan, subnet: string): HostFile[] {
   const P = STORAGE_SERVER_PATHS;
   const B = STORAGE_BOOTSTRAP_BUDGET;
   return [
@@ -117,6 +118,7 @@ function bootstrapFiles(storage: StoragePlan): HostFile[] {
         restartSec: B.restartSec,
         startLimitInterval: B.startLimitInterval,
         startLimitBurst: B.startLimitBurst,
+        sandbox: unitSandbox(HARDENING.glusterBootstrap, subnet),
       }),
       { action: restart(P.bootstrapUnit) },
     ),
@@ -132,7 +134,7 @@ export function storageServerLayer({ plan, host }: RenderContext): Layer {
   const storage = plan.storage;
   const designated = isStorageBootstrapHost(storage, host);
   return {
-    files: [...serverFiles(storage), ...(designated ? bootstrapFiles(storage) : [])],
+    files: [...serverFiles(storage, plan.network.subnet), ...(designated ? bootstrapFiles(storage, plan.network.subnet) : [])],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.brickUnit],

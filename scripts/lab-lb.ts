@@ -1,12 +1,12 @@
 /**
- * `npm run lab:lb`: the HA-entry lab (lab/lb-lab.ts) with the issue's counts (5 runs of each
+ * `npm run lab:lb`: the HA-entry lab (lab/lb-lab.ts) with the acceptance counts (5 runs of each
  * failure, 50 reloads, 10 partitions). Needs root, systemd-nspawn and debootstrap (the image is
  * built once and cached). Writes reports/lb-failover.json; the last line is `RESULT lb-failover {...}`.
  * Counts can be lowered for a quick look: LAB_RUNS, LAB_RELOADS, LAB_PARTITIONS.
  */
 import { countFromEnv } from "../measure/stats.ts";
 import { writeReport } from "../measure/report.ts";
-import { ISSUE_COUNTS, runLbLab } from "../lab/lb-lab.ts";
+import { ACCEPTANCE_COUNTS, runLbLab } from "../lab/lb-lab.ts";
 import { LabRun } from "../lab/run.ts";
 
 const count = countFromEnv;
@@ -15,9 +15,9 @@ const run = new LabRun("lb");
 let code = 0;
 try {
   const report = await runLbLab(run, {
-    runs: count("LAB_RUNS", ISSUE_COUNTS.runs),
-    reloads: count("LAB_RELOADS", ISSUE_COUNTS.reloads),
-    partitions: count("LAB_PARTITIONS", ISSUE_COUNTS.partitions),
+    runs: count("LAB_RUNS", ACCEPTANCE_COUNTS.runs),
+    reloads: count("LAB_RELOADS", ACCEPTANCE_COUNTS.reloads),
+    partitions: count("LAB_PARTITIONS", ACCEPTANCE_COUNTS.partitions),
   });
   writeReport("lb-failover", report);
   const s = report.scenarios;

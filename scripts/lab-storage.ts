@@ -1,5 +1,5 @@
 /**
- * `npm run lab:storage`: the storage lab (lab/storage-lab.ts) with the issue's counts (each
+ * `npm run lab:storage`: the storage lab (lab/storage-lab.ts) with the acceptance counts (each
  * scenario 5 times, 20 partitions) and the backup-volfile-servers baseline mount. Needs root,
  * systemd-nspawn and debootstrap (the image is built once and cached). Writes
  * reports/storage-failover.json; the last line is `RESULT storage-failover {...}`.
@@ -8,7 +8,7 @@
  */
 import { countFromEnv } from "../measure/stats.ts";
 import { writeReport } from "../measure/report.ts";
-import { ISSUE_COUNTS, leftovers, runStorageLab, type StorageReport } from "../lab/storage-lab.ts";
+import { ACCEPTANCE_COUNTS, leftovers, runStorageLab, type StorageReport } from "../lab/storage-lab.ts";
 import { LabRun } from "../lab/run.ts";
 
 const count = countFromEnv;
@@ -18,8 +18,8 @@ let report: StorageReport | undefined;
 let failure: unknown;
 try {
   report = await runStorageLab(run, {
-    runs: count("LAB_RUNS", ISSUE_COUNTS.runs),
-    partitions: count("LAB_PARTITIONS", ISSUE_COUNTS.partitions),
+    runs: count("LAB_RUNS", ACCEPTANCE_COUNTS.runs),
+    partitions: count("LAB_PARTITIONS", ACCEPTANCE_COUNTS.partitions),
     baseline: process.env["LAB_BASELINE"] !== "0",
     services: process.env["LAB_SERVICES"] !== "0",
   });

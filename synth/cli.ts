@@ -10,7 +10,8 @@ import { synthesize } from "./pipeline.ts";
 const USAGE = `usage: npm run synth -- [--topology FILE] [--out DIR] [--review DIR]
   --topology FILE  topology as .json, .yaml or .yml (or set BULWARK_TOPOLOGY); default: the embedded seed
   --out DIR        cdktf output directory (default: $CDKTF_OUTDIR or cdktf.out)
-  --review DIR     review bundle directory (default: review)`;
+  --review DIR     review bundle directory (default: review); replaced as a whole, so it must be
+                   new, empty, or a bundle an earlier synth wrote (it holds .bulwark-review)`;
 
 export interface CliIo {
   readonly out: (line: string) => void;

@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "cdktf";
-import { writeReviewBundle, type ReviewBundle } from "../bundle/write.ts";
+import { checkReviewDir, writeReviewBundle, type ReviewBundle } from "../bundle/write.ts";
 import { BulwarkStack } from "../constructs/stack.ts";
 import { analyzeFailures, type FailureAnalysis } from "../plan/failure.ts";
 import type { Plan } from "../plan/model.ts";
@@ -68,6 +68,8 @@ export interface SynthResult {
 
 /** Everything `npm run synth` does: cdktf.out/ plus the review bundle. */
 export function synthesize(source: TopologySource, outdir: string, reviewDir: string, options: PrepareOptions = {}): SynthResult {
+  // Before anything is written: the review directory is replaced as a whole, so it must be one.
+  checkReviewDir(reviewDir);
   const prepared = prepare(source, options);
   // Like `cdktf synth`, start from an empty stacks/ so no stale stack is left to deploy.
   rmSync(join(outdir, "stacks"), { recursive: true, force: true });

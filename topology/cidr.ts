@@ -10,6 +10,14 @@
  * IPv6 with an embedded dotted IPv4 part (nft 1.0 refuses `64:ff9b::192.0.2.0`), and
  * IPv4-mapped IPv6 ranges (`::ffff:a.b.c.d`: IPv4 clients are matched by their IPv4 address).
  */
+import type { NamedCheck } from "./rules.ts";
+
+/** The strictness above, as the README's rules table lists it (the loader applies it to every CIDR field). */
+export const CIDR_FORMAT_CHECK: NamedCheck = {
+  id: "cidr-format",
+  description:
+    "CIDRs are strict: no leading zeros (`/00`, `010.0.0.0`), no host bits set (the fix names the network address), no IPv6 zone ids (`%eth0`), no dotted IPv4 tail in IPv6, no IPv4-mapped IPv6.",
+};
 
 export interface Ipv4Cidr {
   /** The network address as an unsigned 32-bit number. */

@@ -29,10 +29,20 @@ export class UserErrors extends Error {
   }
 }
 
+/**
+ * Characters JSON.stringify leaves as they are but a terminal would not show as written: DEL and
+ * the C1 controls, invisible format characters (bidi overrides, zero-width spaces), line and
+ * paragraph separators, private-use and unassigned code points.
+ */
+const INVISIBLE = /[\u007f-\u009f\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/gu;
+
 /** A value shown on one line, escaped and cut short so an error message stays one line. */
 export function showValue(value: unknown): string {
   if (value === undefined) return "nothing";
-  const text = JSON.stringify(value) ?? String(value);
+  const text = (JSON.stringify(value) ?? String(value)).replace(INVISIBLE, (c) => {
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 

@@ -22,7 +22,7 @@ import { checkTopologyRules } from "./rules.ts";
 import { TOPOLOGY_SCHEMA } from "./schema.ts";
 
 /**
- * Largest topology file, in bytes. The seed written out is about 1 KiB; keys are capped at 6 KiB
+ * Largest topology file, in bytes. The seed written out is about 1 KiB; keys are capped at 4 KiB
  * together (they share the 32 KiB user_data); 64 KiB leaves room for labels and comments. It also
  * bounds the parse: the worst 64 KiB measured here (a flat list of one-character items) takes the
  * YAML parser about 0.4 s and 60 MB, inside the CLI's 2 s / 200 MB budget.

@@ -17,7 +17,7 @@ export const LOCATIONS_BY_ZONE = {
 export type NetworkZone = keyof typeof LOCATIONS_BY_ZONE;
 export type Location = (typeof LOCATIONS_BY_ZONE)[NetworkZone][number];
 
-/** Server types Hetzner sells today (FACTS.md). */
+/** Server types Hetzner sells today (docs/facts.md#hetzner-cloud). */
 export const CURRENT_SERVER_TYPES = [
   "cx23", "cx33", "cx43", "cx53",
   "cpx22", "cpx32", "cpx42", "cpx52", "cpx62",
@@ -25,7 +25,7 @@ export const CURRENT_SERVER_TYPES = [
   "ccx13", "ccx23", "ccx33", "ccx43", "ccx53", "ccx63",
 ] as const;
 
-/** Server types retired at the end of 2025 (FACTS.md). */
+/** Server types retired at the end of 2025 (docs/facts.md#hetzner-cloud). */
 export const RETIRED_SERVER_TYPES = [
   "cx22", "cx32", "cx42", "cx52",
   "cpx11", "cpx21", "cpx31", "cpx41", "cpx51",

@@ -1,31 +1,42 @@
 /**
  * The named cross-field rules of a topology: what the schema cannot say alone.
  * Each rule returns the errors it finds (empty when satisfied); `checkTopologyRules` runs all.
- * Rules that need the plan (placement groups, address blocks) live in `plan/checks.ts`.
+ * Checks that need the plan (address blocks, placement groups) live in plan/plan.ts and
+ * plan/mongo-checks.ts. Every check's id and description make a row of the README's rules
+ * table (scripts/gen-readme.ts).
  */
 import { ANYWHERE_FLOOR, cidrContains, coverage, intToIpv4, isPrivateCidr, parseIpRange, parseIpv4Cidr } from "./cidr.ts";
-import { UserError } from "./errors.ts";
+import { dottedPath, UserError } from "./errors.ts";
 import { hostSpecs } from "./hosts.ts";
 import { constructId } from "./ids.ts";
 import { CURRENT_SERVER_TYPES, LOCATIONS_BY_ZONE, RETIRED_SERVER_TYPES, ROLES, type Topology } from "./model.ts";
-import { keyBody, MAX_PUBLIC_KEYS_TOTAL_BYTES, publicKeyProblem } from "./ssh-keys.ts";
+import { keyBody, MAX_PUBLIC_KEY_CHARS, MAX_PUBLIC_KEYS_TOTAL_BYTES, publicKeyProblem } from "./ssh-keys.ts";
 import { reservedUserReason } from "./users.ts";
 
-/** Hetzner: a network holds at most 100 servers (reported limit, FACTS.md). */
+/** Hetzner: a network holds at most 100 servers (a reported limit: docs/facts.md#hetzner-cloud). */
 export const MAX_SERVERS_PER_NETWORK = 100;
-/** Above 7 voting members a replica set cannot be configured (MongoDB). */
+/** Above 7 voting members a replica set cannot be configured (docs/facts.md#mongodb). */
 export const MAX_VOTERS = 7;
 
-export interface Rule {
+/**
+ * A named check, as the README's rules table lists it: its id, and what it demands in one line
+ * of Markdown. The topology rules below are named checks; so are the checks of the loader
+ * (topology/cidr.ts, topology/schema.ts), the plan (plan/plan.ts, plan/mongo-checks.ts), the
+ * renderer (render/cloud-config.ts) and the failure gate (plan/failure.ts).
+ */
+export interface NamedCheck {
   readonly id: string;
   readonly description: string;
+}
+
+export interface Rule extends NamedCheck {
   readonly check: (t: Topology) => UserError[];
 }
 
 export const TOPOLOGY_RULES: readonly Rule[] = [
   {
     id: "location-in-zone",
-    description: "The location lies in the network zone.",
+    description: `The location lies in the network zone (${Object.entries(LOCATIONS_BY_ZONE).map(([zone, locations]) => `${zone}: ${locations.join(", ")}`).join("; ")}).`,
     check: (t) => {
       const inZone: readonly string[] = LOCATIONS_BY_ZONE[t.networkZone];
       return inZone.includes(t.location)
@@ -60,7 +71,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "current-server-types",
-    description: "Every role uses a server type Hetzner still sells.",
+    description: `Every role uses a server type Hetzner still sells: no retired type (${RETIRED_SERVER_TYPES.join(", ")}); the message lists the current ones.`,
     check: (t) =>
       ROLES.flatMap((role) => {
         const type: string = t.roles[role].serverType;
@@ -78,7 +89,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "odd-voters",
-    description: `Every replica set has an odd number of voters, from 3 to ${MAX_VOTERS}.`,
+    description: `Every Mongo replica set has an odd number of voters, from 3 to ${MAX_VOTERS}.`,
     check: (t) =>
       (["configServers", "membersPerShard"] as const).flatMap((field) => {
         const n = t.roles.mongo[field];
@@ -135,7 +146,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "max-servers",
-    description: `At most ${MAX_SERVERS_PER_NETWORK} servers on the network.`,
+    description: `At most ${MAX_SERVERS_PER_NETWORK} servers on the network (the limit reported for Hetzner networks).`,
     check: (t) => {
       const n = hostSpecs(t).length;
       return n <= MAX_SERVERS_PER_NETWORK
@@ -145,7 +156,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "unique-host-names",
-    description: "Host names are unique, and short enough to prefix with the project name.",
+    description: "Host names are unique, and `<name>-<host>` fits Hetzner's 63-character server names.",
     check: (t) => {
       const seen = new Map<string, string>();
       const errors: UserError[] = [];
@@ -221,7 +232,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "admin-user-not-reserved",
-    description: "The admin user is not a system, package or Bulwark service account or group (root, daemon, sshd, haproxy, mongodb, gluster, systemd-*, bulwark-*, ...).",
+    description: "`admin.user` is no system, package or Bulwark service account or group (root, daemon, sshd, sudo, haproxy, mongodb, gluster, `systemd-*`, Bulwark's `bulwark-*` service users, ...): cloud-init would give it sudo and the admin keys.",
     check: (t) => {
       const reason = reservedUserReason(t.admin.user);
       return reason === undefined
@@ -231,7 +242,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "ssh-not-open-to-all",
-    description: `SSH is never open to anywhere without an explicit opt-in: more than a /${ANYWHERE_FLOOR.IPv4} of IPv4 or a /${ANYWHERE_FLOOR.IPv6} of IPv6 addresses in total, however the ranges are split.`,
+    description: `Unless \`admin.allowSshFromAnywhere\` is set, \`sshSourceCidrs\` may open SSH to at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a /${ANYWHERE_FLOOR.IPv6} of IPv6 addresses in total, counted over the union of the ranges: 0.0.0.0/0, a /7, or two /1 halves all count as anywhere (a /8 is the largest IPv4 block ever assigned to one organisation; a /16 of IPv6 is larger than any single allocation).`,
     check: (t) => {
       if (t.admin.allowSshFromAnywhere) return [];
       const fix = `list your admin networks instead (at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a /${ANYWHERE_FLOOR.IPv6} of IPv6 in total), or set admin.allowSshFromAnywhere: true to accept the risk`;
@@ -253,7 +264,7 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "ssh-public-keys",
-    description: "Every admin key is a known type (ed25519, RSA, ECDSA, sk-) whose base64 part decodes to a key of that type, at most 3072 characters; all of them together at most 6 KiB (they go into every host's user_data).",
+    description: `Each admin key is ed25519, RSA (1024-16384 bits), ECDSA (nistp256/384/521) or a security key (\`sk-\`), its base64 decodes to a key of that type, and the line is at most ${MAX_PUBLIC_KEY_CHARS} characters (an RSA-16384 key, the largest OpenSSH makes, with a comment); all keys together at most ${MAX_PUBLIC_KEYS_TOTAL_BYTES / 1024} KiB, since every key is copied into every host's 32 KiB user_data.`,
     check: (t) => {
       const errors = t.admin.sshKeys.flatMap((k, i) => {
         const bad = publicKeyProblem(k.publicKey);
@@ -296,7 +307,41 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
       });
     },
   },
+  {
+    id: "no-terraform-templates",
+    description:
+      "No string in the topology holds `${` or `%{` (a key's comment, the failure-gate reason, any field): in `cdk.tf.json` Terraform evaluates them on the deployer's machine, where a comment such as `${file(\"/etc/passwd\")}` would read a local file into the key sent to Hetzner and shown in plan output. Every other field's pattern admits no `$`, `%` or `{` at all (labels follow Hetzner's label syntax: [API reference, Labels](https://docs.hetzner.cloud/reference/cloud)); `test/synth/user-strings.test.ts` marks every string field and walks the whole synthesized JSON for a template sequence touching one.",
+    // Most fields cannot hold `$`, `%` or `{` at all (names, labels, URL: schema patterns);
+    // this covers the ones that may hold free text (a key's comment, the failure-gate reason)
+    // and any field added later. No legitimate value needs either sequence.
+    check: (t) =>
+      stringsIn(t, []).flatMap(({ path, text }) => {
+        const sequence = TEMPLATE_SEQUENCE.exec(text)?.[0];
+        if (sequence === undefined) return [];
+        const field = dottedPath(path);
+        const problem = `holds the Terraform template sequence '${sequence}', which Terraform would evaluate on the deployer's machine when it reads the synthesized JSON`;
+        if (/^admin\.sshKeys\[\d+\]\.publicKey$/.test(field)) {
+          // The template can only be in the comment: the type and the base64 part have no '{'.
+          const comment = text.split(" ").slice(2).join(" ");
+          return [new UserError(field, problem.replace("holds", "has in its comment"), comment, "remove the template sequence from the key comment, or drop the comment ('<type> <base64>' is the whole key)")];
+        }
+        return [new UserError(field, problem, text, `remove the '${sequence}' (no Bulwark field needs it)`)];
+      }),
+  },
 ];
+
+/** Terraform's template sequences: `${ expression }` and `%{ directive }` (its escapes `$${` and `%%{` contain them too). */
+const TEMPLATE_SEQUENCE = /[$%]\{/;
+
+/** Every string in `value` (map keys too), with its path. */
+function stringsIn(value: unknown, path: (string | number)[]): { path: (string | number)[]; text: string }[] {
+  if (typeof value === "string") return [{ path, text: value }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => stringsIn(v, [...path, i]));
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, v]) => [{ path: [...path, k], text: k }, ...stringsIn(v, [...path, k])]);
+  }
+  return [];
+}
 
 function dedupeByPath(errors: UserError[]): UserError[] {
   return errors.filter((e, i) => errors.findIndex((o) => o.path === e.path) === i);

@@ -8,12 +8,27 @@
  */
 import { IMAGES, LOCATIONS_BY_ZONE } from "./model.ts";
 import { SEED_TOPOLOGY as SEED } from "./defaults.ts";
+import type { NamedCheck } from "./rules.ts";
+
+/** The pattern of `allowSinglePointsOfFailure.reason` below, as the README's rules table lists it. */
+export const REASON_TEXT_CHECK: NamedCheck = {
+  id: "reason-text",
+  description:
+    "`allowSinglePointsOfFailure.reason` is one line of 3 to 200 printable characters: no control characters (tab, newline, escape), no invisible format characters (bidi overrides, zero-width spaces), no line separators; TOPOLOGY.md escapes its Markdown (`<`, `>`, `&` as entities; `` ` `` `*` `_` `[` `]` `!` `~` `|` `#` `$` `\\` with a backslash), so it shows as written in a PR view.",
+};
 
 /** `^[a-z][a-z0-9-]{0,62}$`: safe in host names, shell words, YAML and systemd units. */
 export const NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
 const NAME_FIX = "use lowercase letters, digits and '-', starting with a letter, at most 63 characters";
 
-/** Hetzner label keys (optional DNS prefix + name) and values. */
+/**
+ * Hetzner label keys (optional DNS prefix + name) and values, as the Hetzner Cloud API defines
+ * them (https://docs.hetzner.cloud/reference/cloud, "Labels"; hcloud-go checks the same in
+ * hcloud/labels.go ValidateResourceLabels): a name of at most 63 letters, digits, '-', '_' or
+ * '.', starting and ending alphanumeric; a prefix that is a DNS subdomain of at most 253
+ * characters (here lowercase only); a value empty or name-shaped. So no label can carry a
+ * space, a quote, '$', '%' or '{' into the synthesized JSON.
+ */
 const LABEL_KEY_PATTERN = "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
 const LABEL_VALUE_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
 
@@ -308,9 +323,14 @@ export const TOPOLOGY_SCHEMA = {
       properties: {
         reason: {
           type: "string",
-          pattern: "^[^\\n\\r]{3,200}$",
-          description: "Why this topology may lose service when one host dies.",
-          "x-fix": "write one line of 3 to 200 characters",
+          // Printable text only (ajv compiles patterns with the u flag): no control characters
+          // (\p{Cc}: newline, tab, escape), no invisible format characters (\p{Cf}: bidi
+          // overrides, zero-width spaces), no line or paragraph separators, and nothing unassigned,
+          // private-use or surrogate: any of these could hide or reorder the rest of the review
+          // in a PR view. Markdown in it is escaped where TOPOLOGY.md places it.
+          pattern: "^[^\\p{C}\\p{Zl}\\p{Zp}]{3,200}$",
+          description: "Why this topology may lose service when one host dies: one line of 3 to 200 printable characters (no control or invisible formatting characters); shown as written at the top of TOPOLOGY.md.",
+          "x-fix": "write one line of 3 to 200 printable characters (no tabs, newlines, escape sequences or invisible formatting characters such as bidirectional overrides)",
         },
       },
     },

@@ -25,11 +25,12 @@ export const MAX_PUBLIC_KEY_CHARS = 3072;
 
 /**
  * All the admin keys together, in bytes. Every key goes into every host's user_data (32 KiB at
- * Hetzner); the largest host (an lb with TLS, its PEM at the 6 KiB maximum) leaves about 7.5 KiB
- * of it, so the keys get 6 KiB: about 60 ed25519 keys, or 8 RSA-4096 keys.
+ * Hetzner); the largest host (an lb with TLS, its PEM at the 6 KiB maximum, with the sandboxed
+ * units and its SSH host key) leaves about 4.5 KiB of it, so the keys get 4 KiB: about 40 ed25519
+ * keys, or 5 RSA-4096 keys.
  * test/unit/ssh-keys.errors.test.ts renders keys of this total to show they fit.
  */
-export const MAX_PUBLIC_KEYS_TOTAL_BYTES = 6144;
+export const MAX_PUBLIC_KEYS_TOTAL_BYTES = 4096;
 
 /** OpenSSH's bounds on an RSA modulus (SSH_RSA_MINIMUM_MODULUS_SIZE, SSH_RSA_MAXIMUM_MODULUS_SIZE). */
 const RSA_MIN_BITS = 1024;

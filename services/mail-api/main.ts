@@ -3,7 +3,7 @@
  * services/parser/README.md): MAILAPI_STORE_KIND (fs), MAILAPI_STORE_DIR, BULWARK_MONGO_URL
  * (shared with the parser; on the hosts from /etc/bulwark/mongo.env),
  * MAILAPI_STATIC_DIR, MAILAPI_LISTEN_HOST (127.0.0.1), MAILAPI_LISTEN_PORT (8080),
- * MAILAPI_HOST_NAME (os.hostname()), MAILAPI_TOKEN_FILE (else $CREDENTIALS_DIRECTORY/api-token;
+ * MAILAPI_HOST_NAME (os.hostname()), MAILAPI_DRAIN_FILE (none: /healthz answers 503 while it exists), MAILAPI_TOKEN_FILE (else $CREDENTIALS_DIRECTORY/api-token;
  * required). SIGTERM closes the server and exits 0.
  */
 import { hostname } from "node:os";
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     mongoUrl: env.BULWARK_MONGO_URL || "mongodb://127.0.0.1:27017",
   });
   const hostName = env.MAILAPI_HOST_NAME || hostname();
-  const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName, apiToken });
+  const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName, apiToken, ...(env.MAILAPI_DRAIN_FILE ? { drainFile: env.MAILAPI_DRAIN_FILE } : {}) });
   const host = env.MAILAPI_LISTEN_HOST || "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -14,6 +14,12 @@ export interface MailApiOptions {
   apiToken: string;
   /** Where operational errors go (never to the client). @default - stderr */
   log?: (line: string) => void;
+  /**
+   * While this file exists /healthz answers 503 `draining`, so haproxy takes the host out before
+   * a rollout restarts it (the host agent writes and removes it).
+   * @default - never draining
+   */
+  drainFile?: string;
   staticMaxAgeSeconds?: number;
   defaultLimit?: number;
   maxLimit?: number;
@@ -53,6 +59,7 @@ export function createMailApi(opts: MailApiOptions): Server {
       return;
     }
     if (path === "/healthz") {
+      if (opts.drainFile && (await stat(opts.drainFile).catch(() => null))) return json(res, 503, base, { status: "draining" });
       const st = await stat(opts.staticDir).catch(() => null);
       if (!st?.isDirectory()) return notReady(res, `static dir ${opts.staticDir} missing`);
       try {

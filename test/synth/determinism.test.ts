@@ -27,7 +27,9 @@ describe("synth CLI", () => {
     expect(a.stdout).toMatch(/18 hosts, 7 placement groups; every single-host loss analysed \(0 stop the service\)/);
     expect([...a.out.keys()]).toContain(join("stacks", "bulwark", "cdk.tf.json"));
     const rendered = prepare({ kind: "seed" }).rendered;
-    expect(a.review.size).toBe(2 + rendered.reduce((n, r) => n + 1 + r.files.length, 0));
+    // TOPOLOGY.md, SECURITY.md, ROLLOUT.md, plan.json and the .bulwark-review marker, then each host's user-data and files.
+    expect(a.review.size).toBe(5 + rendered.reduce((n, r) => n + 1 + r.files.length, 0));
+    expect(a.review.get(".bulwark-review")).toMatch(/review bundle, written by `npm run synth`/);
     expect([...b.out.entries()]).toEqual([...a.out.entries()]);
     expect([...b.review.entries()]).toEqual([...a.review.entries()]);
     expect(a.out.get(join("stacks", "bulwark", "cdk.tf.json"))).not.toContain(base);

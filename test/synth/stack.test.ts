@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { BulwarkStack } from "../../constructs/stack.ts";
+import { renderAll } from "../../render/host.ts";
 import { prepare } from "../../synth/pipeline.ts";
 import { cidrContains, parseIpv4Cidr } from "../../topology/cidr.ts";
 import type { TopologySource } from "../../topology/load.ts";
@@ -58,7 +59,6 @@ describe("synthesized stack of the seed", () => {
     expect(counts).toEqual({
       hcloud_firewall: 2,
       hcloud_floating_ip: 1,
-      hcloud_floating_ip_assignment: 1,
       hcloud_network: 1,
       hcloud_network_subnet: 1,
       hcloud_placement_group: 7,
@@ -110,15 +110,14 @@ describe("synthesized stack of the seed", () => {
     expect(missing).toEqual([]);
   });
 
-  it("GIVEN the lb pair WHEN synthesized THEN one Floating IP starts on lb-1 and Terraform ignores where keepalived moves it", () => {
-    const [fip] = resources(tf, "hcloud_floating_ip");
+  it("GIVEN the lb pair WHEN synthesized THEN one Floating IP exists, unassigned by Terraform: no apply ever moves it, keepalived's MASTER takes it", () => {
+    const [fip, ...more] = resources(tf, "hcloud_floating_ip");
+    expect(more).toEqual([]);
     expect(fip).toMatchObject({ type: "ipv4", home_location: "fsn1", lifecycle: { ignore_changes: ["server_id"] } });
     expect(fip!.server_id).toBeUndefined();
-    const [assignment, ...more] = resources(tf, "hcloud_floating_ip_assignment");
-    expect(more).toEqual([]);
-    expect(assignment!.server_id).toMatch(/^\$\{hcloud_server\.Lb1_Server_[0-9A-F]+\.id\}$/);
-    expect(assignment!.floating_ip_id).toMatch(/^\$\{hcloud_floating_ip\.EntryFloatingIp_[0-9A-F]+\.id\}$/);
-    expect(assignment!.lifecycle).toEqual({ ignore_changes: ["server_id"] });
+    expect(resources(tf, "hcloud_floating_ip_assignment")).toEqual([]);
+    // Nothing else refers to a server from the Floating IP either.
+    expect(JSON.stringify(fip)).not.toContain("hcloud_server");
     expect(tf["output"]["floating_ip_address"].value).toMatch(/^\$\{hcloud_floating_ip\..*\.ip_address\}$/);
   });
 
@@ -178,7 +177,7 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN every secret WHEN synthesized THEN it is a Terraform reference: sensitive variables or random resources, no literal", () => {
-    for (const [name, v] of Object.entries((tf["variable"] ?? {}) as Json)) expect(v.sensitive, name).toBe(true);
+    for (const [name, v] of Object.entries((tf["variable"] ?? {}) as Json)) if (name !== "rollout_via_bastion") expect(v.sensitive, name).toBe(true);
     const lb = servers.find((s) => s.name === "bulwark-lb-1")!;
     expect(lb.user_data).toMatch(/content: \|\n\s+\$\{var\.failover_api_token\}\n/);
   });
@@ -190,5 +189,70 @@ describe("synthesized stack of the seed", () => {
     const holders = servers.filter((s) => s.user_data.includes(ref)).map((s) => s.name);
     expect(holders).toEqual(["bulwark-app-1", "bulwark-app-2"]);
     expect(tf["output"]["mail_api_token"]).toMatchObject({ sensitive: true, value: ref });
+  });
+});
+
+describe("Day-2: no apply replaces a server for a config change; the rollout chain does the work", () => {
+  const prepared = prepare({ kind: "seed" });
+  const tf = synth();
+  const servers = resources(tf, "hcloud_server");
+  const steps = tf["resource"]["terraform_data"] as Json;
+
+  it("GIVEN every server WHEN synthesized THEN user_data, image and ssh_keys are ignored after creation", () => {
+    for (const s of servers) expect(s.lifecycle, s.name).toEqual({ ignore_changes: ["user_data", "image", "ssh_keys"] });
+  });
+
+  it("GIVEN the plan's rollout order WHEN synthesized THEN one terraform_data per host, each depending on the one before, in that order", () => {
+    const order = prepared.plan.rollout.steps.map((s) => s.host);
+    expect(order.slice(0, 7)).toEqual(["lb-2", "lb-1", "app-1", "app-2", "parser-1", "parser-2", "storage-1"]);
+    const ids = Object.keys(steps);
+    expect(ids).toHaveLength(18);
+    const idOf = (host: string) => ids.find((id) => id.startsWith(`HostRollout_${host.split("-").map((p) => p[0]!.toUpperCase() + p.slice(1)).join("")}_`))!;
+    for (const [i, host] of order.entries()) {
+      const step = steps[idOf(host)];
+      if (i === 0) expect(step.depends_on, host).toEqual(expect.arrayContaining([expect.stringMatching(/^hcloud_volume_attachment\./)]));
+      else expect(step.depends_on, host).toEqual([`terraform_data.${idOf(order[i - 1]!)}`]);
+    }
+  });
+
+  it("GIVEN a step WHEN synthesized THEN it is replaced when the host's files or its server change, pins the host key, and runs the agent with the bundle's sha256", () => {
+    const step = Object.entries(steps).find(([id]) => id.startsWith("HostRollout_App1_"))![1] as Json;
+    expect(Object.keys(step.triggers_replace).sort()).toEqual(["agent_sha256", "bundle_sha256", "server"]);
+    expect(step.triggers_replace.bundle_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(step.triggers_replace.server).toMatch(/^\$\{hcloud_server\.App1_Server_[0-9A-F]+\.id\}$/);
+    expect(step.connection.host_key).toMatch(/^\$\{trimspace\(tls_private_key\.HostKeys_App1_[0-9A-F]+\.public_key_openssh\)\}$/);
+    expect(step.connection.user).toBe("bulwark");
+    const [mkdir, agent, bundle, apply] = step.provisioner;
+    expect(mkdir["remote-exec"].inline).toEqual(["install -d -m 0700 /home/bulwark/.bulwark-rollout"]);
+    expect(agent.file.content).toMatch(/^\$\{local\.HostRollout_Agent_[0-9A-F]+\}$/);
+    expect(bundle.file).toEqual({ content: "${self.input.bundle}", destination: "/home/bulwark/.bulwark-rollout/app-1.json" });
+    expect(apply["remote-exec"].inline[0]).toContain("sudo /usr/bin/python3 /home/bulwark/.bulwark-rollout/bulwark-host apply /home/bulwark/.bulwark-rollout/app-1.json --sha256 ${nonsensitive(sha256(self.input.bundle))}");
+    // The bundle is sensitive (a plan prints no file of it), and secrets reach it as JSON-escaped
+    // Terraform expressions, never as text.
+    const local = /^\$\{sensitive\(local\.(HostRollout_BundleApp1_[0-9A-F]+)\)\}$/.exec(step.input.bundle)![1]!;
+    expect(tf["locals"][local]).toContain("${replace(jsonencode(random_password.DeploySecrets_MailApiToken_");
+  });
+
+  it("GIVEN a template edit (haproxy retries) WHEN synthesized again THEN only the lb steps' triggers change; servers and their user_data are untouched by the plan", () => {
+    const changedPlan = { ...prepared.plan, lb: { ...prepared.plan.lb, connectTimeoutMs: prepared.plan.lb.connectTimeoutMs + 50 } };
+    const app = Testing.app();
+    const stack = new BulwarkStack(app, changedPlan.name, { plan: changedPlan, rendered: renderAll(changedPlan) });
+    const after = JSON.parse(Testing.synth(stack)) as Json;
+    const triggers = (t: Json) => Object.fromEntries(Object.entries(t["resource"]["terraform_data"] as Json).map(([id, s]: [string, Json]) => [id.split("_")[1], s.triggers_replace.bundle_sha256]));
+    const before = triggers(tf);
+    const now = triggers(after);
+    const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
+    expect(changed.sort()).toEqual(["Lb1", "Lb2"]);
+    // The servers' user_data changes too, but is ignored after creation (previous test): no replacement.
+    expect(resources(after, "hcloud_server").map((s) => s.lifecycle.ignore_changes)).toEqual(servers.map(() => ["user_data", "image", "ssh_keys"]));
+  });
+
+  it("GIVEN each host WHEN synthesized THEN its user_data carries its own host key from the tls provider, and every connection pins that host's key", () => {
+    for (const s of servers) {
+      const host = s.name.replace(/^bulwark-/, "");
+      const id = host.split("-").map((p: string) => p[0]!.toUpperCase() + p.slice(1)).join("");
+      expect(s.user_data, host).toMatch(new RegExp(`\\$\\{base64encode\\(tls_private_key\\.HostKeys_${id}_[0-9A-F]+\\.private_key_openssh\\)\\}`));
+    }
+    expect(Object.values(tf["resource"]["tls_private_key"] as Json).every((k: Json) => k.algorithm === "ED25519")).toBe(true);
   });
 });

@@ -92,6 +92,9 @@ const CASES: readonly Case[] = [
   { name: "a too-long public key", input: written("long-key.yaml", `admin:\n  sshKeys:\n    - name: ops\n      publicKey: ssh-ed25519 ${"A".repeat(4000)}\n`), names: () => "admin.sshKeys[0].publicKey", message: /is 4012 characters long, above the 3072/ },
   { name: "the same key twice", input: corpus("key-duplicate.yaml"), names: () => "admin.sshKeys[1].publicKey", message: /is the same key as admin\.sshKeys\[0\] \(alice-laptop\)/ },
   { name: "a key whose type does not match its body", input: corpus("key-type-mismatch.yaml"), names: () => "admin.sshKeys[0].publicKey", message: /says ssh-rsa but its base64 part holds a "ssh-ed25519" key/ },
+  // 2. user strings reaching cdk.tf.json; 6. the reason at the head of TOPOLOGY.md
+  { name: "a key comment with ${file(...)}", input: corpus("key-comment-template.yaml"), names: () => "admin.sshKeys[0].publicKey", message: /has in its comment the Terraform template sequence '\$\{'.*got "ops \$\{file\(\\"\/etc\/passwd\\"\)\}"\. Fix: remove the template sequence from the key comment/ },
+  { name: "a reason with an escape and a bidi override", input: corpus("reason-escape-sequence.yaml"), names: () => "allowSinglePointsOfFailure.reason", message: /has characters or a form that is not allowed; got "staging \\u001b\[8m\\u202ehidden"\. Fix: write one line of 3 to 200 printable characters/ },
 ];
 
 interface Outcome {

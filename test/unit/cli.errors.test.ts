@@ -3,7 +3,7 @@
  * path, no stack trace, and nothing written.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -62,6 +62,31 @@ describe("CLI on bad topology files", () => {
       expect.soft(outcome.stderr, name).not.toMatch(/\n\s+at /);
       expect.soft(existsSync(join(caseDir, "review")), name).toBe(false);
     }
+  });
+
+  it("GIVEN --review naming a directory that is not a review bundle WHEN run THEN exit 2 with one line and the fix, and nothing is deleted or written", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bulwark-cli-review-"));
+    const home = join(dir, "home");
+    mkdirSync(join(home, ".ssh"), { recursive: true });
+    writeFileSync(join(home, "notes.txt"), "keep me");
+    const outcome = await cli(["--out", join(dir, "out"), "--review", home]);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr.trimEnd().split("\n")).toEqual([
+      `bulwark: error: --review: holds 2 entries but no .bulwark-review, so it is not a review bundle, and synth would delete all of it; got ${JSON.stringify(home)}. Fix: pass a new or empty directory, or one an earlier \`npm run synth\` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself`,
+    ]);
+    expect(readFileSync(join(home, "notes.txt"), "utf8")).toBe("keep me");
+    expect(existsSync(join(home, ".ssh"))).toBe(true);
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+
+  it("GIVEN --review naming a file WHEN run THEN exit 2 naming it, and the file is kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bulwark-cli-review-"));
+    const file = join(dir, "important.txt");
+    writeFileSync(file, "keep me");
+    const outcome = await cli(["--out", join(dir, "out"), "--review", file]);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^bulwark: error: --review: is a file, not a review directory; synth deletes the review directory and writes it anew; got ".*important\.txt"\. Fix: pass a new or empty directory/)]);
+    expect(readFileSync(file, "utf8")).toBe("keep me");
   });
 
   it("GIVEN an unknown option WHEN run THEN exit 2 with the usage", async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -39,6 +39,18 @@ describe("CLI", () => {
     const out = join(dir, "c", "cdktf-out");
     expect(runCli(["--review", join(dir, "c", "review")], { CDKTF_OUTDIR: out }, c.io)).toBe(0);
     expect(c.out[2]).toContain(join(out, "stacks", "bulwark", "cdk.tf.json"));
+  });
+
+  it("GIVEN --review naming the bundle of an earlier run WHEN run again THEN it is replaced, stale files and all", () => {
+    const review = join(dir, "d", "review");
+    expect(runCli(["--topology", file, "--out", join(dir, "d", "out"), "--review", review], {}, capture().io)).toBe(0);
+    expect(existsSync(join(review, ".bulwark-review"))).toBe(true);
+    writeFileSync(join(review, "stale.txt"), "from an older run");
+    const c = capture();
+    expect(runCli(["--topology", file, "--out", join(dir, "d", "out"), "--review", review], {}, c.io)).toBe(0);
+    expect(c.err).toEqual([]);
+    expect(existsSync(join(review, "stale.txt"))).toBe(false);
+    expect(existsSync(join(review, "TOPOLOGY.md"))).toBe(true);
   });
 
   it("GIVEN --help WHEN run THEN the usage is printed and nothing is synthesized", () => {

@@ -1,6 +1,7 @@
 /**
  * Generated things stay in step with their sources: the hcloud bindings with the kept provider
- * schema, the README field table with the topology schema, the README example with its file.
+ * schema, the README field table with the topology schema, the README rules table with the named
+ * checks, the README example with its file (which tsc type-checks).
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateProviders } from "../../scripts/gen-providers.ts";
 import { parse } from "yaml";
-import { readmeWithTable } from "../../scripts/gen-readme.ts";
+import { CHECKS_BY_STAGE, readmeWithTables } from "../../scripts/gen-readme.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { readTree as tree } from "../support/files.ts";
 
@@ -38,9 +39,24 @@ describe("generated code and docs", () => {
     expect(resources.hcloud_server.block.block_types.network.nesting_mode).toBe("set");
   });
 
-  it("GIVEN the topology schema WHEN the README table is generated THEN the README already has it", () => {
+  it("GIVEN the topology schema and the named checks WHEN the README tables are generated THEN the README already has them", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    expect(readmeWithTable(readme)).toBe(readme);
+    expect(readmeWithTables(readme)).toBe(readme);
+  });
+
+  it("GIVEN the named checks WHEN listed THEN each has a distinct kebab-case id and a one-line description", () => {
+    const checks = CHECKS_BY_STAGE.flatMap((s) => s.checks);
+    const ids = checks.map((c) => c.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const c of checks) {
+      expect(c.id, c.id).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
+      expect(c.description, c.id).toMatch(/^[^\n]{10,}$/);
+    }
+  });
+
+  it("GIVEN tsconfig.json WHEN read THEN tsc checks examples/ (the README says its example is type-checked)", () => {
+    const tsconfig = JSON.parse(readFileSync(join(ROOT, "tsconfig.json"), "utf8"));
+    expect(tsconfig.include).toContain("examples");
   });
 
   it("GIVEN examples/staging.ts WHEN the README is read THEN its TS example is that file, verbatim", () => {

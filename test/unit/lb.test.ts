@@ -89,6 +89,10 @@ describe("lb layer", () => {
     expect(script).toContain("--config -");
     expect(script).not.toMatch(/curl[^\n]*Authorization/);
     expect(script).toContain("while [ \"${try}\" -le 5 ]");
+    // The token is the unit's credential: systemd copies the 0600 file, the script reads the copy.
+    expect(lbFiles().content(LB_PATHS.takeoverService)).toContain(`LoadCredential=hcloud-token:${LB_PATHS.tokenFile}\n`);
+    expect(script).toContain('token_file="${CREDENTIALS_DIRECTORY:?');
+    expect(script).not.toContain(`token_file="${LB_PATHS.tokenFile}"`);
   });
 
   it("GIVEN vrrp-vip mode WHEN rendered THEN keepalived holds the VIP and nothing calls an API", () => {

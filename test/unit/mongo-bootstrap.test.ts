@@ -4,7 +4,7 @@
  * scripted server responses (a small fake of the replies of hello, replSetInitiate, createUser,
  * listShards, addShard, balancerStatus/Start and usersInfo, with the localhost exception).
  * The fake encodes this project's reading of MongoDB's documented behaviour; no MongoDB server
- * ran these tests (none can be installed here, FACTS.md).
+ * ran these tests (none can be installed here: docs/facts.md#the-build-and-test-machines).
  */
 import { createContext, Script, type Context } from "node:vm";
 import { describe, expect, it } from "vitest";

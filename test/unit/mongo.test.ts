@@ -4,6 +4,8 @@
  * the keyFile and secrets, the apt source, the service connection string, the bootstrap
  * placement and the synthesized secrets.
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -12,8 +14,9 @@ import { buildPlan } from "../../plan/plan.ts";
 import { configSetOf, shardsOf } from "../../plan/mongo.ts";
 import { showDeployValues } from "../../render/deploy-values.ts";
 import { renderAll, renderHost, type RenderedHost } from "../../render/host.ts";
-import { MONGODB_KEY_FINGERPRINT, MONGODB_VERSION } from "../../render/mongo-apt.ts";
+import { MONGODB_KEY_FILE, MONGODB_KEY_FINGERPRINT, MONGODB_VERSION, mongodbSigningKey } from "../../render/mongo-apt.ts";
 import { mongoConfigProblems } from "../../render/mongo-schema.ts";
+import { armouredBlock, primaryKeyFingerprint } from "../../render/openpgp.ts";
 import { prepare } from "../../synth/pipeline.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
@@ -129,16 +132,32 @@ describe("installation from MongoDB's repository", () => {
     ["debian-13", "deb [arch=amd64 signed-by=$KEY_FILE] https://repo.mongodb.org/apt/debian bookworm/mongodb-org/8.0 main"],
     ["debian-12", "deb [arch=amd64 signed-by=$KEY_FILE] https://repo.mongodb.org/apt/debian bookworm/mongodb-org/8.0 main"],
     ["ubuntu-24.04", "deb [arch=amd64,arm64 signed-by=$KEY_FILE] https://repo.mongodb.org/apt/ubuntu noble/mongodb-org/8.0 multiverse"],
-  ])("GIVEN image %s WHEN a mongo host is rendered THEN the apt source is %s, its key pinned by full fingerprint", (image, source) => {
+  ])("GIVEN image %s WHEN a mongo host is rendered THEN the apt source is %s, with the armoured key kept in the repository (no keyserver)", (image, source) => {
     const p = planOf({ image });
     const d = doc(renderHost(p, p.hosts.find((h) => h.name === "mongo-cfg-1")!));
-    expect(d["apt"]).toEqual({ sources: { "mongodb-org": { source, keyid: "4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05", keyserver: "hkps://keyserver.ubuntu.com" } } });
-    expect(MONGODB_KEY_FINGERPRINT).toMatch(/^[0-9A-F]{40}$/);
+    expect(d["apt"]).toEqual({ sources: { "mongodb-org": { source, key: mongodbSigningKey() } } });
+    expect(mongodbSigningKey()).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n[A-Za-z0-9+/=\n]+\n-----END PGP PUBLIC KEY BLOCK-----\n$/);
+    expect(MONGODB_KEY_FINGERPRINT).toBe("4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05");
+  });
+
+  it("GIVEN the kept key WHEN its packet is parsed THEN its v4 fingerprint is MongoDB's 8.0 key, and a changed byte or another key is refused", () => {
+    const block = armouredBlock(readFileSync(MONGODB_KEY_FILE, "utf8"));
+    expect(primaryKeyFingerprint(block)).toBe(MONGODB_KEY_FINGERPRINT);
+    // One base64 character of the key material changed: the armour's CRC-24 no longer matches.
+    const lines = block.split("\n");
+    lines[5] = `${lines[5]![0] === "A" ? "B" : "A"}${lines[5]!.slice(1)}`;
+    expect(() => primaryKeyFingerprint(lines.join("\n"))).toThrow(/CRC-24/);
+    // A v4 key packet built here (old-format header, tag 6): its fingerprint is SHA-1 over 0x99, length and body.
+    const body = Buffer.from([4, 0x65, 0xa0, 0x12, 0x1c, 1, 0, 8, 0xc3, 0, 8, 3]);
+    const packet = Buffer.concat([Buffer.from([0x99, 0, body.length]), body]);
+    const armoured = `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${packet.toString("base64")}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
+    expect(primaryKeyFingerprint(armoured)).toBe(createHash("sha1").update(packet).digest("hex").toUpperCase());
+    expect(primaryKeyFingerprint(armoured)).not.toBe(MONGODB_KEY_FINGERPRINT);
   });
 
   it("GIVEN a mongo host WHEN rendered THEN it installs mongodb-org-server and mongosh, held at the pinned version by an apt preferences file", () => {
     const r = byName.get("mongo-cfg-2")!;
-    expect(r.cloudConfig.packages).toEqual(["nftables", "mongodb-org-server", "mongodb-mongosh"]);
+    expect(r.cloudConfig.packages).toEqual(["openssh-server", "sudo", "nftables", "mongodb-org-server", "mongodb-mongosh"]);
     const pref = file("mongo-cfg-2", "/etc/apt/preferences.d/mongodb-org")!.content;
     expect(pref).toContain(`Package: mongodb-org-server mongodb-org-mongos\nPin: version ${MONGODB_VERSION}\nPin-Priority: 1001\n`);
     expect(MONGODB_VERSION).toMatch(/^8\.0\.\d+$/);

@@ -29,8 +29,11 @@ describe("rendering", () => {
     const doc = parse(r.userData) as { write_files: { path: string; content: string; encoding?: string }[]; packages: string[]; hostname: string };
     expect(doc.hostname).toBe("lb-1");
     const decoded = doc.write_files.map((f) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]);
-    expect(decoded).toEqual(r.files.map((f) => [f.path, f.content]));
-    expect(doc.packages).toEqual(["nftables", "haproxy", "keepalived", "curl", "jq"]);
+    // Every file but the host agent and its settings, which travel with each rollout instead.
+    const rolloutOnly = [plan.rollout.paths.agent, plan.rollout.paths.config];
+    expect(r.files.slice(-2).map((f) => f.path)).toEqual(rolloutOnly);
+    expect(decoded).toEqual(r.files.filter((f) => !rolloutOnly.includes(f.path)).map((f) => [f.path, f.content]));
+    expect(doc.packages).toEqual(["openssh-server", "sudo", "nftables", "haproxy", "keepalived", "curl", "jq"]);
   });
 
   it("GIVEN the admin settings WHEN rendered THEN root login and passwords are off and the admin user gets the keys", () => {

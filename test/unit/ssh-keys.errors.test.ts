@@ -66,12 +66,12 @@ describe("admin SSH public keys", () => {
     const total = keys.reduce((sum, k) => sum + k.length, 0);
     expect(total).toBeGreaterThan(MAX_PUBLIC_KEYS_TOTAL_BYTES);
     expect(rejection(...keys)).toEqual([
-      `admin.sshKeys: hold ${total} bytes of keys, above the 6144 bytes they may take in every host's 32 KiB user_data; got ${total}. Fix: list fewer keys, or use ed25519 keys (about 100 bytes each instead of 750 for RSA-4096)`,
+      `admin.sshKeys: hold ${total} bytes of keys, above the ${MAX_PUBLIC_KEYS_TOTAL_BYTES} bytes they may take in every host's 32 KiB user_data; got ${total}. Fix: list fewer keys, or use ed25519 keys (about 100 bytes each instead of 750 for RSA-4096)`,
     ]);
   });
 
   it("GIVEN keys filling the whole budget and TLS on the lbs WHEN every host is rendered THEN every user_data still fits", () => {
-    const keys = [rsaKey(16384, 1), ...Array.from({ length: 3 }, (_, i) => rsaKey(4096, i + 2))];
+    const keys = [rsaKey(16384, 1), rsaKey(4096, 2)];
     let seed = 100;
     while (keys.reduce((sum, k) => sum + k.length, 0) + ed25519Key(seed).length <= MAX_PUBLIC_KEYS_TOTAL_BYTES) keys.push(ed25519Key(seed++));
     const total = keys.reduce((sum, k) => sum + k.length, 0);

@@ -132,7 +132,8 @@ describe("storage client layer", () => {
       const { content, r } = host(name);
       const mount = content("/etc/systemd/system/srv-shared.mount")!;
       expect(mount).toContain("Wants=network-online.target\nAfter=network-online.target\n");
-      expect(mount).toContain("What=/etc/glusterfs/shared.vol\nWhere=/srv/shared\nType=glusterfs\nOptions=_netdev\n");
+      expect(mount).toContain("What=/etc/glusterfs/shared.vol\nWhere=/srv/shared\nType=glusterfs\nOptions=_netdev,nosuid,nodev\n");
+      expect(mount).toContain("IPAddressDeny=169.254.169.254\n");
       expect(content("/etc/glusterfs/shared.vol")).toContain("volume shared-client-0\n");
       expect(content(STORAGE_CLIENT_PATHS.mountService)).toContain("Restart=on-failure\nRestartSec=30s\n");
       expect(r.cloudConfig.runcmd).toContainEqual(["systemctl", "start", "--no-block", "bulwark-storage-mount.service"]);

@@ -76,6 +76,25 @@ describe("topology errors", () => {
     ["a wrong type", { roles: { app: { count: "three" } } }, /^roles\.app\.count: must be integer; got "three"/],
     ["an lb count other than 2", { roles: { lb: { count: 3 } } }, /^roles\.lb\.count: must be 2; got 3\. Fix: the lb role is a pair/],
     ["an unknown image", { image: "centos-7" }, /^image: is not an allowed value; got "centos-7"\. Fix: use one of debian-12, debian-13, ubuntu-24\.04/],
+    // Terraform template sequences: evaluated on the deployer's machine if they reached cdk.tf.json
+    [
+      "a key comment reading a local file (${...})",
+      { admin: { sshKeys: [{ name: "ops", publicKey: ed25519Key(1, 'ops ${file("/etc/passwd")}') }] } },
+      /^admin\.sshKeys\[0\]\.publicKey: has in its comment the Terraform template sequence '\$\{', which Terraform would evaluate on the deployer's machine when it reads the synthesized JSON; got "ops \$\{file\(\\"\/etc\/passwd\\"\)\}"\. Fix: remove the template sequence from the key comment, or drop the comment \('<type> <base64>' is the whole key\)$/,
+    ],
+    ["a key comment with a directive (%{...})", { admin: { sshKeys: [{ name: "ops", publicKey: ed25519Key(1, "%{ if true }x%{ endif }") }] } }, /^admin\.sshKeys\[0\]\.publicKey: has in its comment the Terraform template sequence '%\{'.* got "%\{ if true \}x%\{ endif \}"\. Fix: remove the template sequence from the key comment/],
+    ["a second key's comment", { admin: { sshKeys: [{ name: "a", publicKey: ed25519Key(1) }, { name: "b", publicKey: ed25519Key(2, "b@${path.cwd}") }] } }, /^admin\.sshKeys\[1\]\.publicKey: has in its comment the Terraform template sequence '\$\{'/],
+    ["a reason with ${...}", { allowSinglePointsOfFailure: { reason: 'staging ${file("x")}' } }, /^allowSinglePointsOfFailure\.reason: holds the Terraform template sequence '\$\{', .*; got "staging \$\{file\(\\"x\\"\)\}"\. Fix: remove the '\$\{' \(no Bulwark field needs it\)$/],
+    // The reason heads TOPOLOGY.md: printable text only, bounded
+    ["a reason with a newline", { allowSinglePointsOfFailure: { reason: "staging\n# Looks fine" } }, /^allowSinglePointsOfFailure\.reason: has characters or a form that is not allowed; got "staging\\n# Looks fine"\. Fix: write one line of 3 to 200 printable characters/],
+    ["a reason with a tab", { allowSinglePointsOfFailure: { reason: "staging\tx" } }, /^allowSinglePointsOfFailure\.reason: has characters .*got "staging\\tx"/],
+    ["a reason with an escape sequence", { allowSinglePointsOfFailure: { reason: "staging \u001b[8mhidden" } }, /^allowSinglePointsOfFailure\.reason: has characters .*got "staging \\u001b\[8mhidden"/],
+    ["a reason with a C1 control", { allowSinglePointsOfFailure: { reason: "staging \u009bx" } }, /^allowSinglePointsOfFailure\.reason: has characters .*got "staging \\u009bx"/],
+    ["a reason with a bidi override", { allowSinglePointsOfFailure: { reason: "staging \u202Eenilno" } }, /^allowSinglePointsOfFailure\.reason: has characters .*got "staging \\u202eenilno"\. Fix: .*bidirectional overrides/],
+    ["a reason with a zero-width space", { allowSinglePointsOfFailure: { reason: "stag\u200Bing" } }, /^allowSinglePointsOfFailure\.reason: has characters .*got "stag\\u200bing"/],
+    ["a reason with a line separator", { allowSinglePointsOfFailure: { reason: "staging\u2028x" } }, /^allowSinglePointsOfFailure\.reason: has characters .*got "staging\\u2028x"/],
+    ["a reason of 201 characters", { allowSinglePointsOfFailure: { reason: "x".repeat(201) } }, /^allowSinglePointsOfFailure\.reason: has characters or a form that is not allowed; .*Fix: write one line of 3 to 200 printable characters/],
+    ["a reason of 2 characters", { allowSinglePointsOfFailure: { reason: "ok" } }, /^allowSinglePointsOfFailure\.reason: has characters or a form that is not allowed; got "ok"/],
   ])("GIVEN %s WHEN validated THEN the message names path, value and fix", (_case, patch, expected) => {
     const messages = rejection(patch);
     expect(messages).toHaveLength(1);
@@ -103,6 +122,14 @@ describe("topology errors", () => {
   it("GIVEN an ordinary admin user WHEN validated THEN it is accepted, the default bulwark too", () => {
     expect(validateTopology(withInput({ admin: { user: "ops" } })).admin.user).toBe("ops");
     expect(validateTopology(withInput({})).admin.user).toBe("bulwark");
+  });
+
+  it("GIVEN free text with '$', '%', '{' and Markdown, but no template sequence WHEN validated THEN it is accepted as written", () => {
+    const key = ed25519Key(1, "ops $HOME {x} 100% $ {y} % {z} $$ %%");
+    const reason = "staging: <b>one</b> **parser** | `host` [x](y) # é 中文 🚀 $5 {ok} 50%";
+    const t = validateTopology(withInput({ admin: { sshKeys: [{ name: "ops", publicKey: key }] }, allowSinglePointsOfFailure: { reason } }));
+    expect(t.admin.sshKeys[0]!.publicKey).toBe(key);
+    expect(t.allowSinglePointsOfFailure?.reason).toBe(reason);
   });
 
   it("GIVEN several problems WHEN validated THEN each is reported on its own line", () => {

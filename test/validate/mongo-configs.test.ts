@@ -4,7 +4,7 @@
  * Schema; every bootstrap script passes `node --check` (mongosh runs the same JavaScript
  * syntax); the variant's user-data passes `cloud-init schema`. Each check is first shown a
  * broken input, so a check that cannot fail would be caught. mongod and mongosh themselves
- * cannot run here (FACTS.md): these are the checks that can.
+ * cannot run here (docs/facts.md#the-build-and-test-machines): these are the checks that can.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -68,7 +68,7 @@ describe("bootstrap scripts", () => {
 describe.runIf(haveTool("cloud-init", "cloud-init"))("cloud-init schema of the Mongo variant", () => {
   const userData = all.filter((f) => f.includes("/variant/") && /\/(mongo-cfg-1|mongo-s3-5|app-1|parser-2)\/user-data\.yaml$/.test(f));
 
-  it.each(userData.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN it is valid cloud-config (apt keyid source, deferred files)", (_name, f) => {
+  it.each(userData.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN it is valid cloud-config (apt source with the kept key, deferred files)", (_name, f) => {
     const r = spawnSync("cloud-init", ["schema", "--config-file", f], { encoding: "utf8", timeout: 60_000 });
     expect(`${r.stdout}${r.stderr}`).toContain("Valid cloud-config");
     expect(r.status).toBe(0);

@@ -216,7 +216,7 @@ describe.runIf(haveTool("terraform", "terraform (HashiCorp's build; not in Debia
       locals[`ud${i}`] = server.user_data.replace(/(?<!\$)\$\{(.+?)\}/g, (_m, expr: string) => {
         const marker = markers[k++];
         if (marker === undefined) throw new Error(`${server.name}: more Terraform expressions than markers`);
-        const bound = expr.replace(/\b(var|hcloud_[a-z_]+|random_[a-z_]+)\.[A-Za-z0-9_]+(\.[a-z0-9_]+)?/g, (ref) => {
+        const bound = expr.replace(/\b(var|hcloud_[a-z_]+|random_[a-z_]+|tls_[a-z_]+)\.[A-Za-z0-9_]+(\.[a-z0-9_]+)?/g, (ref) => {
           if (!refVar.has(ref)) {
             const name = `v${refVar.size}`;
             refVar.set(ref, name);

@@ -1,0 +1,177 @@
+import { createHash } from "node:crypto";
+import { Construct } from "constructs";
+import { DataResource, Fn, TerraformLocal, type ITerraformDependable } from "cdktf";
+import type { Plan } from "../plan/model.ts";
+import { agentConfig } from "../render/agent.ts";
+import { escapeTerraformTemplate, resolveDeployValues } from "../render/deploy-values.ts";
+import type { RenderedHost } from "../render/host.ts";
+import { constructId } from "./ids.ts";
+
+/** How Terraform reaches one host, and what identifies the server behind it. */
+export interface RolloutTarget {
+  /** The address Terraform connects to (a token in the stack, a literal in the lab). */
+  readonly address: string;
+  /** The host's SSH host public key (`ssh-ed25519 AAAA...`), pinned on every connection. */
+  readonly hostKey: string;
+  /**
+   * Changes when the server is replaced, so the new server gets its step again (agent, files, gate).
+   * @default - none: the step runs again only when the host's files change
+   */
+  readonly serverId?: string;
+}
+
+/** The SSH side of every rollout connection. */
+export interface RolloutConnection {
+  /** The admin user (passwordless sudo); root logins are off. */
+  readonly user: string;
+  /**
+   * The private key, e.g. a sensitive variable.
+   * @default - the SSH agent of the machine running terraform (SSH_AUTH_SOCK)
+   */
+  readonly privateKey?: string;
+  /**
+   * Whether to use the SSH agent (a bool or a Terraform expression).
+   * @default - true when no privateKey is given
+   */
+  readonly agent?: string | boolean;
+  /**
+   * A bastion every connection goes through, with its own pinned host key.
+   * @default - connect to each target's address directly
+   */
+  readonly bastion?: { readonly host: string; readonly hostKey: string };
+  /**
+   * How long Terraform retries a connection (a new server boots meanwhile).
+   * @default "10m"
+   */
+  readonly timeout?: string;
+}
+
+export interface HostRolloutProps {
+  /** The plan: its rollout section gives the order. */
+  readonly plan: Plan;
+  /** Every host's rendered files (markers for deploy-time values, as in user_data). */
+  readonly rendered: readonly RenderedHost[];
+  /** Per host name: how to reach it. Every host of the plan needs one. */
+  readonly targets: ReadonlyMap<string, RolloutTarget>;
+  /** The value for a deploy-time marker on `host` (a token in the stack, a literal in the lab). */
+  readonly valueFor: (host: string, name: string, base64: boolean) => string | undefined;
+  readonly connection: RolloutConnection;
+  /**
+   * Resources the first step waits for (the servers, their volumes).
+   * @default - none
+   */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** Where the admin user's uploads go on the host: a directory only that user can read. */
+export function uploadDir(user: string): string {
+  return `/home/${user}/.bulwark-rollout`;
+}
+
+/**
+ * The bundle a host's rollout step hands over: the agent's settings and every managed file but
+ * the agent itself (uploaded beside it, and run from there), with its action. Deploy-time values
+ * stay markers here; `bundleText` makes them Terraform expressions.
+ */
+export function rolloutBundle(plan: Plan, r: RenderedHost): { host: string; config: unknown; files: unknown[] } {
+  const bootFiles = r.files.filter((f) => f.path !== plan.rollout.paths.agent && f.path !== plan.rollout.paths.config);
+  const files = r.files
+    .filter((f) => f.path !== plan.rollout.paths.agent)
+    .map((f) => ({ path: f.path, content: f.content, ...(f.encoding ? { encoding: f.encoding } : {}), permissions: f.permissions, owner: f.owner, action: f.action }));
+  return { host: r.host.name, config: agentConfig(plan, r.host, bootFiles), files };
+}
+
+/**
+ * Day-2 as part of `cdktf deploy`: one built-in `terraform_data` per host, replaced (so its
+ * provisioners run again) when the sha256 of that host's bundle changes or its server is
+ * replaced, and chained with `depends_on` in the plan's rollout order. Each step uploads the
+ * agent and the bundle over SSH (host key pinned), then runs `bulwark-host apply`, which writes
+ * the changed files, runs their actions inside the role's handoff or drain and waits for the
+ * role's health gate. A failed gate fails the step: Terraform stops there, names the resource
+ * (`HostRollout_<Host>`), leaves the hosts after it untouched and retries the step on the next
+ * deploy. Needs no provider: terraform_data and provisioners are built into Terraform.
+ */
+export class HostRollout extends Construct {
+  /** The step of each host, by host name. */
+  readonly steps: ReadonlyMap<string, DataResource>;
+
+  constructor(scope: Construct, id: string, props: HostRolloutProps) {
+    super(scope, id);
+    const { plan } = props;
+    const byName = new Map(props.rendered.map((r) => [r.host.name, r]));
+    for (const step of plan.rollout.steps) {
+      if (!byName.has(step.host)) throw new Error(`HostRollout: no rendered files for ${step.host}; render every host of the plan`);
+      if (!props.targets.has(step.host)) throw new Error(`HostRollout: no target for ${step.host}; give every host an address and host key`);
+    }
+    const dir = uploadDir(props.connection.user);
+    const agentPath = plan.rollout.paths.agent;
+    const steps = new Map<string, DataResource>();
+    // The agent is the same program on every host: kept once, as a local.
+    const agents = new Map<string, TerraformLocal>();
+    const agentLocal = (text: string): string => {
+      const key = sha256(text);
+      if (!agents.has(key)) agents.set(key, new TerraformLocal(this, `Agent${agents.size === 0 ? "" : agents.size + 1}`, escapeTerraformTemplate(text)));
+      return agents.get(key)!.asString;
+    };
+    let previous: DataResource | undefined;
+    for (const step of plan.rollout.steps) {
+      const rendered = byName.get(step.host)!;
+      const target = props.targets.get(step.host)!;
+      const agent = rendered.files.find((f) => f.path === agentPath)!.content;
+      const bundle = JSON.stringify(rolloutBundle(plan, rendered));
+      // Inside the bundle (JSON) every value must arrive JSON-escaped: a PEM has newlines.
+      const text = resolveDeployValues(bundle, (name, base64) => {
+        const value = props.valueFor(step.host, name, base64);
+        return value === undefined ? undefined : Fn.replace(Fn.jsonencode(value), Fn.rawString('/^"|"$/'), "");
+      });
+      const node = new DataResource(this, constructId(step.host), {
+        // Sensitive: it holds the host's secrets, and a plan would print every file of it; the
+        // review's ROLLOUT.md shows what changes, with secrets as placeholders. The text goes
+        // through a local: Fn.sensitive of a literal template would be mis-serialized by cdktf.
+        input: { bundle: Fn.sensitive(new TerraformLocal(this, `Bundle${constructId(step.host)}`, text).asString) },
+        triggersReplace: {
+          bundle_sha256: sha256(bundle),
+          agent_sha256: sha256(agent),
+          ...(target.serverId !== undefined ? { server: target.serverId } : {}),
+        },
+        dependsOn: previous ? [previous] : (props.dependsOn ?? []),
+        connection: {
+          type: "ssh",
+          host: target.address,
+          user: props.connection.user,
+          hostKey: target.hostKey,
+          ...(props.connection.privateKey !== undefined ? { privateKey: props.connection.privateKey } : {}),
+          agent: String(props.connection.agent ?? props.connection.privateKey === undefined),
+          timeout: props.connection.timeout ?? "10m",
+          ...(props.connection.bastion
+            ? {
+                bastionHost: props.connection.bastion.host,
+                bastionHostKey: props.connection.bastion.hostKey,
+                bastionUser: props.connection.user,
+                ...(props.connection.privateKey !== undefined ? { bastionPrivateKey: props.connection.privateKey } : {}),
+              }
+            : {}),
+        },
+        provisioners: [
+          { type: "remote-exec", inline: [`install -d -m 0700 ${dir}`] },
+          { type: "file", content: agentLocal(agent), destination: `${dir}/bulwark-host` },
+          { type: "file", content: "${self.input.bundle}", destination: `${dir}/${step.host}.json` },
+          {
+            type: "remote-exec",
+            inline: [
+              // The hash is of the bundle as uploaded (secrets included), so it is no secret itself.
+              `sudo /usr/bin/python3 ${dir}/bulwark-host apply ${dir}/${step.host}.json --sha256 \${nonsensitive(sha256(self.input.bundle))}; rc=$?; rm -f ${dir}/${step.host}.json; exit $rc`,
+            ],
+          },
+        ],
+      });
+      steps.set(step.host, node);
+      previous = node;
+    }
+    this.steps = steps;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,46 @@
+/**
+ * `npm run lab:rollout`: the rollout lab (lab/rollout-lab.ts): `cdktf deploy`'s Day-2 chain run by
+ * the real terraform against booted hosts under load. Needs root, systemd-nspawn, debootstrap,
+ * ssh-keygen and terraform. Writes reports/rollout.json; the last line is `RESULT rollout {...}`.
+ * LAB_RUNS lowers the repetitions of scenarios a and b (default 5, for the medians).
+ */
+import { writeReport } from "../measure/report.ts";
+import { countFromEnv } from "../measure/stats.ts";
+import { ACCEPTANCE_COUNTS, runRolloutLab } from "../lab/rollout-lab.ts";
+import { LabRun } from "../lab/run.ts";
+
+const run = new LabRun("rollout");
+let code = 0;
+try {
+  const report = await runRolloutLab(run, { runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs) });
+  writeReport("rollout", report);
+  const s = report.scenarios;
+  const allPass = Object.values(report.pass).every(Boolean);
+  code = allPass ? 0 : 1;
+  console.log(`lab:rollout wrote reports/rollout.json; requirements ${allPass ? "met" : "MISSED"}: ${JSON.stringify(report.pass)}`);
+  console.log(
+    `RESULT rollout ${JSON.stringify({
+      baseline_apply_s: s.baseline.apply_s,
+      a_failed_gets: s.a_haproxy_change.failed_gets,
+      a_floating_ip_moves: s.a_haproxy_change.floating_ip_moves,
+      a_apply_median_s: s.a_haproxy_change.apply_s.median,
+      a2_floating_ip_moves: s.a2_keepalived_restart.floating_ip_moves,
+      a2_failed_gets: s.a2_keepalived_restart.failed_gets,
+      b_failed_gets: s.b_new_build.failed_gets,
+      b_apply_median_s: s.b_new_build.apply_s.median,
+      g_stopped_at_app1: !s.g_canary.apply_ok,
+      g_app2_untouched: s.g_canary.app2_untouched,
+      g_failed_gets: s.g_canary.failed_gets,
+      g_resumed: s.g_canary.resumed.apply_ok,
+      h_hosts: s.h_every_host.steps_run.length,
+      h_apply_s: s.h_every_host.apply_s,
+      pass: allPass,
+    })}`,
+  );
+} catch (err) {
+  console.error(`lab:rollout failed: ${(err as Error).stack ?? String(err)}`);
+  code = 1;
+} finally {
+  await run.cleanup();
+}
+process.exit(code);

@@ -1,0 +1,58 @@
+/**
+ * The lab tier for Day-2: the rollout lab (lab/rollout-lab.ts) with one run of each scenario
+ * (`npm run lab:rollout` runs five for the medians), its requirements asserted, and nothing of
+ * the run left behind. Needs root, systemd-nspawn, debootstrap, ssh-keygen and terraform.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runRolloutLab } from "../../lab/rollout-lab.ts";
+import { LabRun } from "../../lab/run.ts";
+import { labCgroups } from "../../lab/nspawn.ts";
+import { haveTool, needRoot } from "../support/tools.ts";
+
+const ready =
+  haveTool("systemd-nspawn", "systemd-container") &&
+  haveTool("debootstrap", "debootstrap") &&
+  haveTool("ip", "iproute2") &&
+  haveTool("ssh-keygen", "openssh-client") &&
+  haveTool("terraform", "terraform (a HashiCorp release binary on PATH)") &&
+  needRoot("the rollout lab (namespaces, containers)");
+
+describe.runIf(ready)("rollout lab", () => {
+  const run = new LabRun("rollout-test");
+  afterAll(async () => {
+    await run.cleanup();
+  }, 120_000);
+
+  it("GIVEN lbs and app hosts booted from their user-data WHEN terraform rolls changes over them under load THEN the service never notices and a bad build stops at its host", async () => {
+    const report = await runRolloutLab(run, { runs: 1 });
+    mkdirSync(join(import.meta.dirname, "../../reports"), { recursive: true });
+    writeFileSync(join(import.meta.dirname, "../../reports/rollout.json"), `${JSON.stringify(report, null, 2)}\n`);
+    const s = report.scenarios;
+    expect.soft(s.fresh_pair.floating_ip_assigned_by, "a fresh pair: keepalived assigns the Floating IP").toMatch(/^keepalived/);
+    expect.soft(s.first.apply_ok, "the first rollout").toBe(true);
+    expect.soft(s.a_haproxy_change.failed_gets, "a: failed GETs over a haproxy change").toBe(0);
+    expect.soft(s.a_haproxy_change.floating_ip_moves, "a: Floating IP moves").toBe(0);
+    expect.soft(s.a2_keepalived_restart.floating_ip_moves, "a2: Floating IP moves over a keepalived restart").toBeLessThanOrEqual(1);
+    expect.soft(s.b_new_build.failed_gets, "b: failed GETs over a new mail-api build").toBe(0);
+    expect.soft(s.g_canary.apply_ok, "g: the canary apply fails").toBe(false);
+    expect.soft(s.g_canary.tail, "g: names the host and the gate").toMatch(/host app-1: gate app did not hold/);
+    expect.soft(s.g_canary.app2_untouched, "g: app-2 keeps its build").toBe(true);
+    expect.soft(s.g_canary.failed_gets, "g: failed GETs while app-1 fails its gate").toBe(0);
+    expect.soft(s.g_canary.resumed.apply_ok, "g: a fixed build resumes and completes").toBe(true);
+    expect.soft(s.bad_host_key.apply_ok, "a wrong host key is refused").toBe(false);
+    expect.soft(s.h_every_host.apply_ok, "h: a change on every host").toBe(true);
+    expect(report.pass).toEqual({ fresh_pair: true, first: true, baseline: true, a: true, a2: true, b: true, g: true, bad_host_key: true });
+  }, 45 * 60_000);
+
+  it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
+    await run.cleanup();
+    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
+    const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
+    const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
+    expect({ namespaces, processes, files, cgroups: labCgroups(run.prefix) }).toEqual({ namespaces: [], processes: [], files: [], cgroups: [] });
+  }, 120_000);
+});
