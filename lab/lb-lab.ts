@@ -18,7 +18,8 @@ import { DEPLOY_VALUES } from "../render/deploy-values.ts";
 import { renderAll } from "../render/host.ts";
 import { prepare } from "../synth/pipeline.ts";
 import { parseRecords, type ClientRecord } from "./client.ts";
-import type { EmulatorConfig, EmulatorState } from "./hcloud-emulator.ts";
+import type { EmulatorState } from "./hcloud-emulator.ts";
+import { publicSide, startClient, startEmulator } from "./entry.ts";
 import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
 import { LAB_PUBLIC, labOverrides, labPlan, labUserData, type LabOverrides } from "./overrides.ts";
@@ -75,13 +76,7 @@ export class LbLab {
     run.defer("the lab's files", () => rmSync(dir, { recursive: true, force: true }));
     const net = await LabNetwork.create(run);
 
-    const router = await net.addNamespace(`${run.prefix}-rt`);
-    const client = await net.addNamespace(`${run.prefix}-cl`);
-    await net.connect(router, "brpub", "pub0", `${LAB_PUBLIC.router}/24`);
-    await net.connect(router, "brcli", "cli0", `${LAB_PUBLIC.routerClientSide}/24`);
-    await net.connect(client, "brcli", "eth0", `${LAB_PUBLIC.client}/24`);
-    await net.ip(client, ["route", "add", "default", "via", LAB_PUBLIC.routerClientSide]);
-    await net.inNs(router, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    const { router, client } = await publicSide(run, net);
 
     const lbs: LbNode[] = [];
     for (const [i, name] of plan.lb.hosts.entries()) {
@@ -100,19 +95,13 @@ export class LbLab {
       apps.push({ name: b.name, ns, ip: b.address });
     }
 
-    const stateFile = join(dir, "emulator-state.json");
-    const config: EmulatorConfig = {
-      listen: { host: LAB_PUBLIC.router, port: LAB_PUBLIC.emulatorPort },
-      token: overrides.deployValues["failover_api_token"]!,
-      // Unassigned, as Terraform creates it: the first MASTER's takeover routes it to itself.
-      floatingIp: { id: LAB_PUBLIC.floatingIpId, ip: LAB_PUBLIC.floatingIp, holder: null },
-      servers: lbs.map((lb, i) => ({ id: lb.serverId, name: plan.hosts.find((h) => h.name === lb.name)!.serverName, routeVia: LAB_PUBLIC.lb(i + 1) })),
-      stateFile,
-    };
-    const configFile = join(dir, "emulator.json");
-    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-    run.start("ip", ["netns", "exec", router, process.execPath, "--import", "tsx", join(ROOT, "lab/hcloud-emulator.ts"), configFile], createWriteStream(join(dir, "emulator.log")));
-    await run.waitFor("the emulator", () => (existsSync(stateFile) ? true : undefined), 20_000);
+    const stateFile = await startEmulator(
+      run,
+      router,
+      dir,
+      overrides.deployValues[DEPLOY_VALUES.failoverToken.name]!,
+      lbs.map((lb, i) => ({ id: lb.serverId, name: plan.hosts.find((h) => h.name === lb.name)!.serverName, routeVia: LAB_PUBLIC.lb(i + 1) })),
+    );
 
     const clientFile = join(dir, "client.csv");
     const tokenFile = join(dir, "api-token");
@@ -120,7 +109,7 @@ export class LbLab {
     const lab = new LbLab(run, net, root, plan, lbs, apps, dir, stateFile, clientFile, client, tokenFile);
     await Promise.all(apps.map((a) => lab.startApp(a)));
     await lab.bootLbs();
-    run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}/api/messages`, String(CLIENT_INTERVAL_MS), String(CLIENT_TIMEOUT_MS), "3600", clientFile, tokenFile]);
+    startClient(run, client, CLIENT_INTERVAL_MS, CLIENT_TIMEOUT_MS, clientFile, tokenFile);
     await lab.steady("start");
     return lab;
   }

@@ -16,10 +16,9 @@
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { createHash } from "node:crypto";
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HostRollout } from "../constructs/rollout.ts";
 import type { Plan } from "../plan/model.ts";
@@ -30,8 +29,9 @@ import { prepare } from "../synth/pipeline.ts";
 import { SEED_TOPOLOGY } from "../topology/defaults.ts";
 import { spread, round } from "../measure/stats.ts";
 import { parseRecords, type ClientRecord } from "./client.ts";
-import type { EmulatorConfig, EmulatorState } from "./hcloud-emulator.ts";
+import type { EmulatorState } from "./hcloud-emulator.ts";
 import { NOT_IN_DEBIAN } from "./lb-lab.ts";
+import { publicSide, startClient, startEmulator } from "./entry.ts";
 import { LabNetwork } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
 import { LAB_PUBLIC, labOverrides, labPlan, labServicesPlan, labUserData, sshKeyPair, type LabOverrides } from "./overrides.ts";
@@ -39,7 +39,6 @@ import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { sleep, type LabRun } from "./run.ts";
 import { labArtifactBaseUrl, startArtifactServer } from "./services-scenario.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const execFileP = promisify(execFile);
 const CLIENT_INTERVAL_MS = 20;
 const CLIENT_TIMEOUT_MS = 1000;
@@ -93,7 +92,6 @@ export class RolloutLab {
     private readonly nodes: Map<string, Node>,
     private readonly overrides: LabOverrides,
     private readonly adminKeyFile: string,
-    private readonly clientNs: string,
     private readonly deployerNs: string,
     private readonly clientFile: string,
     private readonly stateFile: string,
@@ -117,13 +115,7 @@ export class RolloutLab {
 
     const root = await ensureRootfs(run, imagePackages(["lb", "app"], NOT_IN_DEBIAN));
     const net = await LabNetwork.create(run);
-    const router = await net.addNamespace(`${run.prefix}-rt`);
-    const client = await net.addNamespace(`${run.prefix}-cl`);
-    await net.connect(router, "brpub", "pub0", `${LAB_PUBLIC.router}/24`);
-    await net.connect(router, "brcli", "cli0", `${LAB_PUBLIC.routerClientSide}/24`);
-    await net.connect(client, "brcli", "eth0", `${LAB_PUBLIC.client}/24`);
-    await net.ip(client, ["route", "add", "default", "via", LAB_PUBLIC.routerClientSide]);
-    await net.inNs(router, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    const { router, client } = await publicSide(run, net);
     const deployer = await net.addNamespace(`${run.prefix}-dp`);
     await net.connect(deployer, "brpriv", "eth0", `${DEPLOYER_OFFSET_ADDRESS}/24`);
     await startArtifactServer(run, net, plan, { bridge: "brpriv", directory: artifactDir });
@@ -153,22 +145,17 @@ export class RolloutLab {
       });
     }
 
-    const stateFile = join(dir, "emulator-state.json");
     const lbs = plan.lb.hosts.map((n) => nodes.get(n)!);
-    const config: EmulatorConfig = {
-      listen: { host: LAB_PUBLIC.router, port: LAB_PUBLIC.emulatorPort },
-      token: overrides.deployValues[DEPLOY_VALUES.failoverToken.name]!,
-      floatingIp: { id: LAB_PUBLIC.floatingIpId, ip: LAB_PUBLIC.floatingIp, holder: null },
-      servers: lbs.map((lb) => ({ id: lb.serverId, name: plan.hosts.find((h) => h.name === lb.name)!.serverName, routeVia: lb.publicIp! })),
-      stateFile,
-    };
-    const configFile = join(dir, "emulator.json");
-    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-    run.start("ip", ["netns", "exec", router, process.execPath, "--import", "tsx", join(ROOT, "lab/hcloud-emulator.ts"), configFile], createWriteStream(join(dir, "emulator.log")));
-    await run.waitFor("the emulator", () => (existsSync(stateFile) ? true : undefined), 20_000);
+    const stateFile = await startEmulator(
+      run,
+      router,
+      dir,
+      overrides.deployValues[DEPLOY_VALUES.failoverToken.name]!,
+      lbs.map((lb) => ({ id: lb.serverId, name: plan.hosts.find((h) => h.name === lb.name)!.serverName, routeVia: lb.publicIp! })),
+    );
 
     const clientFile = join(dir, "client.csv");
-    const lab = new RolloutLab(run, net, dir, plan, nodes, overrides, adminKeyFile, client, deployer, clientFile, stateFile, artifactDir, adminPublicKey);
+    const lab = new RolloutLab(run, net, dir, plan, nodes, overrides, adminKeyFile, deployer, clientFile, stateFile, artifactDir, adminPublicKey);
     // The app hosts' shared volume (lab/overrides.ts item 7), with the store the parser would create.
     const shared = join(dir, "shared");
     mkdirSync(join(shared, "store"), { recursive: true });
@@ -184,7 +171,7 @@ export class RolloutLab {
     );
     const tokenFile = join(dir, "api-token");
     writeFileSync(tokenFile, `${overrides.deployValues[DEPLOY_VALUES.mailApiToken.name]!}\n`, { mode: 0o600 });
-    run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}/api/messages`, String(CLIENT_INTERVAL_MS), String(CLIENT_TIMEOUT_MS), "3600", clientFile, tokenFile]);
+    startClient(run, client, CLIENT_INTERVAL_MS, CLIENT_TIMEOUT_MS, clientFile, tokenFile);
     return lab;
   }
 

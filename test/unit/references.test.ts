@@ -144,6 +144,6 @@ describe("references to files of the repository", () => {
     expect(problem("docs/facts.md", "#no-such-section")).toBe("has no heading for #no-such-section");
     expect(problem("docs/facts.md", "#glusterfs")).toBeUndefined();
     expect(problem("test/unit/mongo*.test.ts", undefined)).toBeUndefined();
-    expect([..."see FACTS.md and README.md, [facts](facts.md)".matchAll(BARE_MD_REF)].map((m) => m[1])).toEqual(["FACTS.md", "README.md"]);
+    expect([..."see NOTES.md and README.md, [facts](facts.md)".matchAll(BARE_MD_REF)].map((m) => m[1])).toEqual(["NOTES.md", "README.md"]);
   });
 });
