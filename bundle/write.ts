@@ -8,9 +8,10 @@
  * can never delete anything else, it is emptied only when it is new, empty, or holds the
  * REVIEW_MARKER file an earlier run wrote.
  */
-import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import type { FailureAnalysis } from "../plan/failure.ts";
+import { changesPage, type BaseBundle } from "./changes-md.ts";
 import { rolloutPage } from "./rollout-md.ts";
 import type { Plan } from "../plan/model.ts";
 import { showDeployValues } from "../render/deploy-values.ts";
@@ -60,7 +61,30 @@ function kindOf(stat: Stats): string {
   return "a special file";
 }
 
-export function writeReviewBundle(dir: string, plan: Plan, failures: FailureAnalysis, rendered: readonly RenderedHost[]): ReviewBundle {
+/**
+ * Reads a previous review bundle as the base of CHANGES.md: it must hold REVIEW_MARKER (so a
+ * typo cannot make synth read, say, a home directory), and is read whole before the new bundle
+ * replaces it (the base may be the review directory itself).
+ */
+export function readBaseBundle(dir: string): BaseBundle {
+  const fix = "pass a review directory an earlier `npm run synth` wrote (it holds .bulwark-review), e.g. one synthesized from main";
+  if (!lstatOrUndefined(dir)?.isDirectory()) throw new UserError("--base", "is not a directory", dir, fix);
+  if (!lstatOrUndefined(join(dir, REVIEW_MARKER))?.isFile()) throw new UserError("--base", `holds no ${REVIEW_MARKER}, so it is not a review bundle`, dir, fix);
+  const files = new Map<string, string>();
+  const walk = (sub: string): void => {
+    for (const name of readdirSync(join(dir, sub))) {
+      const rel = sub ? `${sub}/${name}` : name;
+      const st = lstatSync(join(dir, rel));
+      if (st.isDirectory()) walk(rel);
+      else if (st.isFile()) files.set(rel, readFileSync(join(dir, rel), "utf8"));
+    }
+  };
+  walk("");
+  const planText = files.get("plan.json");
+  return { dir, files, ...(planText ? { plan: JSON.parse(planText) as Pick<Plan, "hosts"> } : {}) };
+}
+
+export function writeReviewBundle(dir: string, plan: Plan, failures: FailureAnalysis, rendered: readonly RenderedHost[], base?: BaseBundle): ReviewBundle {
   checkReviewDir(dir);
   rmSync(dir, { recursive: true, force: true });
   const written: string[] = [];
@@ -74,6 +98,7 @@ export function writeReviewBundle(dir: string, plan: Plan, failures: FailureAnal
   put("TOPOLOGY.md", topologyMarkdown(plan, failures));
   put("SECURITY.md", securityMarkdown(plan, rendered));
   put("ROLLOUT.md", rolloutPage(plan, rendered));
+  if (base) put("CHANGES.md", changesPage(plan, rendered, base));
   put("plan.json", `${JSON.stringify(plan, null, 2)}\n`);
   for (const r of rendered) {
     put(join("hosts", r.host.name, "user-data.yaml"), showDeployValues(r.userData));

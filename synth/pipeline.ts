@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "cdktf";
-import { checkReviewDir, writeReviewBundle, type ReviewBundle } from "../bundle/write.ts";
+import { checkReviewDir, readBaseBundle, writeReviewBundle, type ReviewBundle } from "../bundle/write.ts";
 import { BulwarkStack } from "../constructs/stack.ts";
 import { analyzeFailures, type FailureAnalysis } from "../plan/failure.ts";
 import type { Plan } from "../plan/model.ts";
@@ -67,15 +67,17 @@ export interface SynthResult {
 }
 
 /** Everything `npm run synth` does: cdktf.out/ plus the review bundle. */
-export function synthesize(source: TopologySource, outdir: string, reviewDir: string, options: PrepareOptions = {}): SynthResult {
-  // Before anything is written: the review directory is replaced as a whole, so it must be one.
+export function synthesize(source: TopologySource, outdir: string, reviewDir: string, options: PrepareOptions & { readonly base?: string } = {}): SynthResult {
+  // Before anything is written: the review directory is replaced as a whole, so it must be one;
+  // the base of CHANGES.md is read first (it may be that very directory).
   checkReviewDir(reviewDir);
+  const base = options.base !== undefined ? readBaseBundle(options.base) : undefined;
   const prepared = prepare(source, options);
   // Like `cdktf synth`, start from an empty stacks/ so no stale stack is left to deploy.
   rmSync(join(outdir, "stacks"), { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const { app } = buildApp(prepared, outdir);
   app.synth();
-  const review = writeReviewBundle(reviewDir, prepared.plan, prepared.failures, prepared.rendered);
+  const review = writeReviewBundle(reviewDir, prepared.plan, prepared.failures, prepared.rendered, base);
   return { prepared, stackFile: join(outdir, "stacks", prepared.plan.name, "cdk.tf.json"), review };
 }

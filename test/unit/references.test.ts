@@ -19,7 +19,7 @@ const TOP_DIRS = [
   "render", "scripts", "services", "synth", "templates", "test", "topology",
 ];
 /** Markdown files that may be named bare: the README, and what synth writes into review/. */
-const BARE_MARKDOWN = ["README.md", "TOPOLOGY.md", "SECURITY.md", "ROLLOUT.md"];
+const BARE_MARKDOWN = ["README.md", "TOPOLOGY.md", "SECURITY.md", "ROLLOUT.md", "CHANGES.md"];
 /** Outputs and generated trees: not scanned. */
 const SKIP = new Set(["node_modules", ".gen", ".git", "dist", "cdktf.out", "review", "reports", "golden"]);
 
