@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Construct } from "constructs";
 import { DataResource, Fn, TerraformLocal, type ITerraformDependable } from "cdktf";
 import type { Plan } from "../plan/model.ts";
-import { agentConfig } from "../render/agent.ts";
+import type { AgentConfig } from "../render/agent.ts";
 import { escapeTerraformTemplate, resolveDeployValues } from "../render/deploy-values.ts";
 import type { RenderedHost } from "../render/host.ts";
 import { constructId } from "./ids.ts";
@@ -74,11 +74,18 @@ export function uploadDir(user: string): string {
  * stay markers here; `bundleText` makes them Terraform expressions.
  */
 export function rolloutBundle(plan: Plan, r: RenderedHost): { host: string; config: unknown; files: unknown[] } {
-  const bootFiles = r.files.filter((f) => f.path !== plan.rollout.paths.agent && f.path !== plan.rollout.paths.config);
+  const rendered = (path: string) => {
+    const f = r.files.find((x) => x.path === path);
+    if (!f) throw new Error(`HostRollout: ${r.host.name} has no ${path}; render/agent.ts adds it to every host`);
+    return f;
+  };
+  // The settings as rendered (render/agent.ts), not computed a second time.
+  const config = JSON.parse(rendered(plan.rollout.paths.config).content) as AgentConfig;
+  const agent = rendered(plan.rollout.paths.agent);
   const files = r.files
-    .filter((f) => f.path !== plan.rollout.paths.agent)
+    .filter((f) => f !== agent)
     .map((f) => ({ path: f.path, content: f.content, ...(f.encoding ? { encoding: f.encoding } : {}), permissions: f.permissions, owner: f.owner, action: f.action }));
-  return { host: r.host.name, config: agentConfig(plan, r.host, bootFiles), files };
+  return { host: r.host.name, config, files };
 }
 
 /**
