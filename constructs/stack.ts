@@ -77,7 +77,7 @@ export class BulwarkStack extends TerraformStack {
           ...(props.protection !== undefined ? { protection: props.protection } : {}),
         })
       : undefined;
-    const secrets = new DeploySecrets(this, "DeploySecrets");
+    const secrets = new DeploySecrets(this, "DeploySecrets", { storagePeers: plan.storage.peers });
     const floatingIpTokens: Record<string, string> = floatingIp
       ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.id }
       : {};

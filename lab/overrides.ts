@@ -5,7 +5,8 @@
  * 1. Addresses: private addresses are the plan's own (they live only inside this run's
  *    namespaces); public addresses, the Floating IP and its id are lab values (LabAddresses).
  * 2. The Hetzner API endpoint: the lab's emulator instead of https://api.hetzner.cloud/v1.
- * 3. Deploy-time secrets: a token made per run, sample passwords (never real ones).
+ * 3. Deploy-time values: a token made per run, sample passwords (never real ones), glusterd UUIDs
+ *    made per run.
  * 4. The image: a debootstrapped Debian 13 with every role package preinstalled and no network
  *    to a mirror, so `package_update` is off and the `packages` list is dropped (installing
  *    them is the image's job here, cloud-init's on Hetzner).
@@ -21,7 +22,7 @@
  *    gate's bound is shortened so a failing canary stops the run in seconds, not minutes.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +31,9 @@ import type { Plan } from "../plan/model.ts";
 import { serializeCloudConfig, type CloudConfig } from "../render/cloud-config.ts";
 import { DEPLOY_VALUES, substituteDeployValues } from "../render/deploy-values.ts";
 import type { RenderedHost } from "../render/host.ts";
+import { buildPlan } from "../plan/plan.ts";
+import { SEED_TOPOLOGY } from "../topology/defaults.ts";
+import { serviceArtifacts } from "../services/build.ts";
 
 export interface LabOverrides {
   /** The emulator's base URL, in place of the Hetzner API. */
@@ -63,7 +67,12 @@ export function sshKeyPair(comment: string): [string, string] {
   }
 }
 
-export function labOverrides(): LabOverrides {
+/** The seed's storage servers' addresses: every lab boots the seed's private network. */
+function seedStorageAddresses(): string[] {
+  return buildPlan(SEED_TOPOLOGY, { artifacts: serviceArtifacts() }).storage.peers.map((p) => p.address);
+}
+
+export function labOverrides(storageAddresses: readonly string[] = seedStorageAddresses()): LabOverrides {
   const samplePassword = randomBytes(16).toString("hex");
   // One SSH host key for every host of a lab that does not pin them (the rollout lab gives each its own).
   const [hostKey, hostKeyPublic] = sshKeyPair("bulwark-lab-host");
@@ -79,6 +88,8 @@ export function labOverrides(): LabOverrides {
       [DEPLOY_VALUES.mailApiToken.name]: randomBytes(24).toString("hex"),
       [DEPLOY_VALUES.sshHostKey.name]: hostKey,
       [DEPLOY_VALUES.sshHostKeyPublic.name]: hostKeyPublic,
+      // A glusterd UUID per storage server, made per run as Terraform's random_uuid makes them per stack.
+      [DEPLOY_VALUES.glusterdPoolUuids.name]: storageAddresses.map((a) => `${a}=${randomUUID()}`).join(" "),
     },
   };
 }

@@ -29,6 +29,9 @@ export const DEPLOY_VALUES = {
   // connection pins. An OpenSSH ed25519 private key is about 420 bytes, its public line about 100.
   sshHostKey: { name: "ssh_host_ed25519_key", description: "the host's own SSH host key (ed25519, OpenSSH format)", maxLength: 512, secret: true },
   sshHostKeyPublic: { name: "ssh_host_ed25519_public", description: "the host's SSH host public key, pinned by every rollout connection", maxLength: 128, secret: false },
+  // Every storage server's glusterd UUID (Terraform's random_uuid), `address=uuid` separated by
+  // spaces: 53 bytes a server, room for 38 servers.
+  glusterdPoolUuids: { name: "glusterd_pool_uuids", description: "every storage server's private address and the glusterd UUID Terraform made for it", maxLength: 2048, secret: false },
   // 48 characters of [A-Za-z0-9]: about 285 bits; the mail API refuses fewer than 32.
   mailApiToken: { name: "mail_api_token", description: "the bearer token every request to the mail API (/api/) must carry", maxLength: 48, secret: true },
 } as const satisfies Record<string, DeployValue>;

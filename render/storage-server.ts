@@ -6,6 +6,7 @@
  */
 import type { PlannedHost } from "../plan/model.ts";
 import type { StoragePlan } from "../plan/storage.ts";
+import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import { HARDENING, METADATA_ADDRESS, unitSandbox } from "./hardening.ts";
 import { hostFile, none, restart, type HostFile } from "./host-file.ts";
@@ -18,6 +19,9 @@ export const STORAGE_SERVER_PATHS = {
   brickService: "/etc/systemd/system/bulwark-brick.service",
   glusterdDropin: "/etc/systemd/system/glusterd.service.d/bulwark.conf",
   glusterdVol: "/etc/glusterfs/glusterd.vol",
+  identityScript: "/usr/local/sbin/bulwark-glusterd-identity",
+  poolFile: "/etc/bulwark/glusterd-pool",
+  glusterdDir: "/var/lib/glusterd",
   bootstrapScript: "/usr/local/sbin/bulwark-gluster-bootstrap",
   bootstrapUnit: "bulwark-gluster-bootstrap.service",
   bootstrapService: "/etc/systemd/system/bulwark-gluster-bootstrap.service",
@@ -75,9 +79,17 @@ export function bootstrapScript(storage: StoragePlan): BootstrapScript {
 
 const GLUSTERD = "glusterd.service";
 
-function serverFiles(storage: StoragePlan, subnet: string): HostFile[] {
+function serverFiles(storage: StoragePlan, subnet: string, self: string): HostFile[] {
   const P = STORAGE_SERVER_PATHS;
+  const identity = "read by the next glusterd start (ExecStartPre): a running pool keeps its UUIDs";
   return [
+    // Every server's planned glusterd UUID: a replaced server comes back as the same peer (docs/storage.md).
+    hostFile(P.poolFile, `${deployMarker("glusterdPoolUuids")}\n`, { action: none(identity) }),
+    hostFile(
+      P.identityScript,
+      renderTemplate("storage/glusterd-identity.sh", { self, poolFile: P.poolFile, glusterdDir: P.glusterdDir, brickDir: storage.brickDir }),
+      { permissions: "0755", action: none(identity) },
+    ),
     hostFile(
       P.prepareScript,
       renderTemplate("storage/brick-prepare.sh", {
@@ -92,7 +104,7 @@ function serverFiles(storage: StoragePlan, subnet: string): HostFile[] {
     hostFile(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60, sandbox: unitSandbox(HARDENING.brick, subnet) }), {
       action: none("applies at the next boot: the brick is mounted while glusterd serves it"),
     }),
-    hostFile(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit, metadataAddress: METADATA_ADDRESS }), { action: restart(GLUSTERD) }),
+    hostFile(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit, metadataAddress: METADATA_ADDRESS, identityScript: P.identityScript }), { action: restart(GLUSTERD) }),
     // Deferred: it replaces the file the glusterfs-server package installs.
     hostFile(P.glusterdVol, renderTemplate("storage/glusterd.vol", { listenPort: storage.glusterdPort, basePort: storage.brickPorts.first, maxPort: storage.brickPorts.last }), {
       defer: true,
@@ -134,7 +146,7 @@ export function storageServerLayer({ plan, host }: RenderContext): Layer {
   const storage = plan.storage;
   const designated = isStorageBootstrapHost(storage, host);
   return {
-    files: [...serverFiles(storage, plan.network.subnet), ...(designated ? bootstrapFiles(storage, plan.network.subnet) : [])],
+    files: [...serverFiles(storage, plan.network.subnet, host.privateIp), ...(designated ? bootstrapFiles(storage, plan.network.subnet) : [])],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.brickUnit],

@@ -90,6 +90,7 @@ const VALUES: Record<string, string> = {
   mail_api_token: "m".repeat(48),
   ssh_host_ed25519_key: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
   ssh_host_ed25519_public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test",
+  glusterd_pool_uuids: "10.0.1.20=00000000-0000-4000-8000-000000000001 10.0.1.21=00000000-0000-4000-8000-000000000002 10.0.1.22=00000000-0000-4000-8000-000000000003",
 };
 
 interface Run {

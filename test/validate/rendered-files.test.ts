@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { prepare, synthesize } from "../../synth/pipeline.ts";
 import { sampleDeployValues, withSamples, writeDeployedHosts } from "../support/deployed.ts";
+import { DEPLOY_VALUES } from "../../render/deploy-values.ts";
 import { listFiles as files } from "../support/files.ts";
 import { withInput } from "../support/fixtures.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
@@ -203,7 +204,9 @@ describe.runIf(haveTool("terraform", "terraform (HashiCorp's build; not in Debia
     const prepared = prepare({ kind: "seed" });
     const stack = JSON.parse(readFileSync(join(tmp, "review-out", "stacks", "bulwark", "cdk.tf.json"), "utf8"));
     const servers = Object.values(stack.resource.hcloud_server as Record<string, { name: string; user_data: string }>);
-    const samples = sampleDeployValues();
+    // The pool's UUIDs are one random_uuid per storage server, formatted into one value: each is bound to this sample.
+    const sampleUuid = "00000000-0000-4000-8000-000000000000";
+    const samples = { ...sampleDeployValues(), [DEPLOY_VALUES.glusterdPoolUuids.name]: prepared.plan.storage.peers.map((p) => `${p.address}=${sampleUuid}`).join(" ") };
     const variables: Record<string, { type: string; default: string }> = {};
     const refVar = new Map<string, string>();
     const locals: Record<string, string> = {};
@@ -220,7 +223,7 @@ describe.runIf(haveTool("terraform", "terraform (HashiCorp's build; not in Debia
           if (!refVar.has(ref)) {
             const name = `v${refVar.size}`;
             refVar.set(ref, name);
-            variables[name] = { type: "string", default: samples[marker]! };
+            variables[name] = { type: "string", default: ref.startsWith("random_uuid.") ? sampleUuid : samples[marker]! };
           }
           return `var.${refVar.get(ref)}`;
         });
