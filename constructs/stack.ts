@@ -170,9 +170,12 @@ export class BulwarkStack extends TerraformStack {
       });
     }
     new TerraformOutput(this, "hosts", {
-      description: "Each host's private and public IPv4 address",
+      description: "Each host's private and public IPv4 address, and its SSH host public key (what every connection pins: `npm run replace` uses it)",
       value: Object.fromEntries(
-        props.rendered.map(({ host }) => [host.name, { private_ip: host.privateIp, public_ipv4: hosts.get(host.name)!.server.ipv4Address }]),
+        props.rendered.map(({ host }) => [
+          host.name,
+          { private_ip: host.privateIp, public_ipv4: hosts.get(host.name)!.server.ipv4Address, ssh_host_key: hostKeys.publicKeyOf(host.name) },
+        ]),
       ),
     });
   }

@@ -45,6 +45,14 @@ export interface RolloutPlan {
   readonly mongo: { readonly maxLagS: number; readonly stepDownS: number; readonly catchUpS: number };
 }
 
+/** Where the host agent, its settings, its state and the uploads live on every host. */
+export const ROLLOUT_PATHS = {
+  agent: "/usr/local/sbin/bulwark-host",
+  config: "/etc/bulwark/host-agent.json",
+  state: "/var/lib/bulwark/applied.json",
+  incoming: "/var/lib/bulwark/incoming",
+} as const;
+
 export function planRollout(hosts: readonly PlannedHost[], mongo: MongoPlan): RolloutPlan {
   const of = (role: string) => hosts.filter((h) => h.role === role).map((h) => h.name);
   // lb: the second lb first. lb-1 starts as MASTER (priority 150, nopreempt), so it is usually
@@ -95,12 +103,7 @@ export function planRollout(hosts: readonly PlannedHost[], mongo: MongoPlan): Ro
       "/usr/local/sbin",
       "/usr/local/lib/bulwark",
     ],
-    paths: {
-      agent: "/usr/local/sbin/bulwark-host",
-      config: "/etc/bulwark/host-agent.json",
-      state: "/var/lib/bulwark/applied.json",
-      incoming: "/var/lib/bulwark/incoming",
-    },
+    paths: ROLLOUT_PATHS,
     actionTimeoutS: 1800,
     // Packages, the Mongo apt repository, service downloads: first boots take minutes.
     cloudInitTimeoutS: 1200,

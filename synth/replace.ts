@@ -1,15 +1,19 @@
 /**
- * Replacing one host, dead or alive: `npm run replace -- <host> [--auto-approve] [--out DIR]`.
+ * Replacing one host, dead or alive: `npm run replace -- <host> [--auto-approve] [--no-retire] [--out DIR]`.
  * `cdktf deploy` has no -replace, so this runs `terraform apply -replace=<its server>` in the
  * synthesized stack's directory (run `npm run synth` first, from the same checkout). Terraform
  * then also replaces what hangs on that server: the host's rollout step (its trigger holds the
  * server id), so the new server gets the agent and its files, and the apply returns only once
  * the role's health gate holds on it (constructs/rollout.ts); a storage host's brick volume is
- * kept and attached to the new server. The lb and storage rejoin rules are in docs/day2.md.
+ * kept and attached to the new server. Before that, `bulwark-host retire` runs on the old server
+ * if it answers (host key pinned): an lb MASTER hands the Floating IP to its peer, so the
+ * replacement is not a failover; `--no-retire` skips it. The lb and storage rejoin rules are in docs/day2.md.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ROLLOUT_PATHS } from "../plan/rollout.ts";
 import { UserError } from "../topology/errors.ts";
 import { constructId } from "../topology/ids.ts";
 
@@ -17,7 +21,49 @@ export interface ReplaceArgs {
   readonly host: string;
   readonly outdir: string;
   readonly autoApprove: boolean;
+  /**
+   * Skip `bulwark-host retire` on the old server before it is destroyed.
+   * @default false
+   */
+  readonly noRetire?: boolean;
 }
+
+/** Where and as whom `retire` connects: what the rollout step pins. */
+export interface RetireTarget {
+  readonly user: string;
+  readonly address: string;
+  /** `ssh-ed25519 AAAA...`: the host key every connection pins. */
+  readonly hostKey: string;
+  readonly agent: string;
+}
+
+/** How long `retire` may take: connecting, and the lb handoff inside it (plan/rollout.ts lbHandoff, 30 s). */
+export const RETIRE_BOUNDS = { connectTimeoutS: 10, timeoutMs: 90_000 } as const;
+
+/**
+ * The ssh command that runs `bulwark-host retire` on the old server, its host key pinned (the
+ * known_hosts file holds only that key, so a mismatch is refused, never trusted on first use).
+ * The user's own SSH agent or default key authenticates, as for any admin login.
+ */
+export function retireArgv(t: RetireTarget, knownHostsFile: string, extra: readonly string[] = []): string[] {
+  return [
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", `UserKnownHostsFile=${knownHostsFile}`,
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", `ConnectTimeout=${RETIRE_BOUNDS.connectTimeoutS}`,
+    ...extra,
+    `${t.user}@${t.address}`,
+    "sudo", t.agent, "retire",
+  ];
+}
+
+/** The known_hosts line that pins `t`'s key. */
+export function knownHostsLine(t: RetireTarget): string {
+  return `${t.address} ${t.hostKey}\n`;
+}
+
+const AGENT_PATH = ROLLOUT_PATHS.agent;
 
 /** The stack directory and the Terraform address of `host`'s server, from the synthesized JSON. */
 export function replaceTarget(outdir: string, host: string): { stackDir: string; address: string; step?: string } {
@@ -38,10 +84,63 @@ export function replaceTarget(outdir: string, host: string): { stackDir: string;
   return { stackDir, address: `hcloud_server.${server}`, ...(step ? { step: `terraform_data.${step}` } : {}) };
 }
 
+/**
+ * The retire target of `host` from the applied stack: its address and pinned key from `terraform
+ * output hosts`, the user and the agent's path from the synthesized rollout step. Undefined (with
+ * the reason) when the state has no outputs yet or the stack has no rollout step.
+ */
+export function retireTarget(stackDir: string, host: string, run = terraformOutput): RetireTarget | string {
+  const tf = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as {
+    resource?: Record<string, Record<string, { connection?: { user?: string }; provisioner?: { "remote-exec"?: { inline?: string[] } }[] }>>;
+  };
+  const step = Object.entries(tf.resource?.["terraform_data"] ?? {}).find(([id]) => id.startsWith(`HostRollout_${constructId(host)}_`))?.[1];
+  const user = step?.connection?.user;
+  const applyLine = (step?.provisioner ?? []).flatMap((p) => p["remote-exec"]?.inline ?? []).find((l) => / apply /.test(l));
+  if (!step || !user || !applyLine) return "the stack has no rollout step for it";
+  const out = run(stackDir);
+  if (typeof out === "string") return out;
+  const h = out[host];
+  if (!h?.ssh_host_key || !(h.public_ipv4 || h.private_ip)) return `terraform output hosts has no address or host key for ${host} (deploy once with this version first)`;
+  return { user, address: (h.public_ipv4 || h.private_ip)!, hostKey: h.ssh_host_key, agent: AGENT_PATH };
+}
+
+type HostsOutput = Record<string, { private_ip?: string; public_ipv4?: string; ssh_host_key?: string }>;
+
+function terraformOutput(stackDir: string): HostsOutput | string {
+  const r = spawnSync("terraform", [`-chdir=${stackDir}`, "output", "-json", "hosts"], { encoding: "utf8", timeout: 60_000 });
+  if (r.error) return `terraform could not run: ${r.error.message}`;
+  if (r.status !== 0) return `terraform output hosts failed: ${(r.stderr || r.stdout).trim().split("\n").pop()}`;
+  return JSON.parse(r.stdout) as HostsOutput;
+}
+
+/** Runs `retire` on the old server; a failure is reported and the replacement goes on (a dead host has nothing to hand over). */
+export function retireHost(t: RetireTarget, io: { out: (line: string) => void }): boolean {
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-retire-"));
+  try {
+    writeFileSync(join(dir, "known_hosts"), knownHostsLine(t), { mode: 0o600 });
+    io.out(`bulwark: retiring ${t.address} first: bulwark-host retire (an lb hands the Floating IP to its peer, an app host is drained)`);
+    const r = spawnSync("ssh", retireArgv(t, join(dir, "known_hosts")), { encoding: "utf8", timeout: RETIRE_BOUNDS.timeoutMs });
+    if (r.status === 0) {
+      io.out(`bulwark: ${r.stdout.trim()}`);
+      return true;
+    }
+    const why = r.error ? r.error.message : (r.stderr || r.stdout).trim().split("\n").pop();
+    io.out(`bulwark: warning: could not retire ${t.address} (${why}); replacing it anyway: a dead host has nothing to hand over, a live lb MASTER fails over when its server goes`);
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function replaceHost(args: ReplaceArgs, io: { out: (line: string) => void } = { out: (l) => process.stdout.write(`${l}\n`) }): number {
   const { stackDir, address, step } = replaceTarget(args.outdir, args.host);
   io.out(`bulwark: replacing ${args.host}: terraform apply -replace=${address} in ${stackDir}`);
   io.out(`bulwark: ${step ? `its rollout step ${step} runs again and waits for the role's gate` : "no rollout step found: the new server is not gated"}`);
+  if (!args.noRetire) {
+    const t = retireTarget(stackDir, args.host);
+    if (typeof t === "string") io.out(`bulwark: warning: not retiring ${args.host} first: ${t}`);
+    else retireHost(t, io);
+  }
   const r = spawnSync("terraform", [`-chdir=${stackDir}`, "apply", `-replace=${address}`, ...(args.autoApprove ? ["-auto-approve"] : [])], { stdio: "inherit" });
   if (r.error) throw new UserError("terraform", `could not run: ${r.error.message}`, "terraform", "install terraform (1.5 or later) and put it on PATH");
   return r.status ?? 1;

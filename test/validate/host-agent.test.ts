@@ -331,6 +331,18 @@ describe.runIf(ready)("host agent", () => {
       expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\trestart\tkeepalived.service"]);
     });
 
+    it("GIVEN the MASTER WHEN retired before a replacement THEN keepalived is stopped (the peer takes the Floating IP) and not started again", async () => {
+      writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "MASTER\n");
+      const r = await s.run(["retire"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\tstop\tkeepalived.service"]);
+      expect(JSON.parse(r.stdout)).toEqual({ host: "lb-1", retired: ["handed the Floating IP to the peer; keepalived stopped"] });
+      writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "BACKUP\n");
+      const backup = await s.run(["retire"]);
+      expect(backup.calls.filter((c) => !c.includes("is-active"))).toEqual([]);
+      expect(JSON.parse(backup.stdout).retired).toEqual(["nothing to hand over"]);
+    });
+
     it("GIVEN a backend down in haproxy WHEN the gate is checked THEN it fails naming the backends", async () => {
       sock.close();
       const r = await s.run(["gate"]);

@@ -206,7 +206,7 @@ describe.runIf(haveTool("terraform", "terraform (HashiCorp's build; not in Debia
     const servers = Object.values(stack.resource.hcloud_server as Record<string, { name: string; user_data: string }>);
     // The pool's UUIDs are one random_uuid per storage server, formatted into one value: each is bound to this sample.
     const sampleUuid = "00000000-0000-4000-8000-000000000000";
-    const samples = { ...sampleDeployValues(), [DEPLOY_VALUES.glusterdPoolUuids.name]: prepared.plan.storage.peers.map((p) => `${p.address}=${sampleUuid}`).join(" ") };
+    const samples: Record<string, string> = { ...sampleDeployValues(), [DEPLOY_VALUES.glusterdPoolUuids.name]: prepared.plan.storage.peers.map((p) => `${p.address}=${sampleUuid}`).join(" ") };
     const variables: Record<string, { type: string; default: string }> = {};
     const refVar = new Map<string, string>();
     const locals: Record<string, string> = {};
