@@ -1,18 +1,24 @@
 /**
- * The command line: `tsx main.ts [--topology FILE] [--out DIR] [--review DIR] [--base DIR]`.
+ * The command line: `tsx main.ts [--topology FILE] [--out DIR] [--review DIR] [--base DIR|REF]`.
  * A user error prints one line per problem, no stack trace, and exits with code 2.
  */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { checkReviewDir } from "../bundle/write.ts";
 import { UserError, UserErrors } from "../topology/errors.ts";
-import type { TopologySource } from "../topology/load.ts";
-import { synthesize } from "./pipeline.ts";
+import { loadTopology, type TopologySource } from "../topology/load.ts";
+import { isDirectory, withReviewBundleAtRef } from "./base-ref.ts";
+import { synthesize, type SynthResult } from "./pipeline.ts";
 
-const USAGE = `usage: npm run synth -- [--topology FILE] [--out DIR] [--review DIR] [--base DIR]
+const USAGE = `usage: npm run synth -- [--topology FILE] [--out DIR] [--review DIR] [--base DIR|REF]
   --topology FILE  topology as .json, .yaml or .yml (or set BULWARK_TOPOLOGY); default: the embedded seed
   --out DIR        cdktf output directory (default: $CDKTF_OUTDIR or cdktf.out)
   --review DIR     review bundle directory (default: review); replaced as a whole, so it must be
                    new, empty, or a bundle an earlier synth wrote (it holds .bulwark-review)
-  --base DIR       a review bundle of the previous state (e.g. synthesized from main): the review
+  --base DIR|REF   the previous state: a review bundle directory, or else a git ref of this repository
+                   (main, origin/main, HEAD~1), whose own synth then writes one in a temp directory
+                   (with the ref's version of --topology FILE when the ref tracks it); the review
                    gets CHANGES.md, each host's file diffs, actions, rollout order and disruption`;
 
 export interface CliIo {
@@ -46,12 +52,24 @@ export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliI
   const started = performance.now();
   try {
     io.out(`bulwark: topology ${file ?? "(embedded seed)"}`);
-    const result = synthesize(source, outdir, reviewDir, args.values.base !== undefined ? { base: args.values.base } : {});
+    const base = args.values.base;
+    let result: SynthResult;
+    if (base === undefined || isDirectory(base)) result = synthesize(source, outdir, reviewDir, base !== undefined ? { base } : {});
+    else {
+      // Before the ref's synth, which takes seconds: the checks synthesize starts with (it makes them again).
+      checkReviewDir(reviewDir);
+      loadTopology(source);
+      result = withReviewBundleAtRef(base, { ...(file !== undefined ? { topology: file } : {}), log: io.out }, (baseDir) => {
+        const r = synthesize(source, outdir, reviewDir, { base: baseDir });
+        nameBaseInChanges(reviewDir, baseDir, base);
+        return r;
+      });
+    }
     const { plan, failures } = result.prepared;
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     io.out(`bulwark: ${plan.hosts.length} hosts, ${plan.placementGroups.length} placement groups; every single-host loss analysed (${failures.singlePointsOfFailure.length} stop the service)`);
     io.out(`bulwark: wrote ${result.stackFile} and ${reviewDir}/ (${result.review.files.length} files) in ${seconds} s`);
-    if (args.values.base !== undefined) io.out(`bulwark: ${reviewDir}/CHANGES.md compares with ${args.values.base}`);
+    if (base !== undefined) io.out(`bulwark: ${reviewDir}/CHANGES.md compares with ${base}`);
     return 0;
   } catch (err) {
     if (err instanceof UserError || err instanceof UserErrors) {
@@ -60,4 +78,13 @@ export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliI
     }
     throw err;
   }
+}
+
+/**
+ * CHANGES.md names its base by the directory it was read from; for a git ref that is a temp
+ * directory, removed right after, so the page names the ref as the user gave it instead.
+ */
+function nameBaseInChanges(reviewDir: string, baseDir: string, ref: string): void {
+  const page = join(reviewDir, "CHANGES.md");
+  writeFileSync(page, readFileSync(page, "utf8").split(baseDir).join(ref));
 }
