@@ -63,7 +63,7 @@ export function createMailApi(opts: MailApiOptions): Server {
       const st = await stat(opts.staticDir).catch(() => null);
       if (!st?.isDirectory()) return notReady(res, `static dir ${opts.staticDir} missing`);
       try {
-        await opts.store.documents.listDocuments(1);
+        await opts.store.documents.ping();
       } catch (err) {
         return notReady(res, `store unavailable: ${(err as Error).message}`);
       }

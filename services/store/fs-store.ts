@@ -112,6 +112,12 @@ export class FsDocumentStore implements DocumentStore {
     return out;
   }
 
+  /** One stat of the store's root: it is mounted and a directory. */
+  async ping(): Promise<void> {
+    const st = await stat(this.root);
+    if (!st.isDirectory()) throw new Error(`document store ${this.root} is not a directory`);
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -100,6 +100,12 @@ export interface DocumentStore {
   getDocument(key: string): Promise<MessageDocument | null>;
   /** Lists up to `limit` summaries ordered by key. */
   listDocuments(limit: number): Promise<MessageSummary[]>;
+  /**
+   * Throws when the store cannot be reached. Cheap whatever the store holds: health checks call it
+   * several times a second (listing was O(documents) on the filesystem store, and over gluster a
+   * few hundred documents made every /healthz miss haproxy's check timeout).
+   */
+  ping(): Promise<void>;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

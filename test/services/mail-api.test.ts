@@ -151,6 +151,23 @@ describe("mail-api", () => {
     }
   });
 
+  it("GIVEN a store whose listing is slow or failing WHEN /healthz is fetched THEN it pings the store only; a failing ping is 503", async () => {
+    const lines: string[] = [];
+    const store = createFsStore(join(dir, "store"));
+    store.documents.listDocuments = () => Promise.reject(new Error("a health check must not list"));
+    const s4 = createMailApi({ store, staticDir: join(dir, "static"), hostName: "app-7", apiToken: TOKEN, log: (l) => lines.push(l) });
+    await new Promise<void>((r) => s4.listen(0, "127.0.0.1", r));
+    try {
+      const port4 = (s4.address() as AddressInfo).port;
+      expect((await rawGet(port4, "/healthz")).status).toBe(200);
+      store.documents.ping = () => Promise.reject(new Error("ENOTCONN /srv/shared/store"));
+      expect((await rawGet(port4, "/healthz")).status).toBe(503);
+      expect(lines).toEqual([expect.stringMatching(/app-7.*not ready: store unavailable: ENOTCONN/)]);
+    } finally {
+      s4.close();
+    }
+  });
+
   it("GIVEN no token WHEN a static asset is fetched THEN it is public", async () => {
     expect((await rawGet(port, "/static/app.js")).status).toBe(200);
   });

@@ -75,6 +75,12 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     expect(coll.calls[0]).toEqual({ op: "find", args: [{}, { sort: { _id: 1 }, limit: 7, projection: { text: 0, html: 0, headers: 0 } }] });
   });
 
+  it("GIVEN a health check WHEN the store is pinged THEN one lookup by _id of a key no message has (what it does not prove: a live server's latency)", async () => {
+    const coll = new RecordingCollection();
+    await new MongoDocumentStore(coll).ping();
+    expect(coll.calls).toEqual([{ op: "findOne", args: [{ _id: "ping".repeat(16) }] }]);
+  });
+
   it("GIVEN bad or weakening URLs THEN they are rejected with the fix; the default local mongos URL passes", () => {
     expect(() => assertMongoUrl("http://127.0.0.1:27017")).toThrow(/expected mongodb:\/\/host:port/);
     expect(() => assertMongoUrl("mongodb://127.0.0.1:27017/?retryWrites=false")).toThrow(/weakens durability/);
