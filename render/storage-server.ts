@@ -9,7 +9,7 @@ import type { StoragePlan } from "../plan/storage.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import { HARDENING, METADATA_ADDRESS, unitSandbox } from "./hardening.ts";
-import { hostFile, none, restart, type HostFile } from "./host-file.ts";
+import { hostFile, none, restart, run, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
 /** Paths on the storage hosts, named once. */
@@ -25,7 +25,19 @@ export const STORAGE_SERVER_PATHS = {
   bootstrapScript: "/usr/local/sbin/bulwark-gluster-bootstrap",
   bootstrapUnit: "bulwark-gluster-bootstrap.service",
   bootstrapService: "/etc/systemd/system/bulwark-gluster-bootstrap.service",
+  watchdogScript: "/usr/local/sbin/bulwark-brick-watchdog",
+  watchdogUnit: "bulwark-brick-watchdog.service",
+  watchdogService: "/etc/systemd/system/bulwark-brick-watchdog.service",
+  watchdogTimerUnit: "bulwark-brick-watchdog.timer",
+  watchdogTimer: "/etc/systemd/system/bulwark-brick-watchdog.timer",
 } as const;
+
+/**
+ * The brick watchdog's bounds: a check every 15 s (a brick left offline is back within about
+ * 15 s + 5 s to confirm + the restart); each gluster call at most 30 s; a stale brick process
+ * gets 10 s after TERM; the first run 60 s after boot, when glusterd has had its own go.
+ */
+export const BRICK_WATCHDOG = { intervalS: 15, confirmS: 5, callTimeoutS: 30, killWaitS: 10, bootDelayS: 60, timeoutStartS: 400 } as const;
 
 /** Hetzner's device name of an attached volume, before its id (docs/facts.md#hetzner-cloud; constructs/brick-volume.ts). */
 export const HETZNER_VOLUME_DEVICE_PREFIX = "/dev/disk/by-id/scsi-0HC_Volume_";
@@ -113,6 +125,39 @@ function serverFiles(storage: StoragePlan, subnet: string, self: string): HostFi
   ];
 }
 
+/** glusterd's pidfile of the brick at `address`:`brickDir` (its name: the brick path's slashes as dashes). */
+export function brickPidFile(storage: StoragePlan, address: string): string {
+  return `/var/run/gluster/vols/${storage.volume}/${address}-${storage.brickDir.replace(/^\//, "").replaceAll("/", "-")}.pid`;
+}
+
+function watchdogFiles(storage: StoragePlan, subnet: string, self: string): HostFile[] {
+  const P = STORAGE_SERVER_PATHS;
+  const W = BRICK_WATCHDOG;
+  const enable = run("systemctl", "enable", "--now", P.watchdogTimerUnit);
+  return [
+    hostFile(
+      P.watchdogScript,
+      renderTemplate("storage/brick-watchdog.sh", {
+        volume: storage.volume,
+        brick: `${self}:${storage.brickDir}`,
+        servers: storage.peers.length,
+        pidFile: brickPidFile(storage, self),
+        intervalS: W.intervalS,
+        confirmS: W.confirmS,
+        callTimeoutS: W.callTimeoutS,
+        killWaitS: W.killWaitS,
+      }),
+      { permissions: "0755", action: none("read by the next watchdog run") },
+    ),
+    hostFile(
+      P.watchdogService,
+      renderTemplate("storage/brick-watchdog.service", { volume: storage.volume, script: P.watchdogScript, timeoutStartS: W.timeoutStartS, sandbox: unitSandbox(HARDENING.glusterBootstrap, subnet) }),
+      { action: none("read by the next watchdog run") },
+    ),
+    hostFile(P.watchdogTimer, renderTemplate("storage/brick-watchdog.timer", { intervalS: W.intervalS, bootDelayS: W.bootDelayS }), { action: enable }),
+  ];
+}
+
 function bootstrapFiles(storage: StoragePlan, subnet: string): HostFile[] {
   const P = STORAGE_SERVER_PATHS;
   const B = STORAGE_BOOTSTRAP_BUDGET;
@@ -146,12 +191,17 @@ export function storageServerLayer({ plan, host }: RenderContext): Layer {
   const storage = plan.storage;
   const designated = isStorageBootstrapHost(storage, host);
   return {
-    files: [...serverFiles(storage, plan.network.subnet, host.privateIp), ...(designated ? bootstrapFiles(storage, plan.network.subnet) : [])],
+    files: [
+      ...serverFiles(storage, plan.network.subnet, host.privateIp),
+      ...watchdogFiles(storage, plan.network.subnet, host.privateIp),
+      ...(designated ? bootstrapFiles(storage, plan.network.subnet) : []),
+    ],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.brickUnit],
       ["systemctl", "enable", "glusterd.service"],
       ["systemctl", "restart", "glusterd.service"],
+      ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.watchdogTimerUnit],
       // --no-block: the bootstrap waits for the other servers, which may boot minutes later.
       ...(designated
         ? [
