@@ -46,7 +46,7 @@ export async function startEmulator(run: LabRun, router: string, dir: string, to
   return stateFile;
 }
 
-/** Starts lab/client.ts in `client`: a GET of /api/messages through the Floating IP every `intervalMs`, with the API token. */
-export function startClient(run: LabRun, client: string, intervalMs: number, timeoutMs: number, recordFile: string, tokenFile: string): void {
-  run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}/api/messages`, String(intervalMs), String(timeoutMs), "3600", recordFile, tokenFile]);
+/** Starts lab/client.ts in `client`: a GET of `path` (default /api/messages) through the Floating IP every `intervalMs`, with the API token. */
+export function startClient(run: LabRun, client: string, intervalMs: number, timeoutMs: number, recordFile: string, tokenFile: string, path = "/api/messages"): void {
+  run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}${path}`, String(intervalMs), String(timeoutMs), "3600", recordFile, tokenFile]);
 }

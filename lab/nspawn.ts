@@ -20,6 +20,12 @@ export interface LabHostOptions {
   readonly userData: string;
   /** Extra `--bind=` arguments (e.g. /dev/fuse). */
   readonly binds?: readonly string[];
+  /**
+   * A replacement of the host (1, 2, ...): its own machine name, cgroup and cloud-init instance id,
+   * as a new server has.
+   * @default 0 - the first server of that name
+   */
+  readonly generation?: number;
 }
 
 export class LabHost {
@@ -36,10 +42,11 @@ export class LabHost {
     const seed = mkdtempSync(join(tmpdir(), `${run.prefix}-${options.name}-seed-`));
     run.defer(`seed of ${options.name}`, () => rmSync(seed, { recursive: true, force: true }));
     writeFileSync(join(seed, "user-data"), options.userData);
-    writeFileSync(join(seed, "meta-data"), `instance-id: ${run.prefix}-${options.name}\nlocal-hostname: ${options.name}\n`);
+    const instance = `${run.prefix}-${options.name}${options.generation ? `-g${options.generation}` : ""}`;
+    writeFileSync(join(seed, "meta-data"), `instance-id: ${instance}\nlocal-hostname: ${options.name}\n`);
     const logPath = join(seed, "console.log");
     const log = createWriteStream(logPath);
-    const machine = `${run.prefix}-${options.name}`.slice(0, 64);
+    const machine = instance.slice(0, 64);
     // Each container in a cgroup of its own. nspawn with --keep-unit (no systemd on this machine
     // to give it a scope) puts its payload under its own cgroup: started from the same cgroup,
     // every container's systemd managed the same /payload tree, so `systemctl kill` of a unit in

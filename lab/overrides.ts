@@ -16,10 +16,15 @@
  * 6. The document store of those labs: the filesystem store on the shared volume (there is no
  *    MongoDB here: docs/facts.md#the-build-and-test-machines; production keeps documents in MongoDB).
  * 7. The rollout lab (lab/rollout-lab.ts): the admin key and SSH source range are the run's own;
- *    each host's SSH host key is made by ssh-keygen instead of Terraform's tls provider; the
- *    app hosts' shared volume is one directory of the run bind-mounted at the mount point (no
- *    storage servers boot there); the rollout chain holds the booted hosts only, and the app
- *    gate's bound is shortened so a failing canary stops the run in seconds, not minutes.
+ *    each host's SSH host key is made by ssh-keygen instead of Terraform's tls provider; a storage
+ *    host's brick is a directory of the run bound at the brick mount point, and the clients get
+ *    /dev/fuse (as in the storage lab); the rollout chain holds the booted hosts only (no Mongo),
+ *    and the app gate's bound is shortened so a failing canary stops the run in seconds, not
+ *    minutes. A new service build is served as `<tag>/<service>.tar.gz` (the artifact's file
+ *    name in the plan), so only that service's hosts see a change.
+ * 8. The rollout lab's parsers log each message they complete (PARSER_PROCESSED_LOG, a systemd
+ *    drop-in the lab adds and the bundles do not manage) to a file of their own beside the spool,
+ *    so a message parsed twice across a rollout's restarts is counted.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";

@@ -18,9 +18,7 @@
  * through the FUSE mount inside the container. Every wait is bounded.
  */
 import { API_TOKEN_CREDENTIAL } from "../services/mail-api/auth.ts";
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { cleanCorpus } from "../measure/mail-corpus.ts";
 import { round } from "../measure/stats.ts";
 import type { Plan } from "../plan/model.ts";
@@ -30,6 +28,9 @@ import type { LabNetwork } from "./net.ts";
 import type { LabHost } from "./nspawn.ts";
 import { LAB_ARTIFACTS } from "./overrides.ts";
 import { sleep, type LabRun } from "./run.ts";
+import { contentKey, spoolAccess, type BatchAudit } from "./spool.ts";
+
+export type { BatchAudit } from "./spool.ts";
 
 /** The lab's counts: messages per batch (each at most MAX_MESSAGE_BYTES), and the waits' bounds. */
 export const SERVICES_COUNTS = { batch: 200, crashBatch: 200 } as const;
@@ -91,16 +92,6 @@ export interface InstallCheck {
   readonly healthz_ready: boolean;
 }
 
-export interface BatchAudit {
-  readonly messages: number;
-  readonly stored: number;
-  readonly lost: number;
-  readonly quarantined: number;
-  /** Stored documents that match no input, or a message both stored and quarantined. */
-  readonly duplicates: number;
-  readonly drain_s: number;
-}
-
 export interface ServicesReport {
   readonly install: Record<string, InstallCheck>;
   readonly shared_spool: BatchAudit & {
@@ -147,9 +138,7 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const { plan, host } = ctx;
   const svc = plan.services;
   const parserUnit = svc.artifacts.parser.unit;
-  const fs = (on: string, path: string) => `/proc/${host(on).leader}/root${path}`;
-  const spool = (d: string) => fs(ctx.app, `${svc.spoolDir}/${d}`);
-  const docPath = (key: string) => fs(ctx.app, `${svc.storeDir}/messages/${key.slice(0, 2)}/${key}.json`);
+  const { spool, deliver, audit, spoolEmpty, storedCount } = spoolAccess(plan, host(ctx.app));
 
   // f1 ------------------------------------------------------------------------------------------
   const install: Record<string, InstallCheck> = {};
@@ -166,32 +155,6 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
     }
     return out;
   };
-  const spoolEmpty = () => ["new", "cur"].every((d) => readdirSync(spool(d)).filter((n) => !n.startsWith(".")).length === 0);
-  const deliver = (tag: string, messages: Buffer[]) => {
-    const names = messages.map((_, i) => `${tag}-${String(i).padStart(4, "0")}`);
-    messages.forEach((m, i) => writeFileSync(join(spool("tmp"), names[i]!), m));
-    for (const n of names) renameSync(join(spool("tmp"), n), join(spool("new"), n));
-    return names;
-  };
-  const audit = (names: readonly string[], messages: readonly Buffer[], drainS: number): BatchAudit => {
-    const quarantine = new Set(readdirSync(spool("quarantine")));
-    let stored = 0;
-    let lost = 0;
-    let quarantined = 0;
-    let duplicates = 0;
-    messages.forEach((m, i) => {
-      const key = createHash("sha256").update(m).digest("hex");
-      const path = docPath(key);
-      const isStored = existsSync(path) && (JSON.parse(readFileSync(path, "utf8")) as { key?: string }).key === key;
-      const isQuarantined = quarantine.has(names[i]!);
-      if (isStored) stored++;
-      if (isQuarantined) quarantined++;
-      if (isStored && isQuarantined) duplicates++;
-      if (!isStored && !isQuarantined) lost++;
-    });
-    return { messages: messages.length, stored, lost, quarantined, duplicates, drain_s: round(drainS) };
-  };
-  const storedCount = (messages: readonly Buffer[]) => messages.filter((m) => existsSync(docPath(createHash("sha256").update(m).digest("hex")))).length;
   const drain = (what: string) => run.waitFor(what, () => (spoolEmpty() ? true : undefined), DRAIN_TIMEOUT_MS, 250);
 
   // f2 ------------------------------------------------------------------------------------------
@@ -206,7 +169,7 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const byHost = Object.fromEntries(ctx.parsers.map((p) => [p, after[p]!.processed - before[p]!.processed]));
   const parsedTotal = ctx.parsers.reduce((s, p) => s + after[p]!.parsed - before[p]!.parsed, 0);
   const f2 = audit(names, batch, drainS);
-  const firstKey = createHash("sha256").update(batch[0]!).digest("hex");
+  const firstKey = contentKey(batch[0]!);
   const apiBase = `http://${svc.hosts[ctx.app]!.listenHost}:${svc.hosts[ctx.app]!.listenPort}`;
   // The API's bearer token, as the host received it (root-only): every /api request needs it.
   const credential = svc.artifacts["mail-api"].credentials.find((c) => c.name === API_TOKEN_CREDENTIAL)!;

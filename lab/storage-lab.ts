@@ -45,7 +45,7 @@ import { labOverrides, labPlan, labServicesPlan, labUserData } from "./overrides
 import { labArtifactBaseUrl, runServicesScenario, startArtifactServer, type ServicesReport } from "./services-scenario.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { sleep, type LabRun } from "./run.ts";
-import { longestStall, parseWriterLine, WRITER_PY, type WriterRecord } from "./storage-writer.ts";
+import { longestStall, startWriter, type Writer } from "./storage-writer.ts";
 
 /** MongoDB's packages come from MongoDB's repository, not Debian's; the lab image goes without. */
 const NOT_IN_DEBIAN = ["mongodb-org-server", "mongodb-mongosh", "mongodb-org-mongos"];
@@ -102,11 +102,6 @@ interface Node {
   host?: LabHost;
 }
 
-interface Writer {
-  readonly client: string;
-  readonly records: WriterRecord[];
-  done: Promise<void>;
-}
 
 export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const started = Date.now();
@@ -221,7 +216,9 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   run.log(`bricks: ports ${brickPorts.join(", ")} (firewall range ${storage.brickPorts.first}-${storage.brickPorts.last})`);
 
   // Writers on both clients, for the whole run.
-  const writers: Writer[] = clients.map((c) => startWriter(run, host(c.name), c.name, storage.client.mountPoint));
+  const writers: Writer[] = clients.map((c) =>
+    startWriter(run, host(c.name), c.name, storage.client.mountPoint, { periodS: WRITER_PERIOD_S, maxS: WRITER_MAX_S, maxOps: WRITER_MAX_OPS, stopFile: WRITER_STOP_FILE, bytes: WRITER_BYTES }),
+  );
   const allRecords = () => writers.flatMap((w) => w.records);
   const stallOf = (from: number, to: number) => Math.max(...writers.map((w) => longestStall(w.records, from, to)));
   const errorsIn = (from: number, to: number) => allRecords().filter((r) => r.kind === "E" && r.t1 >= from && r.t1 <= to).length;
@@ -535,23 +532,6 @@ export function leftovers(prefix: string): { namespaces: string[]; mounts: strin
   const mounts = execFileSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix));
   const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
   return { namespaces, mounts, processes, cgroups: labCgroups(prefix) };
-}
-
-function startWriter(run: LabRun, on: LabHost, name: string, mountPoint: string): Writer {
-  const records: WriterRecord[] = [];
-  const child = run.start("nsenter", ["-t", String(on.leader), "-a", "python3", "-c", WRITER_PY, mountPoint, name, String(WRITER_PERIOD_S), String(WRITER_MAX_S), String(WRITER_MAX_OPS), WRITER_STOP_FILE, String(WRITER_BYTES.min), String(WRITER_BYTES.max)]);
-  let buffer = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const rec = parseWriterLine(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-      if (rec) records.push(rec);
-    }
-  });
-  const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return { client: name, records, done };
 }
 
 async function journal(on: LabHost, invocation: string): Promise<string> {

@@ -11,6 +11,9 @@
  *   E <t0> <t1> <path> <errno>    a failed operation
  */
 
+import type { LabHost } from "./nspawn.ts";
+import type { LabRun } from "./run.ts";
+
 export const WRITER_PY = String.raw`
 import hashlib, os, random, sys, time
 root, name, period, max_s, max_ops, stop = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
@@ -84,4 +87,39 @@ export function longestStall(records: readonly WriterRecord[], from: number, to:
   if (last === undefined) return to - from;
   if (last < to) worst = Math.max(worst, to - last);
   return worst;
+}
+
+export interface Writer {
+  readonly client: string;
+  readonly records: WriterRecord[];
+  done: Promise<void>;
+}
+
+export interface WriterOptions {
+  /** Seconds between writes. */
+  readonly periodS: number;
+  /** Bounds: it stops after this many seconds or writes, or when `stopFile` exists on the host. */
+  readonly maxS: number;
+  readonly maxOps: number;
+  readonly stopFile: string;
+  readonly bytes: { readonly min: number; readonly max: number };
+}
+
+/** Starts the writer inside `on` (in all its namespaces), writing under `mountPoint`/`name`; ended by the run's cleanup if still going. */
+export function startWriter(run: LabRun, on: LabHost, name: string, mountPoint: string, o: WriterOptions): Writer {
+  const records: WriterRecord[] = [];
+  const args = [mountPoint, name, String(o.periodS), String(o.maxS), String(o.maxOps), o.stopFile, String(o.bytes.min), String(o.bytes.max)];
+  const child = run.start("nsenter", ["-t", String(on.leader), "-a", "python3", "-c", WRITER_PY, ...args]);
+  let buffer = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8");
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const rec = parseWriterLine(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+      if (rec) records.push(rec);
+    }
+  });
+  const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return { client: name, records, done };
 }

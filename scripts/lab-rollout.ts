@@ -2,7 +2,8 @@
  * `npm run lab:rollout`: the rollout lab (lab/rollout-lab.ts): `cdktf deploy`'s Day-2 chain run by
  * the real terraform against booted hosts under load. Needs root, systemd-nspawn, debootstrap,
  * ssh-keygen and terraform. Writes reports/rollout.json; the last line is `RESULT rollout {...}`.
- * LAB_RUNS lowers the repetitions of scenarios a and b (default 5, for the medians).
+ * LAB_RUNS lowers the repetitions of scenarios a and b (default 5, for the medians), LAB_EMAILS the
+ * emails of scenario c (default 500).
  */
 import { writeReport } from "../measure/report.ts";
 import { countFromEnv } from "../measure/stats.ts";
@@ -12,7 +13,7 @@ import { LabRun } from "../lab/run.ts";
 const run = new LabRun("rollout");
 let code = 0;
 try {
-  const report = await runRolloutLab(run, { runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs) });
+  const report = await runRolloutLab(run, { runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs), emails: countFromEnv("LAB_EMAILS", ACCEPTANCE_COUNTS.emails) });
   writeReport("rollout", report);
   const s = report.scenarios;
   const allPass = Object.values(report.pass).every(Boolean);
@@ -32,6 +33,17 @@ try {
       g_app2_untouched: s.g_canary.app2_untouched,
       g_failed_gets: s.g_canary.failed_gets,
       g_resumed: s.g_canary.resumed.apply_ok,
+      c_emails_lost: s.c_parser_build.emails.lost,
+      c_parsed_twice: s.c_parser_build.emails.parsed_twice,
+      c_quarantined: s.c_parser_build.emails.quarantined,
+      c_failed_gets: s.c_parser_build.failed_gets,
+      d_heal_pending_at_gates: Object.values(s.d_gluster_change.heal_pending_at_each_gate),
+      d_failed_gets: s.d_gluster_change.failed_gets,
+      e_apply_s: s.e_replace_storage.apply_s,
+      e_same_uuid: s.e_replace_storage.same_uuid,
+      d_e_writes: s.d_e_writes,
+      f_failed_gets: s.f_replace_lb.failed_gets,
+      f_floating_ip_moves: s.f_replace_lb.floating_ip_moves,
       h_hosts: s.h_every_host.steps_run.length,
       h_apply_s: s.h_every_host.apply_s,
       pass: allPass,
