@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import PostalMime, { type Address } from "postal-mime";
 import type { AddressEntry, AttachmentMeta, MessageDocument } from "../store/types.ts";
+import { splitEnvelope } from "./envelope.ts";
 
 /** Attachment bytes produced by parsing, keyed by their sha256. */
 export interface AttachmentBlob {
@@ -48,11 +49,15 @@ function toBytes(content: ArrayBuffer | Uint8Array | string): Uint8Array {
 }
 
 /**
- * Parses raw message bytes into the stored document. Deterministic: the same bytes give
- * the same document (no clocks, hosts or random ids in it), which is what makes output
- * idempotent across hosts and reprocessing.
+ * Parses a spool file's bytes into the stored document. A leading envelope line (written by the
+ * SMTP ingress, see envelope.ts) is split off first: the key, the size and postal-mime see only
+ * the message after it, and the envelope is recorded in the document. Deterministic: the same
+ * bytes give the same document (no clocks, hosts or random ids added here; the envelope's
+ * time and host come from the file), which is what makes output idempotent across hosts and
+ * reprocessing.
  */
-export async function parseMessage(bytes: Uint8Array): Promise<ParsedMessage> {
+export async function parseMessage(fileBytes: Uint8Array): Promise<ParsedMessage> {
+  const { envelope, message: bytes } = splitEnvelope(fileBytes);
   const key = sha256Hex(bytes);
   const email = await PostalMime.parse(bytes, POSTAL_MIME_OPTIONS);
   const blobs = new Map<string, Uint8Array>();
@@ -82,6 +87,7 @@ export async function parseMessage(bytes: Uint8Array): Promise<ParsedMessage> {
     text: email.text ?? null,
     html: email.html ?? null,
     attachments,
+    ...(envelope ? { envelope } : {}),
   };
   return { doc, attachments: [...blobs].map(([sha256, content]) => ({ sha256, content })) };
 }

@@ -3,7 +3,10 @@
  *
  * A message is keyed by the sha256 of its raw bytes ("message key"), so the key is
  * stable across hosts and reprocessing: two completions of the same input produce the
- * same key and, because the document is built deterministically, the same bytes.
+ * same key and, because the document is built deterministically, the same bytes. A spool
+ * file written by the SMTP ingress starts with an envelope line that is not part of the
+ * message: the key is computed without it (services/parser/envelope.ts), so a message
+ * delivered twice with different envelopes is still one key, one document.
  */
 
 /** One address as it appears in a parsed message (groups are flattened). */
@@ -22,11 +25,28 @@ export interface AttachmentMeta {
   disposition: string | null;
 }
 
+/**
+ * The SMTP envelope of a message as the ingress received it (services/ingress/server.ts). It
+ * comes from the spool file's first line and is not part of the message bytes or the key.
+ */
+export interface MessageEnvelope {
+  /** MAIL FROM address; null for the null reverse-path `<>` (bounces). */
+  mailFrom: string | null;
+  /** RCPT TO addresses the ingress accepted, in the order given. */
+  rcptTo: string[];
+  /** The client's IP address: the one from the PROXY header when a load balancer sent one. */
+  clientAddress: string;
+  /** When the DATA phase began (ISO 8601, UTC). */
+  receivedAt: string;
+  /** Host name of the ingress that received it. */
+  receivedBy: string;
+}
+
 /** The JSON document written for one parsed message. */
 export interface MessageDocument {
-  /** sha256 (hex) of the raw message bytes; the idempotency key. */
+  /** sha256 (hex) of the raw message bytes (without the spool's envelope line); the idempotency key. */
   key: string;
-  /** Size of the raw message in bytes. */
+  /** Size of the raw message in bytes (without the spool's envelope line). */
   size: number;
   messageId: string | null;
   subject: string | null;
@@ -38,6 +58,12 @@ export interface MessageDocument {
   text: string | null;
   html: string | null;
   attachments: AttachmentMeta[];
+  /**
+   * The SMTP envelope, when the spool file carried one (absent for files delivered without it).
+   * A message delivered twice is one document: it holds the envelope of whichever delivery was
+   * stored last.
+   */
+  envelope?: MessageEnvelope;
 }
 
 /** What the list endpoint returns per message. */
