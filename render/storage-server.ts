@@ -146,6 +146,7 @@ function watchdogFiles(storage: StoragePlan, subnet: string, self: string): Host
         confirmS: W.confirmS,
         callTimeoutS: W.callTimeoutS,
         killWaitS: W.killWaitS,
+        stateDir: "/run/gluster",
       }),
       { permissions: "0755", action: none("read by the next watchdog run") },
     ),

@@ -1,11 +1,12 @@
 /**
- * The rendered brick watchdog run by sh against a scripted `gluster` (first on PATH) and a real
- * process standing in for a stale brick. The script is the rendered one; the test moves only its
- * pidfile into a temp directory and its confirmation sleep to 0 s. What it does not prove: that
+ * The rendered brick watchdog run by sh against a scripted `gluster` (first on PATH) that answers
+ * `get-state` only (the commands that take the cluster lock are refused), and a real process
+ * standing in for a stale brick. The script is the rendered one; the test moves only its pidfile
+ * and state directory into a temp directory and its confirmation sleep to 0 s. What it does not prove: that
  * glusterd 11 brings a brick back on `volume start force` (the rollout lab does).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
@@ -23,15 +24,24 @@ const self = host.privateIp;
 const dir = mkdtempSync(join(tmpdir(), "bulwark-watchdog-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const line = (address: string, port: string, online: string) => `Brick ${address}:${plan.storage.brickDir}`.padEnd(44) + `${port.padEnd(10)}0          ${online.padEnd(8)}417`;
-const status = (port: string, online: string) =>
-  ["Status of volume: shared", "Gluster process                             TCP Port  RDMA Port  Online  Pid", "-".repeat(78), line(self, port, online), line("10.0.1.21", "49197", "Y"), line("10.0.1.22", "49212", "Y")].join("\n") + "\n";
-const pool = (connected: number) =>
-  ["UUID\t\t\t\t\tHostname \tState", ...plan.storage.peers.map((p, i) => `0000000${i}-0000-4000-8000-000000000000\t${p.address === self ? "localhost" : p.address}\t${i < connected ? "Connected" : "Disconnected"}`)].join("\n") + "\n";
+/** glusterd's local state as `gluster get-state` writes it: this brick's status, port and registration, and the peers. */
+const state = (brickStatus: string, port: string, registered: string, connected = 2) =>
+  [
+    "[Global]",
+    ...plan.storage.peers.filter((p) => p.address !== self).map((p, i) => `Peer${i + 1}.primary_hostname: ${p.address}\nPeer${i + 1}.connected: ${i < connected ? "Connected" : "Disconnected"}`),
+    "Volume1.name: shared",
+    "Volume1.status: Started",
+    ...plan.storage.peers.map((p, i) => [
+      `Volume1.Brick${i + 1}.path: ${p.address}:${plan.storage.brickDir}`,
+      `Volume1.Brick${i + 1}.hostname: ${p.address}`,
+      ...(p.address === self ? [`Volume1.Brick${i + 1}.port: ${port}`, `Volume1.Brick${i + 1}.port_registered: ${registered}`, `Volume1.Brick${i + 1}.status: ${brickStatus}`] : []),
+    ].join("\n")),
+  ].join("\n") + "\n";
 
 function run(): { status: number | null; out: string; calls: string[] } {
   const script = file(STORAGE_SERVER_PATHS.watchdogScript)
     .content.replace(`pidfile="${brickPidFile(plan.storage, self)}"`, `pidfile="${join(dir, "brick.pid")}"`)
+    .replace(`state_dir="/run/gluster"`, `state_dir="${join(dir, "run")}"`)
     .replaceAll(`sleep ${BRICK_WATCHDOG.confirmS}`, "sleep 0");
   writeFileSync(join(dir, "watchdog"), script, { mode: 0o755 });
   writeFileSync(join(dir, "calls"), "");
@@ -42,34 +52,35 @@ function run(): { status: number | null; out: string; calls: string[] } {
 describe("brick watchdog against a scripted gluster", () => {
   beforeEach(() => {
     // The fake: answers from files; `volume start force` records the call and turns the brick's status to `status-after`.
+    // The fake: get-state copies `state` to the file asked for; `volume start force` records the
+    // call and turns the state into `state-after`. Any command that takes the cluster lock (volume
+    // status, pool list) is refused: the watchdog must not use them.
     writeFileSync(
       join(dir, "gluster"),
       `#!/bin/sh
 shift
 case "$*" in
-  "pool list") cat ${dir}/pool ;;
-  "volume info shared") printf 'Volume Name: shared\\nStatus: Started\\n' ;;
-  "volume status shared") cat ${dir}/status ;;
-  "volume start shared force") echo "start force" >> ${dir}/calls; cp ${dir}/status-after ${dir}/status; echo "volume start: shared: success" ;;
-  *) echo "unexpected: $*" >&2; exit 9 ;;
+  "get-state glusterd odir "*) set -- $*; cp ${dir}/state "$4/$6" ;;
+  "volume start shared force") echo "start force" >> ${dir}/calls; cp ${dir}/state-after ${dir}/state; echo "volume start: shared: success" ;;
+  *) echo "unexpected: $*" >&2; echo "unexpected: $*" >> ${dir}/calls; exit 9 ;;
 esac
 `,
       { mode: 0o755 },
     );
+    mkdirSync(join(dir, "run"), { recursive: true });
     rmSync(join(dir, "brick.pid"), { force: true });
-    writeFileSync(join(dir, "pool"), pool(3));
-    writeFileSync(join(dir, "status-after"), status("49210", "Y"));
+    writeFileSync(join(dir, "state-after"), state("Started", "49210", "1"));
   });
 
   it("GIVEN the brick online with a port WHEN the watchdog runs THEN it does nothing", () => {
-    writeFileSync(join(dir, "status"), status("49190", "Y"));
+    writeFileSync(join(dir, "state"), state("Started", "49190", "1"));
     const r = run();
     expect(r.status, r.out).toBe(0);
     expect(r.calls).toEqual([]);
   });
 
   it("GIVEN the brick online in name but with no port (a stale process) WHEN the watchdog runs with quorum THEN it ends the process and starts the brick", () => {
-    writeFileSync(join(dir, "status"), status("N/A", "Y"));
+    writeFileSync(join(dir, "state"), state("Started", "0", "0"));
     // Not this process's child (its parent shell exits at once), as a brick is not the watchdog's.
     const pid = Number(spawnSync("sh", ["-c", "sleep 60 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" }).stdout.trim());
     writeFileSync(join(dir, "brick.pid"), `${pid}\n`);
@@ -84,8 +95,7 @@ esac
   });
 
   it("GIVEN the brick offline and only this host connected (no quorum) WHEN the watchdog runs THEN it leaves the brick stopped and says why", () => {
-    writeFileSync(join(dir, "status"), status("N/A", "N"));
-    writeFileSync(join(dir, "pool"), pool(1));
+    writeFileSync(join(dir, "state"), state("Stopped", "0", "0", 0));
     const r = run();
     expect(r.status, r.out).toBe(0);
     expect(r.calls).toEqual([]);
@@ -93,18 +103,19 @@ esac
   });
 
   it("GIVEN a brick that stays offline WHEN the watchdog runs THEN it exits 1 so the next run tries again", () => {
-    writeFileSync(join(dir, "status"), status("N/A", "N"));
-    writeFileSync(join(dir, "status-after"), status("N/A", "N"));
+    writeFileSync(join(dir, "state"), state("Stopped", "0", "0"));
+    writeFileSync(join(dir, "state-after"), state("Stopped", "0", "0"));
     const r = run();
     expect(r.status).toBe(1);
     expect(r.calls).toEqual(["start force"]);
     expect(existsSync(join(dir, "brick.pid"))).toBe(false);
   });
 
-  it("GIVEN a brick name gluster wraps onto two lines WHEN the brick is online THEN it is read from the next line", () => {
-    const wrapped = status("49190", "Y").replace(line(self, "49190", "Y"), `Brick ${self}:${plan.storage.brickDir}\n${"".padEnd(44)}49190     0          Y       417`);
-    writeFileSync(join(dir, "status"), wrapped);
-    expect(run().calls).toEqual([]);
+  it("GIVEN glusterd not answering WHEN the watchdog runs THEN it does nothing and says so", () => {
+    writeFileSync(join(dir, "gluster"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const r = run();
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/glusterd does not answer: nothing to do/);
   });
 
   it("GIVEN the rendered units THEN the timer runs the service every interval and a rollout enables it", () => {
