@@ -22,6 +22,7 @@ import { readdirSync } from "node:fs";
 import { cleanCorpus } from "../measure/mail-corpus.ts";
 import { round } from "../measure/stats.ts";
 import type { Plan } from "../plan/model.ts";
+import type { ServiceName } from "../plan/services.ts";
 import { DIST_SERVICES, serviceArtifacts } from "../services/build.ts";
 import { hostAddress, parseIpv4Cidr } from "../topology/cidr.ts";
 import type { LabNetwork } from "./net.ts";
@@ -244,7 +245,7 @@ export function metricValue(text: string, name: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: "parser" | "mail-api"): Promise<InstallCheck> {
+async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: ServiceName): Promise<InstallCheck> {
   const svc = plan.services;
   const a = svc.artifacts[service];
   await run

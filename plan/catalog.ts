@@ -17,6 +17,8 @@ export interface ServiceSpec {
   readonly on: readonly Component[];
   /** Components allowed to reach it. */
   readonly from: readonly Component[];
+  /** Open only when the topology turns the mail ingress on (`mail.ingress`). */
+  readonly onlyWithIngress?: boolean;
 }
 
 /** Public (internet-facing) service, filtered by the Hetzner firewall and the host firewall. */
@@ -30,6 +32,8 @@ export interface PublicServiceSpec {
   readonly sources: "admin" | "any";
   /** Open only when the topology turns HTTPS on (`roles.lb.tls`): a closed port is no surface. */
   readonly onlyWithTls?: boolean;
+  /** Open only when the topology turns the mail ingress on (`mail.ingress`). */
+  readonly onlyWithIngress?: boolean;
 }
 
 const MONGO: readonly Component[] = ["mongo-config", "mongo-shard"];
@@ -38,6 +42,10 @@ const GLUSTER_PEERS: readonly Component[] = ["storage", "app", "parser"];
 
 /** The app service port haproxy balances (the mail API). */
 export const APP_PORT = 8080;
+/** The SMTP receivers' port on the app hosts (private: haproxy balances :25 to it). */
+export const INGRESS_PORT = 2525;
+/** SMTP on the entry (mail.ingress). */
+export const SMTP_PORT = 25;
 /** mongod ports by cluster role (MongoDB's defaults for --configsvr and --shardsvr). */
 export const MONGO_CONFIG_PORT = 27019;
 export const MONGO_SHARD_PORT = 27018;
@@ -50,6 +58,7 @@ export const PRIVATE_SERVICES: readonly ServiceSpec[] = [
   { id: "ssh-bastion", description: "SSH from the lb pair (the rollout's bastion)", protocol: "tcp", ports: "22", on: EVERY_COMPONENT, from: ["lb"] },
   { id: "vrrp", description: "keepalived VRRP adverts (unicast)", protocol: "vrrp", on: ["lb"], from: ["lb"] },
   { id: "mail-api", description: "mail API / web app behind haproxy", protocol: "tcp", ports: String(APP_PORT), on: ["app"], from: ["lb"] },
+  { id: "smtp-ingress", description: "the SMTP receivers behind haproxy's :25", protocol: "tcp", ports: String(INGRESS_PORT), on: ["app"], from: ["lb"], onlyWithIngress: true },
   { id: "glusterd", description: "GlusterFS management (glusterd)", protocol: "tcp", ports: "24007-24008", on: ["storage"], from: GLUSTER_PEERS },
   { id: "gluster-bricks", description: "GlusterFS brick processes", protocol: "tcp", ports: "49152-49251", on: ["storage"], from: GLUSTER_PEERS },
   { id: "mongo-config", description: "MongoDB config servers (mongod --configsvr)", protocol: "tcp", ports: String(MONGO_CONFIG_PORT), on: ["mongo-config"], from: MONGO_CLIENTS },
@@ -59,6 +68,7 @@ export const PRIVATE_SERVICES: readonly ServiceSpec[] = [
 export const PUBLIC_SERVICES: readonly PublicServiceSpec[] = [
   { id: "http", description: "HTTP to haproxy", protocol: "tcp", port: "80", on: ["lb"], sources: "any" },
   { id: "https", description: "HTTPS to haproxy", protocol: "tcp", port: "443", on: ["lb"], sources: "any", onlyWithTls: true },
+  { id: "smtp", description: "SMTP to haproxy (mail ingress)", protocol: "tcp", port: String(SMTP_PORT), on: ["lb"], sources: "any", onlyWithIngress: true },
   { id: "ssh", description: "SSH for admins", protocol: "tcp", port: "22", on: "all", sources: "admin" },
 ];
 

@@ -85,7 +85,7 @@ export function buildPlan(t: Topology, inputs: PlanInputs): Plan {
     admin: { user: t.admin.user, sshKeys: t.admin.sshKeys, sshSourceCidrs: t.admin.sshSourceCidrs },
     hosts,
     placementGroups,
-    firewall: { public: publicFirewalls(t, hosts), hosts: hostFirewalls(hosts) },
+    firewall: { public: publicFirewalls(t, hosts), hosts: hostFirewalls(t, hosts) },
     lb: planLb(t, hosts),
     storage: planStorage(t, hosts),
     mongo,
@@ -132,10 +132,10 @@ function collectPlacementGroups(hosts: readonly PlannedHost[]): PlacementGroupPl
   return [...groups.values()];
 }
 
-function hostFirewalls(hosts: readonly PlannedHost[]): Record<string, HostFirewallRule[]> {
+function hostFirewalls(t: Topology, hosts: readonly PlannedHost[]): Record<string, HostFirewallRule[]> {
   const out: Record<string, HostFirewallRule[]> = {};
   for (const host of hosts) {
-    out[host.name] = PRIVATE_SERVICES.filter((s) => s.on.includes(host.component)).flatMap((s) => {
+    out[host.name] = PRIVATE_SERVICES.filter((s) => s.on.includes(host.component) && (!s.onlyWithIngress || t.mail.ingress)).flatMap((s) => {
       const peers = hosts.filter((p) => p.name !== host.name && s.from.includes(p.component));
       if (peers.length === 0) return [];
       return [{
@@ -156,7 +156,7 @@ function publicFirewalls(t: Topology, hosts: readonly PlannedHost[]): PublicFire
   const profile = (name: string, members: readonly PlannedHost[]): PublicFirewallPlan => ({
     name,
     hosts: members.map((h) => h.name),
-    rules: PUBLIC_SERVICES.filter((s) => !s.onlyWithTls || t.roles.lb.tls)
+    rules: PUBLIC_SERVICES.filter((s) => (!s.onlyWithTls || t.roles.lb.tls) && (!s.onlyWithIngress || t.mail.ingress))
       .filter((s) => s.on === "all" || members.every((h) => (s.on as readonly string[]).includes(h.component)))
       .map((s) => ({
         service: s.id,

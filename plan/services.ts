@@ -6,11 +6,11 @@
  * services/build.ts; tests may pass fixed ones), so the plan stays a pure function of its inputs.
  */
 import type { ServerType, Topology } from "../topology/model.ts";
-import { APP_PORT } from "./catalog.ts";
+import { APP_PORT, INGRESS_PORT, SMTP_PORT } from "./catalog.ts";
 import type { PlannedHost } from "./model.ts";
 import { CLIENT_MOUNT_POINT } from "./storage.ts";
 
-export type ServiceName = "parser" | "mail-api";
+export type ServiceName = "parser" | "mail-api" | "ingress";
 
 /** The sha256 of each built artifact (services/build.ts), as the plan takes it. */
 export type ServiceArtifactDigests = Readonly<Record<ServiceName, { readonly sha256: string }>>;
@@ -53,6 +53,26 @@ export interface HostServicePlan {
   readonly threads?: number;
 }
 
+/**
+ * The SMTP receiver (services/ingress) on every app host, when the topology turns `mail.ingress`
+ * on: its settings (the INGRESS_* environment), the port haproxy's `mode tcp` frontend on :25
+ * balances to, and who may send it a PROXY header.
+ */
+export interface IngressPlan {
+  readonly domains: readonly string[];
+  readonly maxMessageBytes: number;
+  readonly maxRecipients: number;
+  readonly maxConnections: number;
+  readonly maxCommandsBeforeMail: number;
+  readonly timeoutS: number;
+  /** The public port on the entry. */
+  readonly publicPort: number;
+  /** The lbs' private addresses: the only senders of a PROXY v1 header (haproxy `send-proxy`). */
+  readonly proxyFrom: readonly string[];
+  /** Per app host: the receiver's listen address (its private IP) and port, and its loopback /healthz port. */
+  readonly hosts: Readonly<Record<string, HostServicePlan & { readonly healthPort: number }>>;
+}
+
 export interface ServicesPlan {
   /** https base URL (ends in `/`); the lab and the install test override it here, like lb.apiEndpoint. */
   readonly artifactBaseUrl: string;
@@ -74,6 +94,8 @@ export interface ServicesPlan {
   readonly artifacts: Readonly<Record<ServiceName, ServiceArtifactPlan>>;
   /** Per app/parser host name. */
   readonly hosts: Readonly<Record<string, HostServicePlan>>;
+  /** The SMTP receiver on the app hosts; undefined while `mail.ingress` is off. */
+  readonly ingress?: IngressPlan;
   /** Bounds of the install script's download. */
   readonly fetch: { readonly attempts: number; readonly backoffS: number; readonly connectTimeoutS: number; readonly maxTimeS: number };
   /** The oldest Node.js major the bundles run on (postal-mime, piscina and mongodb 7 need 20). */
@@ -99,7 +121,17 @@ export const PARSER_THREADS_BY_SERVER_TYPE: Readonly<Record<ServerType, number>>
  * could differ. 2101/2102: outside Debian's dynamic system range (100-999) and above the first
  * login user (1000) that cloud-init creates.
  */
-export const SERVICE_IDS: Readonly<Record<ServiceName, number>> = { parser: 2101, "mail-api": 2102 };
+export const SERVICE_IDS: Readonly<Record<ServiceName, number>> = { parser: 2101, "mail-api": 2102, ingress: 2101 };
+
+/**
+ * The SMTP receiver runs as the parser's user: the spool on the shared volume has one owner, the
+ * same uid on every host, so what the receiver writes into new/ the parser can claim and rename.
+ * Its unit still confines it to the spool (ReadWritePaths) and its own sandbox.
+ */
+const SPOOL_WRITER = "parser";
+
+/** The receiver's loopback /healthz port (the host agent's app gate; not in any firewall rule). */
+export const INGRESS_HEALTH_PORT = 9102;
 
 /** The parser's local /healthz and /metrics port (loopback only; not in any firewall rule). */
 export const PARSER_HTTP_PORT = 9101;
@@ -132,12 +164,29 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
     credentials,
   });
   const parserUser = "bulwark-parser";
+  const lbs = hosts.filter((h) => h.role === "lb");
+  const apps = hosts.filter((h) => h.role === "app");
+  const m = t.mail;
+  const ingress: IngressPlan | undefined = m.ingress
+    ? {
+        domains: m.domains,
+        maxMessageBytes: m.maxMessageBytes,
+        maxRecipients: m.maxRecipients,
+        maxConnections: m.maxConnections,
+        maxCommandsBeforeMail: m.maxCommandsBeforeMail,
+        timeoutS: m.timeoutS,
+        publicPort: SMTP_PORT,
+        proxyFrom: lbs.map((h) => h.privateIp),
+        hosts: Object.fromEntries(apps.map((h) => [h.name, { service: "ingress" as const, listenHost: h.privateIp, listenPort: INGRESS_PORT, healthPort: INGRESS_HEALTH_PORT }])),
+      }
+    : undefined;
   const out: Record<string, HostServicePlan> = {};
   for (const h of hosts) {
     if (h.role === "app") out[h.name] = { service: "mail-api", listenHost: h.privateIp, listenPort: APP_PORT };
     if (h.role === "parser") out[h.name] = { service: "parser", listenHost: "127.0.0.1", listenPort: PARSER_HTTP_PORT, threads: PARSER_THREADS_BY_SERVER_TYPE[h.serverType] };
   }
   return {
+    ...(ingress ? { ingress } : {}),
     artifactBaseUrl: t.services.artifactBaseUrl,
     storeKind: "mongo",
     sharedMount: SHARED_MOUNT,
@@ -160,6 +209,15 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
       "mail-api": artifact("mail-api", "mail-api/main.mjs", [], [{ path: staticDir, owner: "root" }], [
         { name: "api-token", path: "/etc/bulwark/mail-api-token", secret: "mail_api_token" },
       ]),
+      // The SMTP receiver writes into the spool's tmp/ and new/ only, as the parser's user.
+      ingress: {
+        ...artifact("ingress", "ingress/main.mjs", [`${spoolDir}/tmp`, `${spoolDir}/new`], [
+          { path: spoolDir, owner: parserUser },
+          { path: `${spoolDir}/tmp`, owner: parserUser },
+          { path: `${spoolDir}/new`, owner: parserUser },
+        ]),
+        user: `bulwark-${SPOOL_WRITER}`,
+      },
     },
     hosts: out,
     // 5 attempts, 2 s doubling (2+4+8+16 = 30 s of sleeps), 10 s to connect, 300 s per download:

@@ -38,7 +38,15 @@ export interface AgentConfig {
     readonly handoffTimeoutS: number;
     readonly handoffSettleS: number;
   };
-  readonly service?: { readonly unit: string; readonly healthUrl: string; readonly drainFile?: string; readonly drainS?: number; readonly upSettleS?: number };
+  readonly service?: {
+    readonly unit: string;
+    readonly healthUrl: string;
+    readonly drainFile?: string;
+    readonly drainS?: number;
+    readonly upSettleS?: number;
+    /** Other services of the host the gate checks the same way (an app host's SMTP receiver). */
+    readonly also?: readonly { readonly unit: string; readonly healthUrl: string }[];
+  };
   readonly storage?: { readonly volume: string; readonly peers: number; readonly bricks: number };
   readonly mongo?: { readonly port: number; readonly adminUser: string; readonly adminEnv: string; readonly maxLagS: number; readonly stepDownS: number; readonly catchUpS: number };
 }
@@ -82,11 +90,13 @@ export function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostF
     case "parser": {
       const hp = plan.services.hosts[host.name]!;
       const unit = plan.services.artifacts[hp.service].unit;
+      const ingress = plan.services.ingress?.hosts[host.name];
       return {
         ...base,
         service: {
           unit,
           healthUrl: `http://${hp.listenHost}:${hp.listenPort}/healthz`,
+          ...(ingress ? { also: [{ unit: plan.services.artifacts.ingress.unit, healthUrl: `http://127.0.0.1:${ingress.healthPort}/healthz` }] } : {}),
           ...(kind === "app" ? { drainFile: plan.services.drainFile, drainS: r.appDrain.seconds, upSettleS: r.appDrain.upSettleS } : {}),
         },
       };

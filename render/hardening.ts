@@ -118,7 +118,7 @@ const NO_ROOT_DIRECTORY = no("RootDirectory/RootImage", "runs the host's binarie
 
 /**
  * The sandbox of the project's services (non-root users; the `+` ExecStartPre lines that check
- * the mount and make directories run outside it). An SMTP receiver later takes the same set.
+ * the mount and make directories run outside it). The SMTP receiver takes the same set.
  */
 export const SERVICE_SANDBOX: readonly Directive[] = [
   ...SANDBOXED,
@@ -155,6 +155,18 @@ export const MAIL_API_HARDENING: HardeningProfile = {
   exposureBefore: 5.2,
 };
 
+
+/** The SMTP receiver: answers haproxy on the lbs over the private subnet; writes the spool's tmp/ and new/. */
+export const INGRESS_HARDENING: HardeningProfile = {
+  kind: "ingress",
+  runs: "the SMTP receiver (node; user bulwark-parser, the spool's owner)",
+  ip: "private",
+  directives: [...SERVICE_SANDBOX, UMASK_PRIVATE],
+  notSet: SERVICE_NOT_SET,
+  goal: 2.0,
+  exposure: 1.0,
+  exposureBefore: 5.2,
+};
 
 /** The profiles of the other units Bulwark ships, by unit. */
 export const HARDENING = {
@@ -355,11 +367,12 @@ export const HARDENING = {
 } as const satisfies Record<string, HardeningProfile>;
 
 /** Every profile, for the review and the validate tier. */
-export const ALL_PROFILES: readonly HardeningProfile[] = [PARSER_HARDENING, MAIL_API_HARDENING, ...Object.values(HARDENING)];
+export const ALL_PROFILES: readonly HardeningProfile[] = [PARSER_HARDENING, MAIL_API_HARDENING, INGRESS_HARDENING, ...Object.values(HARDENING)];
 
 /** The profile of a project service on a host. The parser's /healthz is on 127.0.0.1 in every plan. */
-export function serviceHardening(service: "parser" | "mail-api", listenHost: string): HardeningProfile {
+export function serviceHardening(service: "parser" | "mail-api" | "ingress", listenHost: string): HardeningProfile {
   if (service === "mail-api") return MAIL_API_HARDENING;
+  if (service === "ingress") return INGRESS_HARDENING;
   if (listenHost !== "127.0.0.1") throw new Error(`render/hardening: the parser listens on ${listenHost}, but its profile allows loopback only; add a profile (and its measured exposure) for a parser reached over the network`);
   return PARSER_HARDENING;
 }

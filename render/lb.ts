@@ -14,6 +14,7 @@
  */
 import type { LbPlan } from "../plan/lb.ts";
 import type { PlannedHost } from "../plan/model.ts";
+import type { IngressPlan } from "../plan/services.ts";
 import { deployMarker } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import { HARDENING, METADATA_ADDRESS, unitSandbox } from "./hardening.ts";
@@ -58,8 +59,30 @@ const HAPROXY = "haproxy.service";
 const KEEPALIVED = "keepalived.service";
 const WATCH = "bulwark-haproxy-watch.service";
 
-function haproxyCfg(lb: LbPlan, host: PlannedHost): string {
+/** haproxy's SMTP section, when the plan has the ingress: a list of one, or none. */
+function smtpSection(lb: LbPlan, ingress: IngressPlan | undefined, host: PlannedHost) {
+  if (!ingress) return [];
+  const h = lb.healthCheck;
+  return [
+    {
+      port: ingress.publicPort,
+      connectTimeoutMs: lb.connectTimeoutMs,
+      timeoutS: ingress.timeoutS,
+      checkTimeoutMs: h.timeoutMs,
+      interMs: h.interMs,
+      fastInterMs: h.fastInterMs,
+      downInterMs: h.downInterMs,
+      fall: h.fall,
+      rise: h.rise,
+      checkName: host.name,
+      servers: Object.entries(ingress.hosts).map(([name, r]) => ({ name, address: r.listenHost, port: r.listenPort })),
+    },
+  ];
+}
+
+function haproxyCfg(lb: LbPlan, host: PlannedHost, ingress: IngressPlan | undefined): string {
   return renderTemplate("lb/haproxy.cfg", {
+    smtp: smtpSection(lb, ingress, host),
     host: host.name,
     health: lb.healthCheck,
     connectTimeoutMs: lb.connectTimeoutMs,
@@ -93,9 +116,9 @@ function keepalivedConf(lb: LbPlan, host: PlannedHost): string {
 }
 
 /** Files both failover modes share: haproxy, keepalived and their glue. */
-function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[], subnet: string): HostFile[] {
+function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[], subnet: string, ingress: IngressPlan | undefined): HostFile[] {
   return [
-    hostFile(LB_PATHS.haproxyCfg, haproxyCfg(lb, host), { action: reload(HAPROXY) }),
+    hostFile(LB_PATHS.haproxyCfg, haproxyCfg(lb, host, ingress), { action: reload(HAPROXY) }),
     hostFile(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), { permissions: "0755", action: none("run by haproxy's unit at its next start or stop") }),
     hostFile(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s", metadataAddress: METADATA_ADDRESS }), { action: restart(HAPROXY) }),
     hostFile(LB_PATHS.watchScript, renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }), { permissions: "0755", action: restart(WATCH) }),
@@ -162,7 +185,7 @@ export function lbLayer({ plan, host }: RenderContext): Layer {
     ? [hostFile(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), { permissions: "0600", encoding: "b64", action: reload(HAPROXY) })]
     : [];
   return {
-    files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : [], plan.network.subnet), ...(floating ? floatingIpFiles(lb, host, plan.network.subnet) : []), ...tls],
+    files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : [], plan.network.subnet, plan.services.ingress), ...(floating ? floatingIpFiles(lb, host, plan.network.subnet) : []), ...tls],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ...(floating ? [["systemctl", "enable", "--now", "bulwark-floating-ip.service"]] : []),

@@ -116,7 +116,12 @@ function installTimeoutS(services: ServicesPlan): number {
  */
 export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, hostName: string, host: HostServicePlan, sha256: string, subnet: string): ServiceUnit {
   return {
-    description: host.service === "parser" ? `Bulwark parser (${host.threads} parse threads)` : `Bulwark mail API on ${host.listenHost}:${host.listenPort}`,
+    description:
+      host.service === "parser"
+        ? `Bulwark parser (${host.threads} parse threads)`
+        : host.service === "ingress"
+          ? `Bulwark SMTP receiver on ${host.listenHost}:${host.listenPort}`
+          : `Bulwark mail API on ${host.listenHost}:${host.listenPort}`,
     installUnit: a.installUnit,
     mountUnit: mountUnitName(services.sharedMount),
     user: a.user,
@@ -150,6 +155,7 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
  * the shared volume.
  */
 export function serviceEnvironment(services: ServicesPlan, hostName: string, host: HostServicePlan): Record<string, string | number> {
+  if (host.service === "ingress") return ingressEnvironment(services, hostName);
   return host.service === "parser"
     ? {
         PARSER_SPOOL_DIR: services.spoolDir,
@@ -173,10 +179,43 @@ export function serviceEnvironment(services: ServicesPlan, hostName: string, hos
 }
 
 
+/** The SMTP receiver's environment (services/ingress/README.md): the topology's `mail` limits, the spool, the lbs as PROXY senders. */
+function ingressEnvironment(services: ServicesPlan, hostName: string): Record<string, string | number> {
+  const ingress = services.ingress;
+  const host = ingress?.hosts[hostName];
+  if (!ingress || !host) throw new Error(`render/services: ${hostName} runs no SMTP receiver in this plan (plan.services.ingress)`);
+  return {
+    INGRESS_DOMAINS: ingress.domains.join(","),
+    INGRESS_LISTEN_HOST: host.listenHost,
+    INGRESS_LISTEN_PORT: host.listenPort,
+    INGRESS_SPOOL_DIR: services.spoolDir,
+    INGRESS_HOST_NAME: hostName,
+    INGRESS_MAX_MESSAGE_BYTES: ingress.maxMessageBytes,
+    INGRESS_MAX_RECIPIENTS: ingress.maxRecipients,
+    INGRESS_MAX_CLIENTS: ingress.maxConnections,
+    INGRESS_MAX_UNAUTHENTICATED_COMMANDS: ingress.maxCommandsBeforeMail,
+    INGRESS_SOCKET_TIMEOUT_MS: ingress.timeoutS * 1000,
+    INGRESS_PROXY_FROM: ingress.proxyFrom.join(","),
+    INGRESS_HEALTH_HOST: "127.0.0.1",
+    INGRESS_HEALTH_PORT: host.healthPort,
+  };
+}
+
+/** What one host runs: its primary service (mail API or parser) and, on app hosts with the ingress on, the SMTP receiver. */
+function hostServices(services: ServicesPlan, hostName: string): HostServicePlan[] {
+  const primary = services.hosts[hostName];
+  const ingress = services.ingress?.hosts[hostName];
+  return [...(primary ? [primary] : []), ...(ingress ? [ingress] : [])];
+}
+
 export function servicesLayer({ plan, host }: RenderContext): Layer {
+  const layers = hostServices(plan.services, host.name).map((hostPlan) => serviceLayer(plan, host.name, hostPlan));
+  if (layers.length === 0) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
+  return { files: layers.flatMap((l) => l.files), runcmd: layers.flatMap((l) => l.runcmd ?? []) };
+}
+
+function serviceLayer(plan: RenderContext["plan"], hostName: string, hostPlan: HostServicePlan): Layer {
   const services = plan.services;
-  const hostPlan = services.hosts[host.name];
-  if (!hostPlan) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
   const a = services.artifacts[hostPlan.service];
   const { sha256 } = a;
   const install: InstallUnit = {
@@ -198,7 +237,7 @@ export function servicesLayer({ plan, host }: RenderContext): Layer {
       // service restarts on the new one; the agent drains the host from haproxy first.
       hostFile(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), { permissions: "0755", action: restart(a.installUnit) }),
       hostFile(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install), { action: restart(a.installUnit) }),
-      hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, host.name, hostPlan, sha256, plan.network.subnet)), { action: restart(a.unit) }),
+      hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, hostName, hostPlan, sha256, plan.network.subnet)), { action: restart(a.unit) }),
       ...a.credentials.map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
     ],
     runcmd: [

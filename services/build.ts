@@ -10,6 +10,7 @@
  *                  worker bootstrap, which piscina loads from its own directory) and
  *                  parser/package.json ({"type":"commonjs"} so worker.js is CommonJS).
  * mail-api.tar.gz: mail-api/main.mjs.
+ * ingress.tar.gz:  ingress/main.mjs (the SMTP receiver).
  * Determinism: fixed absWorkingDir for esbuild, and
  * `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=...` | `gzip -n`.
  *
@@ -88,7 +89,7 @@ function bundlePiscinaBootstrapSync(outfile: string): void {
 }
 
 /** Files of one service, staged into `<stage>/<name>/`. */
-export function stageServiceSync(name: "parser" | "mail-api", stage: string): string {
+export function stageServiceSync(name: ServiceName, stage: string): string {
   const dir = join(stage, name);
   mkdirSync(dir, { recursive: true });
   if (name === "parser") {
@@ -97,13 +98,13 @@ export function stageServiceSync(name: "parser" | "mail-api", stage: string): st
     bundlePiscinaBootstrapSync(join(dir, "worker.js"));
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "commonjs", private: true }) + "\n");
   } else {
-    bundleEsmSync("services/mail-api/main.ts", join(dir, "main.mjs"));
+    bundleEsmSync(`services/${name}/main.ts`, join(dir, "main.mjs"));
   }
   return dir;
 }
 
 /** Files of one service, staged into `<stage>/<name>/` (async form, for the bench). */
-export async function stageService(name: "parser" | "mail-api", stage: string): Promise<string> {
+export async function stageService(name: ServiceName, stage: string): Promise<string> {
   await mkdir(stage, { recursive: true });
   return stageServiceSync(name, stage);
 }
@@ -116,7 +117,7 @@ export interface BuiltService {
 }
 
 /** Service names in build order. */
-export const SERVICE_NAMES = ["parser", "mail-api"] as const;
+export const SERVICE_NAMES = ["parser", "mail-api", "ingress"] as const satisfies readonly ServiceName[];
 
 /** Builds every service into `outDir` as <name>.tar.gz + <name>.tar.gz.sha256 (+ manifest.json). */
 export async function buildServices(outDir = DIST_SERVICES): Promise<BuiltService[]> {
@@ -238,7 +239,7 @@ export function serviceArtifacts(outDir = DIST_SERVICES): Readonly<Record<Servic
     if (!a) throw new Error(`services: ${join(resolve(outDir), MANIFEST)} has no ${name} artifact; run npm run build:services`);
     return a;
   };
-  return { parser: pick("parser"), "mail-api": pick("mail-api") };
+  return { parser: pick("parser"), "mail-api": pick("mail-api"), ingress: pick("ingress") };
 }
 
 function withPaths(out: string, m: ServicesManifest): Record<string, { file: string; sha256: string }> {

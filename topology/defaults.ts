@@ -35,4 +35,6 @@ export const SEED_TOPOLOGY: Topology = {
   // A placeholder (.invalid never resolves): synth works offline with it, a deploy does not.
   // Upload dist/services/* to your own https location and set services.artifactBaseUrl.
   services: { artifactBaseUrl: "https://artifacts.bulwark.invalid/" },
+  // Off: a receiver needs the domains it accepts mail for (mail.domains). Limits: topology/schema.ts.
+  mail: { ingress: false, domains: [], maxMessageBytes: 10 * 1024 * 1024, maxRecipients: 100, maxConnections: 500, maxCommandsBeforeMail: 10, timeoutS: 300 },
 };

@@ -119,6 +119,28 @@ export interface ServicesConfig {
   readonly artifactBaseUrl: string;
 }
 
+/**
+ * Mail ingress: an SMTP receiver on every app host (services/ingress) behind a `mode tcp`
+ * frontend on port 25 of the entry. A message gets 250 only once it is fsynced into the
+ * replicated spool. Off unless turned on: it needs the domains to accept mail for.
+ */
+export interface MailConfig {
+  /** Run the receiver and open port 25 on the entry. */
+  readonly ingress: boolean;
+  /** Recipient domains accepted (lowercase); any other recipient gets 550: never an open relay. Required with `ingress`. */
+  readonly domains: readonly string[];
+  /** Largest message accepted, counted while reading DATA (not only the declared SIZE). */
+  readonly maxMessageBytes: number;
+  /** Recipients per message. */
+  readonly maxRecipients: number;
+  /** Concurrent SMTP connections per app host. */
+  readonly maxConnections: number;
+  /** Commands a client may send outside a mail transaction (before MAIL) before it is dropped. */
+  readonly maxCommandsBeforeMail: number;
+  /** Idle socket and DATA timeout, seconds. */
+  readonly timeoutS: number;
+}
+
 export interface Topology {
   /** Project name; prefixes every Hetzner resource name and names the stack. */
   readonly name: string;
@@ -143,6 +165,7 @@ export interface Topology {
     readonly mongo: MongoRole;
   };
   readonly services: ServicesConfig;
+  readonly mail: MailConfig;
   /**
    * Opt out of the single-host-failure gate (for staging). The reason is printed at the top
    * of the review. Unset: synth fails when losing any one host would stop the service.

@@ -35,6 +35,14 @@ export interface Rule extends NamedCheck {
 
 export const TOPOLOGY_RULES: readonly Rule[] = [
   {
+    id: "mail-domains",
+    description: "With `mail.ingress` on, `mail.domains` lists at least one domain (the receiver accepts mail for those only).",
+    check: (t) =>
+      t.mail.ingress && t.mail.domains.length === 0
+        ? [new UserError("mail.domains", "is empty while mail.ingress is on: the receiver would accept mail for no one", "[]", "list the domains to receive mail for, e.g. [example.com], or set mail.ingress: false")]
+        : [],
+  },
+  {
     id: "location-in-zone",
     description: `The location lies in the network zone (${Object.entries(LOCATIONS_BY_ZONE).map(([zone, locations]) => `${zone}: ${locations.join(", ")}`).join("; ")}).`,
     check: (t) => {

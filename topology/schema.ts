@@ -78,6 +78,9 @@ const roleCommon = (role: string, seed: { serverType: string; namePrefix: string
   labels: labels(`Extra labels on the ${role} servers.`),
 });
 
+/** A lowercase DNS name of two or more LDH labels, each 1-63 characters, not starting or ending with a hyphen. */
+const DOMAIN_PATTERN = "^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
+
 const count = (description: string, seed: number, minimum: number) => ({
   type: "integer",
   minimum,
@@ -310,8 +313,71 @@ export const TOPOLOGY_SCHEMA = {
           type: "string",
           pattern: ARTIFACT_BASE_URL_PATTERN,
           default: SEED.services.artifactBaseUrl,
-          description: "https URL, ending in `/`, that hosts fetch `parser.tar.gz` and `mail-api.tar.gz` from at first boot; each is checked against the sha256 computed at synth. Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
+          description: "https URL, ending in `/`, that hosts fetch `parser.tar.gz`, `mail-api.tar.gz` (and `ingress.tar.gz` with `mail.ingress`) from at first boot; each is checked against the sha256 computed at synth. Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
           "x-fix": "write an https URL ending in '/', such as https://artifacts.example.com/bulwark/ (letters, digits and . _ ~ - / only; no query, user or spaces)",
+        },
+      },
+    },
+    mail: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      description: "Mail ingress: an SMTP receiver on the app hosts behind port 25 of the entry (services/ingress). A message gets 250 only once it is on the replicated spool.",
+      properties: {
+        ingress: {
+          type: "boolean",
+          default: SEED.mail.ingress,
+          description: "Run the SMTP receiver on every app host and open port 25 on the lbs (both firewalls). Needs `mail.domains`.",
+          "x-fix": "write true or false",
+        },
+        domains: {
+          type: "array",
+          default: SEED.mail.domains,
+          maxItems: 100,
+          uniqueItems: true,
+          description: "Recipient domains the receiver accepts, lowercase; any other recipient gets 550 (never an open relay). Point their MX record at the Floating IP.",
+          items: { type: "string", maxLength: 253, pattern: DOMAIN_PATTERN, "x-fix": "write a lowercase domain name such as example.com (letters, digits, hyphens, dots)" },
+          "x-fix": "list at most 100 distinct lowercase domain names",
+        },
+        maxMessageBytes: {
+          type: "integer",
+          minimum: 64 * 1024,
+          maximum: 11 * 1024 * 1024,
+          default: SEED.mail.maxMessageBytes,
+          description: "Largest message accepted (SIZE, and counted while reading DATA: 552 above it). At most 11 MiB: the parser quarantines a spool file over 12 MiB, the envelope line included.",
+          "x-fix": "use a whole number of bytes from 65536 to 11534336",
+        },
+        maxRecipients: {
+          type: "integer",
+          minimum: 1,
+          maximum: 1000,
+          default: SEED.mail.maxRecipients,
+          description: "Recipients per message (452 above it). RFC 5321 asks a server to take at least 100.",
+          "x-fix": "use a whole number from 1 to 1000",
+        },
+        maxConnections: {
+          type: "integer",
+          minimum: 1,
+          maximum: 10000,
+          default: SEED.mail.maxConnections,
+          description: "Concurrent SMTP connections per app host; more are refused with 421.",
+          "x-fix": "use a whole number from 1 to 10000",
+        },
+        maxCommandsBeforeMail: {
+          type: "integer",
+          minimum: 3,
+          maximum: 100,
+          default: SEED.mail.maxCommandsBeforeMail,
+          description: "Commands a client may send outside a mail transaction before it is dropped (421): bounds a client that never sends mail.",
+          "x-fix": "use a whole number from 3 to 100",
+        },
+        timeoutS: {
+          type: "integer",
+          minimum: 300,
+          maximum: 3600,
+          default: SEED.mail.timeoutS,
+          description: "Idle socket and DATA timeout, seconds. At least 300: RFC 5321 section 4.5.3.2 asks a server to wait at least 5 minutes.",
+          "x-fix": "use a whole number of seconds from 300 to 3600",
         },
       },
     },

@@ -23,7 +23,7 @@ describe("build-services: deterministic artifacts free of test triggers", () => 
   afterAll(async () => cleanup?.());
 
   it("GIVEN the same sources WHEN built twice into different dirs THEN each artifact has the same sha256", () => {
-    expect(first.map((s) => s.name)).toEqual(["parser", "mail-api"]);
+    expect(first.map((s) => s.name)).toEqual(["parser", "mail-api", "ingress"]);
     expect(second.map((s) => s.sha256)).toEqual(first.map((s) => s.sha256));
     for (const s of first) expect(s.sha256).toMatch(/^[0-9a-f]{64}$/);
   });

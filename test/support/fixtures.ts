@@ -14,7 +14,7 @@ export const MINIMAL: TopologyInput = {
  * goldens and synth use the build (prepare/synthesize without `artifacts`).
  */
 export const TEST_PLAN_INPUTS: PlanInputs = {
-  artifacts: { parser: { sha256: "a".repeat(64) }, "mail-api": { sha256: "b".repeat(64) } },
+  artifacts: { parser: { sha256: "a".repeat(64) }, "mail-api": { sha256: "b".repeat(64) }, ingress: { sha256: "c".repeat(64) } },
 };
 
 /** MINIMAL with `patch` merged in (objects merged, everything else replaced). */

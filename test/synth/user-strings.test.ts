@@ -46,6 +46,7 @@ const MARKED: TopologyInput = {
     mongo: { namePrefix: `${MARK}-mongo`, labels: roleLabels("mongo") },
   },
   services: { artifactBaseUrl: `https://${MARK}.example/${MARK}-artifacts/` },
+  mail: { ingress: true, domains: [`${MARK}-d.example`] },
   allowSinglePointsOfFailure: { reason: REASON },
 } as TopologyInput;
 

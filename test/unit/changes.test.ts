@@ -26,7 +26,7 @@ describe("CHANGES.md", () => {
 
   it("GIVEN a new mail-api build and a third app host WHEN synthesized against the base THEN the apps are drained in order, app-3 is created, the rest untouched, and secrets stay placeholders", () => {
     const review = join(dir, "apps");
-    synthesize({ kind: "object", topology: withInput({ roles: { app: { count: 3 } } }) }, join(dir, "out"), review, { base, artifacts: { parser: { sha256: "a".repeat(64) }, "mail-api": { sha256: "b".repeat(64) } } });
+    synthesize({ kind: "object", topology: withInput({ roles: { app: { count: 3 } } }) }, join(dir, "out"), review, { base, artifacts: { parser: { sha256: "a".repeat(64) }, "mail-api": { sha256: "b".repeat(64) }, ingress: { sha256: "c".repeat(64) } } });
     const page = readFileSync(join(review, "CHANGES.md"), "utf8");
     expect(page).toContain("| app-3 | created (a new host) |");
     expect(page).toMatch(/\| 3 \| app-1 \| app \| \d+ \| drained from haproxy first, then restarted and gated: no failed request in the lab \|/);

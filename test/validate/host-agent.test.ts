@@ -169,9 +169,10 @@ describe.runIf(ready)("host agent", () => {
   let health: Server;
   let healthPort = 0;
   let healthStatus = 200;
+  let ingressStatus = 200;
 
   beforeAll(async () => {
-    health = createServer((_req, res) => res.writeHead(healthStatus).end());
+    health = createServer((req, res) => res.writeHead(req.url?.endsWith("?ingress") ? ingressStatus : healthStatus).end());
     await new Promise<void>((r) => health.listen(0, "127.0.0.1", r));
     healthPort = (health.address() as AddressInfo).port;
   });
@@ -289,6 +290,31 @@ describe.runIf(ready)("host agent", () => {
       expect(again.code, again.stderr).toBe(0);
       expect(JSON.parse(again.stdout).changed).toEqual([]);
       expect(JSON.parse(again.stdout).actions.map((a: { unit: string }) => a.unit)).toEqual(["bulwark-mail-api-install.service", "bulwark-mail-api.service"]);
+    });
+  });
+
+  describe("on an app host with the SMTP receiver", () => {
+    const plan = planOf({ mail: { ingress: true, domains: ["example.com"] } });
+    const s = new Scratch(join(base, "app-ingress"), hostOf(plan, "app-1"));
+    // Both services' /healthz on the test's server; the receiver's answers what ingressStatus says.
+    const tweak = (b: { config: Record<string, unknown> }) => {
+      appTweak(b);
+      const svc = b.config["service"] as { also: { healthUrl: string }[] };
+      svc.also = svc.also.map((o) => ({ ...o, healthUrl: `http://127.0.0.1:${healthPort}/healthz?ingress` }));
+    };
+
+    it("GIVEN the receiver's /healthz failing WHEN the gate is checked THEN it fails naming the receiver; healthy, it passes with both reported", async () => {
+      healthStatus = 200;
+      ingressStatus = 503;
+      const bundle = s.bundle(plan, s.rendered, tweak);
+      const first = await s.apply(bundle);
+      expect(first.code).toBe(5);
+      expect(first.stderr).toMatch(/host app-1: gate app did not hold within 300 s: bulwark-ingress\.service is active, \/healthz answered 503/);
+      expect(s.rendered.files.map((f) => f.path)).toContain("/etc/systemd/system/bulwark-ingress.service");
+      ingressStatus = 200;
+      const ok = await s.apply(bundle);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout).health).toMatchObject({ unit: "bulwark-mail-api.service", healthz: 200, also: [{ unit: "bulwark-ingress.service", active: true, healthz: 200 }] });
     });
   });
 

@@ -21,6 +21,7 @@ const VARIANT = withInput({
   name: "variant",
   roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" }, tls: true }, storage: { replica: 2, arbiter: true } },
   admin: { sshSourceCidrs: ["203.0.113.0/24", "2001:db8::/32"] },
+  mail: { ingress: true, domains: ["example.com", "mail.example.org"] },
 });
 
 const tmp = mkdtempSync(join(tmpdir(), "bulwark-validate-"));

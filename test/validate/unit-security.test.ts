@@ -29,7 +29,11 @@ import { validateTopology } from "../../topology/load.ts";
 import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
-const VARIANT = withInput({ name: "variant", roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" }, tls: true }, storage: { replica: 2, arbiter: true } } });
+const VARIANT = withInput({
+  name: "variant",
+  roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" }, tls: true }, storage: { replica: 2, arbiter: true } },
+  mail: { ingress: true, domains: ["example.com"] },
+});
 
 function renderAllHosts(input: ReturnType<typeof withInput>): RenderedHost[] {
   const plan = buildPlan(validateTopology(input), TEST_PLAN_INPUTS);
