@@ -42,7 +42,7 @@ import { parseRecords, type ClientRecord } from "./client.ts";
 import type { EmulatorState } from "./hcloud-emulator.ts";
 import { NOT_IN_DEBIAN } from "./lb-lab.ts";
 import { publicSide, startClient, startEmulator } from "./entry.ts";
-import { LabNetwork } from "./net.ts";
+import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
 import { LAB_PUBLIC, labOverrides, labPlan, labServicesPlan, labUserData, sshKeyPair, type LabOverrides } from "./overrides.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
@@ -82,6 +82,8 @@ interface Node {
   generation: number;
   readonly binds: readonly string[];
   readonly hostKey: { readonly private: string; readonly public: string };
+  /** Its link to the private bridge (cut to make it unreachable). */
+  readonly privateLink: Link;
   host?: LabHost;
 }
 
@@ -161,12 +163,13 @@ export class RolloutLab {
       const ns = await net.addNamespace(`${run.prefix}-${name}`);
       const lbIndex = plan.lb.hosts.indexOf(name);
       const publicIp = lbIndex >= 0 ? LAB_PUBLIC.lb(lbIndex + 1) : undefined;
+      let privateLink: Link;
       if (publicIp) {
         await net.connect(ns, "brpub", "pub0", `${publicIp}/24`);
-        await net.connect(ns, "brpriv", "priv0", `${h.privateIp}/24`);
+        privateLink = await net.connect(ns, "brpriv", "priv0", `${h.privateIp}/24`);
         await net.ip(ns, ["route", "add", "default", "via", LAB_PUBLIC.router]);
       } else {
-        await net.connect(ns, "brpriv", "priv0", `${h.privateIp}/24`);
+        privateLink = await net.connect(ns, "brpriv", "priv0", `${h.privateIp}/24`);
       }
       // A storage host's brick: a directory of the run at the brick mount point (it outlives a
       // replacement, as the Hetzner volume does); the clients get /dev/fuse (storage lab overrides).
@@ -186,6 +189,7 @@ export class RolloutLab {
         serverId: id,
         generation: 0,
         binds,
+        privateLink,
         // Its own key, without a comment, as the tls provider makes it.
         hostKey: { private: hostKey, public: hostKeyPublic },
       });
@@ -378,9 +382,14 @@ export class RolloutLab {
         // a line terraform wrapped: the report is then missing for that host
       }
     }
-    const tail = out.trim().split("\n").filter((l) => /^\s*(Error:|with terraform_data)|\(remote-exec\): bulwark-host: host|handshake|key mismatch/.test(l)).slice(-10).join("\n");
+    const tail = out.trim().split("\n").filter((l) => /^\s*(Error:|with terraform_data)|\(remote-exec\): bulwark-host: host|handshake|key mismatch|dial tcp|timeout - last error/.test(l)).slice(-10).join("\n");
     this.run.log(`terraform apply ${ok ? "completed" : "FAILED"} in ${seconds.toFixed(1)} s; steps run: ${stepsRun.join(", ") || "none"}${ok ? "" : `\n${tail}`}`);
     return { ok, seconds, tail, stepsRun, reports };
+  }
+
+  /** Cuts (or restores) a host's private link: the deployer cannot reach it. */
+  async setReachable(name: string, up: boolean): Promise<void> {
+    await this.net.setLink(this.nodes.get(name)!.privateLink, up);
   }
 
   /** Keeps a scenario's template edit in every later apply. */
@@ -540,6 +549,26 @@ export class RolloutLab {
     const mount = this.basePlan.storage.client.mountPoint;
     const listing = await this.host("app-1").exec("sh", ["-c", `cd '${mount}' && find rollout-app-1 rollout-parser-1 -type f -print0 | xargs -0 -r sha256sum`], { timeoutMs: 600_000, allowFail: true });
     return checkWrites(writers.flatMap((w) => w.records), listing, mount);
+  }
+
+  /**
+   * The brick watchdog on each storage server: its last run's result, how many runs ended, and
+   * the lines it logged (it is silent while its brick is fine).
+   */
+  async watchdogs(): Promise<Record<string, { result: string; status: string; runs: number; lines: string[] }>> {
+    const out: Record<string, { result: string; status: string; runs: number; lines: string[] }> = {};
+    for (const name of this.basePlan.storage.servers) {
+      const h = this.host(name);
+      const p = await h.unitProperties(STORAGE_SERVER_PATHS.watchdogUnit, ["Result", "ExecMainStatus"]);
+      const journal = await h.exec("journalctl", ["-u", STORAGE_SERVER_PATHS.watchdogUnit, "-o", "cat", "--no-pager"], { allowFail: true });
+      out[name] = {
+        result: p["Result"] ?? "",
+        status: p["ExecMainStatus"] ?? "",
+        runs: (journal.match(/^Finished bulwark-brick-watchdog|Deactivated successfully/gm) ?? []).length,
+        lines: journal.split("\n").filter((l) => l.startsWith("bulwark-brick-watchdog:")).slice(-20),
+      };
+    }
+    return out;
   }
 
   /** Each storage server's UUID as storage-1's pool sees it, and whether it is connected. */
@@ -716,14 +745,23 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
   const holder = lab.master() ?? "lb-1";
   const f = await lab.replace(holder, plan);
 
+  // Bad input: a host the deployer cannot reach. A new parser build with parser-2's private link
+  // cut: parser-1 gets it, the apply stops at parser-2 (named) after the connection timeout.
+  plan = lab.newBuild(plan, "p3", { service: "parser" });
+  await lab.setReachable("parser-2", false);
+  const unreachable = await lab.scenario("unreachable parser-2", plan).finally(() => lab.setReachable("parser-2", true));
+
   // Bad input at the connection: a pinned host key that is not app-2's. app-1 gets the build,
   // the apply stops at app-2 before anything is sent to it.
   const rekeyed = lab.newBuild(plan, "rekey");
   const badKey = await lab.scenario("bad host key on app-2", rekeyed, { wrongHostKey: "app-2" });
 
   // h. An in-place change on every booted host (the host firewall: one more admin range), which
-  // also resumes app-2's step from the refused connection.
+  // also resumes parser-2's and app-2's steps from the refused connections.
   const h = await lab.scenario("h every host: a host firewall change", lab.withAdminRanges(rekeyed, [LAB_PUBLIC.clientSubnet, "198.51.100.0/24"]));
+
+  // The brick watchdogs ran every 15 s all along (glusterd's local state only, no cluster lock).
+  const watchdogs = await lab.watchdogs();
 
   const stat = (xs: number[]) => {
     const { median, min, max } = spread(xs);
@@ -749,8 +787,10 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
       e_replace_storage: { ...strip(e), pool_before: poolBefore, pool_after: poolAfter, same_uuid: poolBefore.includes(poolUuid(poolBefore, "10.0.1.21")) && poolUuid(poolBefore, "10.0.1.21") === poolUuid(poolAfter, "10.0.1.21") && poolUuid(poolAfter, "10.0.1.21") !== "" },
       d_e_writes: writes,
       f_replace_lb: { ...strip(f), replaced: holder },
+      unreachable_host: { ...strip(unreachable), tail: unreachable.tail },
       bad_host_key: { ...strip(badKey), tail: badKey.tail },
       h_every_host: strip(h),
+      brick_watchdogs: watchdogs,
     },
     conditions: {
       client: `GET /api/messages/<key> of a stored document (with the token) through the Floating IP every ${CLIENT_INTERVAL_MS} ms, ${CLIENT_TIMEOUT_MS} ms timeout`,
@@ -782,8 +822,11 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
     e: e.apply_ok && s.e_replace_storage.same_uuid,
     d_e_writes: writes.write_errors === 0 && writes.lost === 0 && writes.mismatched === 0 && writes.bad_reads === 0 && writes.files > 0,
     f: f.apply_ok && f.failed_gets === 0,
+    unreachable: !unreachable.apply_ok && /HostRollout_Parser2/.test(unreachable.tail) && unreachable.steps_run.join(",") === "Parser1" && unreachable.failed_gets === 0,
     bad_host_key: !badKey.apply_ok && /HostRollout_App2/.test(badKey.tail) && /key mismatch/.test(badKey.tail) && badKey.steps_run.join(",") === "App1",
     h: h.apply_ok && h.steps_run.length === ROLLOUT_LAB_HOSTS.length && h.apply_s <= 120,
+    // Every watchdog ran, its last run succeeded, and it never had to act on a healthy cluster.
+    brick_watchdogs: Object.values(watchdogs).every((w) => w.runs > 0 && w.result === "success" && w.status === "0" && !w.lines.some((l) => /force|ending it/.test(l))),
   };
   return { ...report, pass };
 }

@@ -54,9 +54,10 @@ describe.runIf(ready)("rollout lab", () => {
     expect.soft(s.e_replace_storage.same_uuid, "e: storage-2 rejoined with the same UUID").toBe(true);
     expect.soft(s.d_e_writes, "d and e: the writers' files").toMatchObject({ write_errors: 0, lost: 0, mismatched: 0, bad_reads: 0 });
     expect.soft(s.f_replace_lb.failed_gets, "f: failed GETs over replacing the lb that holds the Floating IP").toBe(0);
+    expect.soft(s.unreachable_host.tail, "an unreachable host is named").toMatch(/HostRollout_Parser2/);
     expect.soft(s.h_every_host.apply_ok, "h: a change on every host").toBe(true);
     expect.soft(s.h_every_host.steps_run.length, "h: all 9 hosts").toBe(9);
-    expect(report.pass).toEqual({ fresh_pair: true, first: true, baseline: true, a: true, a2: true, b: true, g: true, c: true, d: true, e: true, d_e_writes: true, f: true, bad_host_key: true, h: true });
+    expect(report.pass).toEqual({ fresh_pair: true, first: true, baseline: true, a: true, a2: true, b: true, g: true, c: true, d: true, e: true, d_e_writes: true, f: true, unreachable: true, bad_host_key: true, h: true, brick_watchdogs: true });
   }, 45 * 60_000);
 
   it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
