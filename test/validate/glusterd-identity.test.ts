@@ -36,7 +36,9 @@ function run(): { status: number | null; out: string } {
     .replace(`pool_file="${P.poolFile}"`, `pool_file="${pool}"`)
     .replace(`brick_dir="${plan.storage.brickDir}"`, `brick_dir="${brick}"`);
   writeFileSync(join(root, "identity.sh"), script, { mode: 0o755 });
-  const r = spawnSync("sh", [join(root, "identity.sh")], { encoding: "utf8", timeout: 10_000 });
+  // A scripted glusterfs (first on PATH) for the installed version.
+  writeFileSync(join(root, "glusterfs"), "#!/bin/sh\necho 'glusterfs 11.1'\necho 'Repository revision: git://git.gluster.org/glusterfs.git'\n", { mode: 0o755 });
+  const r = spawnSync("sh", [join(root, "identity.sh")], { encoding: "utf8", timeout: 10_000, env: { ...process.env, PATH: `${root}:${process.env["PATH"]}` } });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 const info = () => readFileSync(join(gd, "glusterd.info"), "utf8");
@@ -56,10 +58,11 @@ describe("glusterd identity", () => {
     expect(file(STORAGE_SERVER_PATHS.identityScript).action.kind).toBe("none");
   });
 
-  it("GIVEN a glusterd that never ran WHEN the script runs THEN it takes this host's planned UUID, and writes no peer", () => {
+  it("GIVEN a glusterd that never ran WHEN the script runs THEN it takes this host's planned UUID and the installed glusterd's highest op-version, and writes no peer", () => {
     const r = run();
     expect(r.status, r.out).toBe(0);
-    expect(info()).toBe(`UUID=${UUIDS[1]}\n`);
+    // With the installed glusterd's highest op-version: without it glusterd ran at 31002.
+    expect(info()).toBe(`UUID=${UUIDS[1]}\noperating-version=110000\n`);
     expect(existsSync(join(gd, "peers"))).toBe(false);
   });
 
@@ -84,7 +87,7 @@ describe("glusterd identity", () => {
     const r = run();
     expect(r.status, r.out).toBe(0);
     expect(r.out).toMatch(/rejoining the pool/);
-    expect(info()).toBe(`UUID=${UUIDS[1]}\n`);
+    expect(info()).toBe(`UUID=${UUIDS[1]}\noperating-version=110000\n`);
     expect(readdirSync(join(gd, "peers")).sort()).toEqual([UUIDS[0], UUIDS[2]]);
     expect(readFileSync(join(gd, "peers", UUIDS[0]!), "utf8")).toBe(`uuid=${UUIDS[0]}\nstate=3\nhostname1=${plan.storage.peers[0]!.address}\n`);
   });
