@@ -727,9 +727,8 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
   const writers = lab.startWriters();
   await sleep(3000);
   plan = { ...plan, storage: { ...plan.storage, options: [...plan.storage.options, { key: "diagnostics.brick-log-level", value: "INFO", why: "rollout lab d: an option set on the running volume" }] } };
-  const dPlan = plan;
   const dTweak = glusterdRestartTweak("d");
-  const d = await lab.scenario("d gluster option + glusterd restart on each server", dPlan, { tweak: dTweak });
+  const d = await lab.scenario("d gluster option + glusterd restart on each server", plan, { tweak: dTweak });
   lab.keep(dTweak);
   const dHeal = Object.fromEntries(Object.entries(d.reports).map(([id, r]) => [id, (r.health as { heal_pending?: number } | undefined)?.heal_pending ?? null]));
   const optionSet = (await lab.host("storage-1").exec("gluster", ["--mode=script", "volume", "get", base.storage.volume, "diagnostics.brick-log-level"], { allowFail: true })).includes("INFO");

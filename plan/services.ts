@@ -5,7 +5,7 @@
  * input (`ServiceArtifactDigests`: synth/pipeline.ts `prepare` gets them from the build,
  * services/build.ts; tests may pass fixed ones), so the plan stays a pure function of its inputs.
  */
-import type { ServerType, Topology } from "../topology/model.ts";
+import type { MailConfig, ServerType, Topology } from "../topology/model.ts";
 import { APP_PORT, INGRESS_PORT, SMTP_PORT } from "./catalog.ts";
 import type { PlannedHost } from "./model.ts";
 import { CLIENT_MOUNT_POINT } from "./storage.ts";
@@ -58,13 +58,7 @@ export interface HostServicePlan {
  * on: its settings (the INGRESS_* environment), the port haproxy's `mode tcp` frontend on :25
  * balances to, and who may send it a PROXY header.
  */
-export interface IngressPlan {
-  readonly domains: readonly string[];
-  readonly maxMessageBytes: number;
-  readonly maxRecipients: number;
-  readonly maxConnections: number;
-  readonly maxCommandsBeforeMail: number;
-  readonly timeoutS: number;
+export interface IngressPlan extends Omit<MailConfig, "ingress"> {
   /** The public port on the entry. */
   readonly publicPort: number;
   /** The lbs' private addresses: the only senders of a PROXY v1 header (haproxy `send-proxy`). */
@@ -166,15 +160,11 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
   const parserUser = "bulwark-parser";
   const lbs = hosts.filter((h) => h.role === "lb");
   const apps = hosts.filter((h) => h.role === "app");
-  const m = t.mail;
-  const ingress: IngressPlan | undefined = m.ingress
+  // The topology's domains and limits as they are; the plan adds where the receivers run.
+  const { ingress: ingressOn, ...mail } = t.mail;
+  const ingress: IngressPlan | undefined = ingressOn
     ? {
-        domains: m.domains,
-        maxMessageBytes: m.maxMessageBytes,
-        maxRecipients: m.maxRecipients,
-        maxConnections: m.maxConnections,
-        maxCommandsBeforeMail: m.maxCommandsBeforeMail,
-        timeoutS: m.timeoutS,
+        ...mail,
         publicPort: SMTP_PORT,
         proxyFrom: lbs.map((h) => h.privateIp),
         hosts: Object.fromEntries(apps.map((h) => [h.name, { service: "ingress" as const, listenHost: h.privateIp, listenPort: INGRESS_PORT, healthPort: INGRESS_HEALTH_PORT }])),

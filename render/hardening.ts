@@ -155,17 +155,14 @@ export const MAIL_API_HARDENING: HardeningProfile = {
   exposureBefore: 5.2,
 };
 
-
-/** The SMTP receiver: answers haproxy on the lbs over the private subnet; writes the spool's tmp/ and new/. */
+/**
+ * The SMTP receiver: the mail API's sandbox (it answers haproxy on the lbs over the private
+ * subnet too); its unit's ReadWritePaths add the spool's tmp/ and new/.
+ */
 export const INGRESS_HARDENING: HardeningProfile = {
+  ...MAIL_API_HARDENING,
   kind: "ingress",
   runs: "the SMTP receiver (node; user bulwark-parser, the spool's owner)",
-  ip: "private",
-  directives: [...SERVICE_SANDBOX, UMASK_PRIVATE],
-  notSet: SERVICE_NOT_SET,
-  goal: 2.0,
-  exposure: 1.0,
-  exposureBefore: 5.2,
 };
 
 /** The profiles of the other units Bulwark ships, by unit. */
