@@ -2,7 +2,7 @@
  * The public side every entry lab shares: a router namespace (the internet's edge, which also
  * serves the Hetzner API emulator and routes the Floating IP to its holder) and a client
  * namespace behind it, plus the emulator and the client that sends a GET through the Floating IP
- * at a fixed interval. Used by lab/lb-lab.ts and lab/rollout-lab.ts.
+ * at a fixed interval. Used by lab/lb-lab.ts and lab/stack.ts.
  */
 import { createWriteStream, existsSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

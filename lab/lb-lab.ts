@@ -22,7 +22,7 @@ import type { EmulatorState } from "./hcloud-emulator.ts";
 import { publicSide, startClient, startEmulator } from "./entry.ts";
 import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
-import { LAB_PUBLIC, labOverrides, labPlan, labUserData, type LabOverrides } from "./overrides.ts";
+import { LAB_PUBLIC, labOverrides, labPlan, labUserData } from "./overrides.ts";
 import type { ProbeResult } from "./probe.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { round, spread } from "../measure/stats.ts";
