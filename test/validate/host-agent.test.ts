@@ -380,7 +380,9 @@ describe.runIf(ready)("host agent", () => {
   describe("on a storage host", () => {
     const plan = planOf();
     const s = new Scratch(join(base, "storage"), hostOf(plan, "storage-2"));
-    const heal = (pending: number[]) => pending.map((n, i) => `Brick 10.0.1.2${i}:/srv/brick/shared\nStatus: Connected\nNumber of entries in heal pending: ${n}\nNumber of entries in split-brain: 0\n`).join("\n");
+    // The stand-in answers every `volume heal` the same: the summary lines, and the entries `info` lists.
+    const heal = (pending: number[]) =>
+      pending.map((n, i) => `Brick 10.0.1.2${i}:/srv/brick/shared\n${n ? "/rollout-app-1\n" : ""}Status: Connected\nNumber of entries in heal pending: ${n}\nNumber of entries in split-brain: 0\n`).join("\n");
 
     it("GIVEN heal entries pending WHEN glusterd is restarted THEN the gate holds the rollout until they reach 0, and fails past its bound", async () => {
       writeFileSync(join(s.fake, "peers"), "Number of Peers: 2\n\nState: Peer in Cluster (Connected)\n\nState: Peer in Cluster (Connected)\n");
@@ -388,7 +390,11 @@ describe.runIf(ready)("host agent", () => {
       writeFileSync(join(s.fake, "heal"), heal([0, 4, 0]));
       const r = await s.apply(s.bundle(plan));
       expect(r.code).toBe(5);
-      expect(r.stderr).toMatch(/host storage-2: gate storage did not hold within 900 s: 4 heal entries pending/);
+      expect(r.stderr).toMatch(/host storage-2: gate storage did not hold within 900 s: 4 heal entries pending; entries: \/rollout-app-1$/m);
+      // No progress for 120 s (60 rounds 2 s apart): an index heal is launched, once per 120 s.
+      expect(r.stderr).toMatch(/host storage-2: 4 heal entries pending for 120 s without progress: launching an index heal \(gluster volume heal shared\)/);
+      const kicks = readFileSync(s.log, "utf8").split("\n").filter((l) => l === "gluster\tvolume heal shared");
+      expect(kicks.length).toBe(Math.floor((900 / 2 - 1) / 60));
       writeFileSync(join(s.fake, "heal"), heal([0, 0, 0]));
       const ok = await s.run(["gate"]);
       expect(ok.code, ok.stderr).toBe(0);
