@@ -33,6 +33,8 @@ export interface ServiceArtifactPlan {
   readonly uid: number;
   /** Paths the unit may write (ProtectSystem=strict makes everything else read-only). */
   readonly readWritePaths: readonly string[];
+  /** Paths below a writable one that stay read-only for the unit. */
+  readonly readOnlyPaths: readonly string[];
   /** Directories created (as root, after the shared-mount check) before the service starts. */
   readonly createDirs: readonly { readonly path: string; readonly owner: string }[];
   /**
@@ -143,6 +145,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
     readWritePaths: readonly string[],
     createDirs: ServiceArtifactPlan["createDirs"],
     credentials: ServiceArtifactPlan["credentials"] = [],
+    readOnlyPaths: readonly string[] = [],
   ): ServiceArtifactPlan => ({
     name,
     file: `${name}.tar.gz`,
@@ -154,6 +157,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
     user: `bulwark-${name}`,
     uid: SERVICE_IDS[name],
     readWritePaths,
+    readOnlyPaths,
     createDirs,
     credentials,
   });
@@ -199,13 +203,23 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
       "mail-api": artifact("mail-api", "mail-api/main.mjs", [], [{ path: staticDir, owner: "root" }], [
         { name: "api-token", path: "/etc/bulwark/mail-api-token", secret: "mail_api_token" },
       ]),
-      // The SMTP receiver writes into the spool's tmp/ and new/ only, as the parser's user.
+      // The SMTP receiver writes into the spool's tmp/ and new/ only, as the parser's user. The
+      // spool is writable as one mount, with the parser's cur/ and quarantine/ read-only below
+      // it: tmp/ and new/ as two ReadWritePaths= would be two bind mounts, and the rename from
+      // tmp/ into new/ fails with EXDEV (every message answered 451; the stack lab caught it).
       ingress: {
-        ...artifact("ingress", "ingress/main.mjs", [`${spoolDir}/tmp`, `${spoolDir}/new`], [
-          { path: spoolDir, owner: parserUser },
-          { path: `${spoolDir}/tmp`, owner: parserUser },
-          { path: `${spoolDir}/new`, owner: parserUser },
-        ]),
+        ...artifact(
+          "ingress",
+          "ingress/main.mjs",
+          [spoolDir],
+          [
+            { path: spoolDir, owner: parserUser },
+            { path: `${spoolDir}/tmp`, owner: parserUser },
+            { path: `${spoolDir}/new`, owner: parserUser },
+          ],
+          [],
+          [`${spoolDir}/cur`, `${spoolDir}/quarantine`],
+        ),
         user: `bulwark-${SPOOL_WRITER}`,
       },
     },

@@ -157,7 +157,8 @@ export const MAIL_API_HARDENING: HardeningProfile = {
 
 /**
  * The SMTP receiver: the mail API's sandbox (it answers haproxy on the lbs over the private
- * subnet too); its unit's ReadWritePaths add the spool's tmp/ and new/.
+ * subnet too); its unit makes the spool writable (one mount, so the rename from tmp/ into new/
+ * stays on one file system) with the parser's cur/ and quarantine/ read-only below it.
  */
 export const INGRESS_HARDENING: HardeningProfile = {
   ...MAIL_API_HARDENING,

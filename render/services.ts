@@ -68,6 +68,8 @@ export interface ServiceUnit {
   readonly timeoutStopS: number;
   /** One `ReadWritePaths=` line (space-separated paths), or none. */
   readonly readWritePaths: readonly string[];
+  /** One `ReadOnlyPaths=` line (space-separated paths below a writable one), or none. */
+  readonly readOnlyPaths: readonly string[];
   /** `LoadCredential=` values: `<name>:<root-only file>`. */
   readonly loadCredentials: readonly string[];
   /** The sandbox (render/hardening.ts): the parser's or the mail API's profile. */
@@ -144,6 +146,7 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
     // forever: the storage lab caught it on a fresh volume). With `-` a missing path is skipped
     // for that command; ExecStart, spawned after the directories exist, gets them writable.
     readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.map((p) => `-${p}`).join(" ")] : [],
+    readOnlyPaths: a.readOnlyPaths.length > 0 ? [a.readOnlyPaths.map((p) => `-${p}`).join(" ")] : [],
     loadCredentials: a.credentials.map((c) => `${c.name}:${c.path}`),
     sandbox: unitSandbox(serviceHardening(host.service, host.listenHost), subnet),
   };

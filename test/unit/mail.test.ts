@@ -41,7 +41,9 @@ describe("mail ingress", () => {
     expect(unit).toContain(`INGRESS_PROXY_FROM=${lbs.join(",")}`);
     expect(unit).toContain(`INGRESS_MAX_MESSAGE_BYTES=${10 * 1024 * 1024}`);
     expect(unit).toContain("INGRESS_SOCKET_TIMEOUT_MS=300000");
-    expect(unit).toMatch(/^ReadWritePaths=-\/srv\/shared\/spool\/tmp -\/srv\/shared\/spool\/new$/m);
+    // One writable mount for the spool (tmp/ to new/ is a rename on one file system), the parser's dirs read-only.
+    expect(unit).toMatch(/^ReadWritePaths=-\/srv\/shared\/spool$/m);
+    expect(unit).toMatch(/^ReadOnlyPaths=-\/srv\/shared\/spool\/cur -\/srv\/shared\/spool\/quarantine$/m);
     expect(file(plan, "parser-1", "/etc/systemd/system/bulwark-ingress.service")).toBeUndefined();
     for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
   });
