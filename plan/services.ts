@@ -40,9 +40,10 @@ export interface ServiceArtifactPlan {
   /**
    * Secrets systemd hands the service as credentials (`LoadCredential=<name>:<path>`): the file
    * is root-only (0600) and the service reads `$CREDENTIALS_DIRECTORY/<name>`. `secret` is the
-   * deploy-time value the file holds (render/deploy-values.ts).
+   * deploy-time value the file holds (render/deploy-values.ts); `base64` delivers a multi-line
+   * value (a PEM) base64-encoded in the user-data, written decoded.
    */
-  readonly credentials: readonly { readonly name: string; readonly path: string; readonly secret: string }[];
+  readonly credentials: readonly { readonly name: string; readonly path: string; readonly secret: string; readonly base64?: boolean }[];
 }
 
 /** What one app or parser host runs. */
@@ -67,7 +68,15 @@ export interface IngressPlan extends Omit<MailConfig, "ingress"> {
   readonly proxyFrom: readonly string[];
   /** Per app host: the receiver's listen address (its private IP) and port, and its loopback /healthz port. */
   readonly hosts: Readonly<Record<string, HostServicePlan & { readonly healthPort: number }>>;
+  /**
+   * STARTTLS with the entry's certificate (`roles.lb.tls`: the `tls_certificate_pem` variable,
+   * certificate chain and key in one PEM), handed to the receiver as the credential `tls-pem`.
+   */
+  readonly tls: boolean;
 }
+
+/** The receiver's credential holding the entry's PEM (certificate chain and key) when `roles.lb.tls` is on. */
+export const INGRESS_TLS_CREDENTIAL = { name: "tls-pem", path: "/etc/bulwark/ingress-tls.pem", secret: "tls_certificate_pem", base64: true } as const;
 
 export interface ServicesPlan {
   /** https base URL (ends in `/`); the lab and the install test override it here, like lb.apiEndpoint. */
@@ -171,6 +180,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
         ...mail,
         publicPort: SMTP_PORT,
         proxyFrom: lbs.map((h) => h.privateIp),
+        tls: t.roles.lb.tls,
         hosts: Object.fromEntries(apps.map((h) => [h.name, { service: "ingress" as const, listenHost: h.privateIp, listenPort: INGRESS_PORT, healthPort: INGRESS_HEALTH_PORT }])),
       }
     : undefined;
@@ -217,7 +227,7 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
             { path: `${spoolDir}/tmp`, owner: parserUser },
             { path: `${spoolDir}/new`, owner: parserUser },
           ],
-          [],
+          ingress?.tls ? [INGRESS_TLS_CREDENTIAL] : [],
           [`${spoolDir}/cur`, `${spoolDir}/quarantine`],
         ),
         user: `bulwark-${SPOOL_WRITER}`,

@@ -51,9 +51,9 @@ export function deployMarker(key: DeployValueKey, options: { base64?: boolean } 
 }
 
 /** The marker of the deploy value called `name` (snake_case, as the plan names a secret); throws for an unknown name. */
-export function deployMarkerNamed(name: string): string {
+export function deployMarkerNamed(name: string, options: { base64?: boolean } = {}): string {
   byName(name);
-  return `@@deploy:${name}@@`;
+  return `@@deploy${options.base64 ? "-b64" : ""}:${name}@@`;
 }
 
 function byName(name: string): DeployValue {

@@ -29,8 +29,9 @@ export function renderHost(plan: Plan, host: PlannedHost): RenderedHost {
   const bootFiles = layers.flatMap((l) => l.files);
   // The host agent and its settings travel with every rollout, not in user_data (they would
   // take about 10 KB of its 32 KiB): the first rollout step, in the same deploy that creates
-  // the server, installs them (render/agent.ts).
-  return { host, files: [...bootFiles, ...agentFiles(plan, host, bootFiles)], cloudConfig: doc, userData: serializeCloudConfig(doc) };
+  // the server, installs them (render/agent.ts). So do the layers' rollout files.
+  const managed = [...bootFiles, ...layers.flatMap((l) => l.rolloutFiles ?? [])];
+  return { host, files: [...managed, ...agentFiles(plan, host, managed)], cloudConfig: doc, userData: serializeCloudConfig(doc) };
 }
 
 /** renderAll's check, as the README's rules table lists it. */

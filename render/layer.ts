@@ -26,6 +26,13 @@ export interface AptSourceWithKeyId {
 
 export interface Layer {
   readonly files: readonly HostFile[];
+  /**
+   * Files the host's first rollout writes instead of user_data (and every later rollout keeps):
+   * a large secret that would push user_data past Hetzner's 32 KiB, such as the receiver's TLS
+   * PEM. Whatever needs one must wait for it (a unit's ConditionPathExists=); its action starts it.
+   * @default - none
+   */
+  readonly rolloutFiles?: readonly HostFile[];
   /** Commands (argv arrays, no shell) run once at first boot, after files and packages. */
   readonly runcmd: readonly (readonly string[])[];
   readonly aptSources?: Readonly<Record<string, AptSource>>;

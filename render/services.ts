@@ -10,7 +10,7 @@
  * `<installRoot>/<name>/<sha256>/`, or refuses (installs nothing, exits 1, says why in the
  * unit's journal) and the service does not start.
  */
-import type { HostServicePlan, ServiceArtifactPlan, ServicesPlan } from "../plan/services.ts";
+import { INGRESS_TLS_CREDENTIAL, type HostServicePlan, type ServiceArtifactPlan, type ServicesPlan } from "../plan/services.ts";
 import { deployMarkerNamed } from "./deploy-values.ts";
 import { renderTemplate } from "./handlebars.ts";
 import { HARDENING, serviceHardening, unitSandbox, type UnitSandbox } from "./hardening.ts";
@@ -72,6 +72,8 @@ export interface ServiceUnit {
   readonly readOnlyPaths: readonly string[];
   /** `LoadCredential=` values: `<name>:<root-only file>`. */
   readonly loadCredentials: readonly string[];
+  /** `ConditionPathExists=` paths: credentials the first rollout delivers (the unit starts once they exist). */
+  readonly conditionPaths: readonly string[];
   /** The sandbox (render/hardening.ts): the parser's or the mail API's profile. */
   readonly sandbox: UnitSandbox;
 }
@@ -148,6 +150,7 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
     readWritePaths: a.readWritePaths.length > 0 ? [a.readWritePaths.map((p) => `-${p}`).join(" ")] : [],
     readOnlyPaths: a.readOnlyPaths.length > 0 ? [a.readOnlyPaths.map((p) => `-${p}`).join(" ")] : [],
     loadCredentials: a.credentials.map((c) => `${c.name}:${c.path}`),
+    conditionPaths: a.credentials.filter((c) => c.base64).map((c) => c.path),
     sandbox: unitSandbox(serviceHardening(host.service, host.listenHost), subnet),
   };
 }
@@ -201,6 +204,8 @@ function ingressEnvironment(services: ServicesPlan, hostName: string): Record<st
     INGRESS_PROXY_FROM: ingress.proxyFrom.join(","),
     INGRESS_HEALTH_HOST: "127.0.0.1",
     INGRESS_HEALTH_PORT: host.healthPort,
+    // STARTTLS: the one PEM (chain and key) for both; `%d` is systemd's credentials directory.
+    ...(ingress.tls ? { INGRESS_TLS_KEY_FILE: `%d/${INGRESS_TLS_CREDENTIAL.name}`, INGRESS_TLS_CERT_FILE: `%d/${INGRESS_TLS_CREDENTIAL.name}` } : {}),
   };
 }
 
@@ -214,7 +219,7 @@ function hostServices(services: ServicesPlan, hostName: string): HostServicePlan
 export function servicesLayer({ plan, host }: RenderContext): Layer {
   const layers = hostServices(plan.services, host.name).map((hostPlan) => serviceLayer(plan, host.name, hostPlan));
   if (layers.length === 0) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
-  return { files: layers.flatMap((l) => l.files), runcmd: layers.flatMap((l) => l.runcmd ?? []) };
+  return { files: layers.flatMap((l) => l.files), rolloutFiles: layers.flatMap((l) => l.rolloutFiles ?? []), runcmd: layers.flatMap((l) => l.runcmd ?? []) };
 }
 
 function serviceLayer(plan: RenderContext["plan"], hostName: string, hostPlan: HostServicePlan): Layer {
@@ -241,8 +246,13 @@ function serviceLayer(plan: RenderContext["plan"], hostName: string, hostPlan: H
       hostFile(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), { permissions: "0755", action: restart(a.installUnit) }),
       hostFile(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install), { action: restart(a.installUnit) }),
       hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, hostName, hostPlan, sha256, plan.network.subnet)), { action: restart(a.unit) }),
-      ...a.credentials.map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
+      ...a.credentials.filter((c) => !c.base64).map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
     ],
+    // A PEM (up to 6 KiB, 8 KiB in base64) does not fit the app hosts' user_data beside the rest:
+    // the first rollout writes it and starts the unit, which waits for it (ConditionPathExists=).
+    rolloutFiles: a.credentials
+      .filter((c) => c.base64)
+      .map((c) => hostFile(c.path, deployMarkerNamed(c.secret, { base64: true }), { permissions: "0600", encoding: "b64", action: restart(a.unit) })),
     runcmd: [
       ["systemd-sysusers", sysusers],
       ["systemctl", "daemon-reload"],

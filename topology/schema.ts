@@ -241,7 +241,7 @@ export const TOPOLOGY_SCHEMA = {
             tls: {
               type: "boolean",
               default: R.lb.tls,
-              description: "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, and redirect 80 to 443.",
+              description: "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, and redirect 80 to 443. With `mail.ingress`, the SMTP receivers offer STARTTLS with the same PEM (docs/mail.md).",
             },
             ...roleCommon("lb", R.lb),
           },

@@ -4,6 +4,7 @@
  * shutdown, and the envelope reaching the parser's document. The built entry is checked too.
  */
 import { execFileSync, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rename as fsRename } from "node:fs/promises";
 import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createIngressHealthServer } from "../../services/ingress/health.ts";
 import { createIngressServer, type IngressServer, type IngressServerOptions } from "../../services/ingress/server.ts";
 import { MAX_SPOOL_NAME_BYTES, nodeSpoolFs, spoolFileName } from "../../services/ingress/spool-writer.ts";
+import { loadIngressConfig } from "../../services/ingress/config.ts";
 import { ENVELOPE_PREFIX, splitEnvelope } from "../../services/parser/envelope.ts";
 import { parseMessage, sha256Hex } from "../../services/parser/parse-message.ts";
 import { Spool } from "../../services/parser/spool.ts";
@@ -553,13 +555,18 @@ describe("SMTP ingress with STARTTLS", () => {
     await cleanup?.();
   });
 
-  it("GIVEN a key and certificate WHEN EHLO is answered THEN STARTTLS is offered, the upgrade works and mail is taken over TLS", async (ctx) => {
+  it("GIVEN the entry's one PEM (chain and key) as both key and certificate, as a deploy hands it over WHEN EHLO is answered THEN STARTTLS is offered, the upgrade works and mail is taken over TLS", async (ctx) => {
     if (!pems) {
       // openssl (the CLI) makes the test certificate; node:crypto cannot make X.509 certificates.
       ctx.skip("openssl is not installed: no certificate for the STARTTLS test");
       return;
     }
-    server = createIngressServer({ spoolDir: join(dir, "spool"), domains: [DOMAIN], hostName: "mx1.test", tls: pems, log: () => undefined });
+    // haproxy's format, which `tls_certificate_pem` holds: the certificate chain, then the key.
+    // The unit points INGRESS_TLS_KEY_FILE and INGRESS_TLS_CERT_FILE at the same credential.
+    const combined = join(dir, "entry.pem");
+    writeFileSync(combined, `${pems.cert}${pems.key}`);
+    const cfg = loadIngressConfig({ INGRESS_DOMAINS: DOMAIN, INGRESS_TLS_KEY_FILE: combined, INGRESS_TLS_CERT_FILE: combined });
+    server = createIngressServer({ spoolDir: join(dir, "spool"), domains: [DOMAIN], hostName: "mx1.test", tls: cfg.tls!, log: () => undefined });
     const { port } = await server.listen(0, "127.0.0.1");
     const c = await RawSmtp.open(port);
     try {

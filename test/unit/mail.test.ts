@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { buildPlan } from "../../plan/plan.ts";
 import { INGRESS_PORT } from "../../plan/catalog.ts";
+import { rolloutBundle } from "../../constructs/rollout.ts";
 import { renderHost } from "../../render/host.ts";
 import { USER_DATA_LIMIT_BYTES } from "../../render/cloud-config.ts";
 import { worstCaseLength } from "../../render/deploy-values.ts";
@@ -46,6 +47,32 @@ describe("mail ingress", () => {
     expect(unit).toMatch(/^ReadOnlyPaths=-\/srv\/shared\/spool\/cur -\/srv\/shared\/spool\/quarantine$/m);
     expect(file(plan, "parser-1", "/etc/systemd/system/bulwark-ingress.service")).toBeUndefined();
     for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+  });
+
+  it("GIVEN the ingress and roles.lb.tls on WHEN rendered THEN each receiver gets the entry's PEM as a credential and offers STARTTLS with it; without tls it gets neither", () => {
+    const plan = planOf({ ...ON, roles: { lb: { tls: true } } });
+    expect(plan.services.ingress!.tls).toBe(true);
+    const unit = file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
+    expect(unit).toMatch(/^LoadCredential=tls-pem:\/etc\/bulwark\/ingress-tls\.pem$/m);
+    expect(unit).toContain("INGRESS_TLS_KEY_FILE=%d/tls-pem");
+    expect(unit).toContain("INGRESS_TLS_CERT_FILE=%d/tls-pem");
+    const app = renderHost(plan, plan.hosts.find((h) => h.name === "app-1")!);
+    const pem = app.files.find((f) => f.path === "/etc/bulwark/ingress-tls.pem")!;
+    expect(pem).toMatchObject({ permissions: "0600", encoding: "b64", content: "@@deploy-b64:tls_certificate_pem@@", action: { kind: "restart", unit: "bulwark-ingress.service" } });
+    // Not in user_data (it would not fit): the first rollout writes it, and the unit waits for it.
+    expect(app.userData).not.toContain("tls_certificate_pem");
+    expect(unit).toMatch(/^ConditionPathExists=\/etc\/bulwark\/ingress-tls\.pem$/m);
+    expect(rolloutBundle(plan, app).files).toContainEqual(expect.objectContaining({ path: "/etc/bulwark/ingress-tls.pem", encoding: "b64" }));
+    // The same certificate the lbs serve on 443, from the same variable.
+    expect(renderHost(plan, plan.hosts.find((h) => h.name === "lb-1")!).files.some((f) => f.content === pem.content)).toBe(true);
+    expect(renderHost(plan, plan.hosts.find((h) => h.name === "parser-1")!).files.some((f) => f.content.includes("tls_certificate_pem"))).toBe(false);
+    for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+
+    const plain = planOf(ON);
+    expect(plain.services.ingress!.tls).toBe(false);
+    const plainUnit = file(plain, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
+    expect(plainUnit).not.toMatch(/LoadCredential|INGRESS_TLS|ConditionPathExists/);
+    expect(file(plain, "app-1", "/etc/bulwark/ingress-tls.pem")).toBeUndefined();
   });
 
   it("GIVEN the ingress on WHEN haproxy is rendered THEN :25 is a TCP frontend balancing to every receiver with send-proxy and an SMTP check", () => {
