@@ -145,7 +145,12 @@ export function planStorage(t: Topology, hosts: readonly PlannedHost[]): Storage
     peers: servers.map((h) => ({ host: h.name, address: h.privateIp })),
     options: [
       { key: "cluster.quorum-type", value: "auto", why: "client quorum: a write needs a majority of each replica set (the arbiter counts), so two sides of a partition cannot both write" },
-      { key: "cluster.server-quorum-type", value: "server", why: "server quorum: a glusterd cut off from the pool's majority stops its bricks, so no volume change and no write lands on a minority" },
+      {
+        key: "cluster.server-quorum-type",
+        value: "none",
+        why:
+          "no server quorum: client quorum already keeps writes off a minority (replica 3), and a glusterd that stops its brick on a cut restarts it on a new port, where glusterfs 11.1 clients kept retrying the old port and never came back (the stack lab caught it; gluster issue 4274); volume changes need every peer connected anyway",
+      },
       { key: "network.ping-timeout", value: String(PING_TIMEOUT_S), why: "a dead server is given up after 5 s instead of 42 s (see PING_TIMEOUT_S)" },
       { key: "client.tcp-user-timeout", value: String(TCP_USER_TIMEOUT_S), why: "a client gives up connecting to an unreachable server after 3 s, so a mount does not wait AFR's 10 s for it (see TCP_USER_TIMEOUT_S)" },
       { key: "auth.allow", value: allowedClients.join(","), why: "only the app and parser hosts may mount; the servers' own daemons authenticate by the volume's internal login" },

@@ -50,7 +50,7 @@ describe("storage plan", () => {
     const clientIps = plan.hosts.filter((h) => h.role === "app" || h.role === "parser").map((h) => h.privateIp);
     expect(options).toEqual({
       "cluster.quorum-type": "auto",
-      "cluster.server-quorum-type": "server",
+      "cluster.server-quorum-type": "none",
       "network.ping-timeout": "5",
       "client.tcp-user-timeout": "3",
       "auth.allow": clientIps.join(","),

@@ -99,7 +99,7 @@ esac
     const r = run();
     expect(r.status, r.out).toBe(0);
     expect(r.calls).toEqual([]);
-    expect(r.out).toMatch(/no server quorum \(1 of 3 connected\)/);
+    expect(r.out).toMatch(/no majority of the pool \(1 of 3 connected\)/);
   });
 
   it("GIVEN a brick that stays offline WHEN the watchdog runs THEN it exits 1 so the next run tries again", () => {
