@@ -36,6 +36,8 @@ export class LabHost {
     /** The container's PID 1 (systemd), as the machine sees it. */
     readonly leader: number,
     readonly logPath: string,
+    /** Its cgroups (one per hierarchy): the v2 one has the freezer. */
+    private readonly cgroups: readonly string[],
   ) {}
 
   static async boot(run: LabRun, options: LabHostOptions): Promise<LabHost> {
@@ -85,7 +87,9 @@ export class LabHost {
     );
     run.defer(`container ${options.name}`, () => run.stop(child, 15_000));
     const leader = await run.waitFor(`${options.name}'s systemd to start`, () => findSystemd(child.pid!), 30_000, 50);
-    return new LabHost(run, options.name, child, leader, logPath);
+    const host = new LabHost(run, options.name, child, leader, logPath, cgroups);
+    run.defer(`thaw ${options.name}`, () => host.freeze(false));
+    return host;
   }
 
   /** Runs a command inside the container (all its namespaces). */
@@ -114,6 +118,20 @@ export class LabHost {
   /** Shuts the container down (SIGTERM to nspawn asks systemd inside to power off). */
   async shutdown(graceMs = 15_000): Promise<void> {
     await this.run.stop(this.nspawn, graceMs);
+  }
+
+  /**
+   * Freezes every process of the container (the cgroup v2 freezer: they stop where they are, as
+   * on a hung server, and keep their sockets), or thaws them. Nothing can run inside it meanwhile:
+   * do not exec into a frozen host.
+   */
+  freeze(frozen: boolean): void {
+    const v2 = this.cgroups.map((c) => join(c, "cgroup.freeze")).filter((f) => existsSync(f));
+    if (v2.length === 0) {
+      if (frozen) throw new Error(`lab: no cgroup v2 freezer for ${this.name} (${this.cgroups.join(", ")}); the hard-loss drill needs cgroup.freeze`);
+      return;
+    }
+    for (const f of v2) writeFileSync(f, frozen ? "1" : "0");
   }
 
   get running(): boolean {

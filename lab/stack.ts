@@ -54,6 +54,8 @@ import { contentKey, spoolAccess, type BatchAudit } from "./spool.ts";
 import { startWriter, type Writer, type WriterRecord } from "./storage-writer.ts";
 
 const execFileP = promisify(execFile);
+/** The nftables table of a partition drill (lab-owned, beside the host firewall's own table). */
+const PARTITION_TABLE = "bulwark_lab_partition";
 export const CLIENT_INTERVAL_MS = 20;
 export const CLIENT_TIMEOUT_MS = 1000;
 /** The hosts this lab boots: every role but Mongo (no MongoDB here: the services use the fs store). */
@@ -86,6 +88,8 @@ interface Node {
   readonly hostKey: { readonly private: string; readonly public: string };
   /** Its link to the private bridge (cut to make it unreachable). */
   readonly privateLink: Link;
+  /** An lb's link to the public bridge. */
+  readonly publicLink?: Link;
   host?: LabHost;
 }
 
@@ -113,6 +117,14 @@ export interface ScenarioResult {
   readonly note?: string;
 }
 
+export interface StackOptions {
+  /**
+   * Turns the SMTP receiver on (topology `mail.ingress`) for these domains.
+   * @default undefined - off, as in the seed topology
+   */
+  readonly ingressDomains?: readonly string[];
+}
+
 /** What the rendered files of a host get in a lab-only edit (a template edit, as a user would make one). */
 export type RenderedTweak = (r: RenderedHost) => RenderedHost;
 
@@ -135,10 +147,15 @@ export class LabStack {
     private readonly artifactDir: string,
     private readonly adminPublicKey: string,
     private readonly root: string,
+    private readonly options: StackOptions,
+    /** The internet-side namespace the client (and the stack lab's SMTP sender) run in. */
+    readonly clientNs: string,
+    /** The mail API token, in a file (0600) the client and the sender read. */
+    readonly tokenFile: string,
   ) {}
 
-  static async start(run: LabRun): Promise<LabStack> {
-    const dir = mkdtempSync(join(tmpdir(), `${run.prefix}-rollout-`));
+  static async start(run: LabRun, options: StackOptions = {}): Promise<LabStack> {
+    const dir = mkdtempSync(join(tmpdir(), `${run.prefix}-stack-`));
     run.defer("the lab's files", () => rmSync(dir, { recursive: true, force: true }));
     const overrides = labOverrides();
 
@@ -148,8 +165,8 @@ export class LabStack {
     const adminPublicKey = readFileSync(`${adminKeyFile}.pub`, "utf8").trim();
     const artifactDir = join(dir, "artifacts");
     mkdirSync(artifactDir);
-    for (const f of ["mail-api.tar.gz", "parser.tar.gz"]) copyFileSync(join(DIST_SERVICES, f), join(artifactDir, f));
-    const plan = labStackPlan(adminPublicKey, overrides, [LAB_PUBLIC.clientSubnet, `${DEPLOYER_OFFSET_ADDRESS}/32`]);
+    for (const f of ["mail-api.tar.gz", "parser.tar.gz", "ingress.tar.gz"]) copyFileSync(join(DIST_SERVICES, f), join(artifactDir, f));
+    const plan = labStackPlan(adminPublicKey, overrides, [LAB_PUBLIC.clientSubnet, `${DEPLOYER_OFFSET_ADDRESS}/32`], options);
 
     const root = await ensureRootfs(run, imagePackages(["lb", "app", "parser", "storage"], NOT_IN_DEBIAN));
     const net = await LabNetwork.create(run);
@@ -166,8 +183,9 @@ export class LabStack {
       const lbIndex = plan.lb.hosts.indexOf(name);
       const publicIp = lbIndex >= 0 ? LAB_PUBLIC.lb(lbIndex + 1) : undefined;
       let privateLink: Link;
+      let publicLink: Link | undefined;
       if (publicIp) {
-        await net.connect(ns, "brpub", "pub0", `${publicIp}/24`);
+        publicLink = await net.connect(ns, "brpub", "pub0", `${publicIp}/24`);
         privateLink = await net.connect(ns, "brpriv", "priv0", `${h.privateIp}/24`);
         await net.ip(ns, ["route", "add", "default", "via", LAB_PUBLIC.router]);
       } else {
@@ -192,6 +210,7 @@ export class LabStack {
         generation: 0,
         binds,
         privateLink,
+        ...(publicLink ? { publicLink } : {}),
         // Its own key, without a comment, as the tls provider makes it.
         hostKey: { private: hostKey, public: hostKeyPublic },
       });
@@ -207,14 +226,14 @@ export class LabStack {
     );
 
     const clientFile = join(dir, "client.csv");
-    const lab = new LabStack(run, net, dir, plan, nodes, overrides, adminKeyFile, deployer, clientFile, stateFile, artifactDir, adminPublicKey, root);
+    const tokenFile = join(dir, "api-token");
+    const lab = new LabStack(run, net, dir, plan, nodes, overrides, adminKeyFile, deployer, clientFile, stateFile, artifactDir, adminPublicKey, root, options, client, tokenFile);
     const t0 = Date.now();
     run.log(`boot: ${nodes.size} hosts from their rendered user-data (the Mongo hosts are not booted: the services use the fs store)`);
     await Promise.all([...nodes.values()].map((n) => lab.boot(n, t0)));
     await lab.volumeReady(VOLUME_TIMEOUT_MS);
     run.log(`storage: volume ${plan.storage.volume} started, every brick online, ${((Date.now() - t0) / 1000).toFixed(1)} s after boot`);
     await lab.processedLog();
-    const tokenFile = join(dir, "api-token");
     writeFileSync(tokenFile, `${overrides.deployValues[DEPLOY_VALUES.mailApiToken.name]!}\n`, { mode: 0o600 });
     // The client reads one document that exists, as a user would. (Until /healthz stopped listing
     // the store, the list endpoint's cost, O(documents) on the fs store over gluster, made every
@@ -292,7 +311,7 @@ export class LabStack {
 
   /** The plan again with other admin SSH ranges (every host's firewall changes), keeping `like`'s service builds. */
   withAdminRanges(like: Plan, ranges: readonly string[]): Plan {
-    const plan = labStackPlan(this.adminPublicKey, this.overrides, [...ranges, `${DEPLOYER_OFFSET_ADDRESS}/32`]);
+    const plan = labStackPlan(this.adminPublicKey, this.overrides, [...ranges, `${DEPLOYER_OFFSET_ADDRESS}/32`], this.options);
     return { ...plan, services: like.services, lb: like.lb, storage: like.storage };
   }
 
@@ -392,6 +411,154 @@ export class LabStack {
   /** Cuts (or restores) a host's private link: the deployer cannot reach it. */
   async setReachable(name: string, up: boolean): Promise<void> {
     await this.net.setLink(this.nodes.get(name)!.privateLink, up);
+  }
+
+  /** Cuts (or restores) every link of a host: the private one, and an lb's public one. */
+  async setLinks(name: string, up: boolean): Promise<void> {
+    const n = this.nodes.get(name)!;
+    await this.net.setLink(n.privateLink, up);
+    if (n.publicLink) await this.net.setLink(n.publicLink, up);
+  }
+
+  /**
+   * A hard loss (`true`): every link cut, then every process frozen, as a server that hangs and
+   * drops off the network; `false` thaws it and restores its links. Its peers see no FIN or RST:
+   * only timeouts tell them.
+   */
+  async setLost(name: string, lost: boolean): Promise<void> {
+    if (lost) {
+      await this.setLinks(name, false);
+      this.host(name).freeze(true);
+    } else {
+      this.host(name).freeze(false);
+      await this.setLinks(name, true);
+    }
+  }
+
+  /**
+   * A clean restart: the host powers off (systemd stops its units in order), then boots from the
+   * same user-data. The lab's root is volatile, so the host also comes back without its root disk
+   * (a stricter case than a reboot: cloud-init runs again, a storage server rejoins from its kept
+   * brick as after a replacement). Returns the boot's seconds until cloud-init finished.
+   */
+  async restart(name: string): Promise<number> {
+    const n = this.nodes.get(name)!;
+    await n.host!.shutdown();
+    // A container name (and cgroup) of its own, as a replacement gets: the stopped one's cgroup
+    // may still be going away. Its server id, and so its rollout step, stay the same.
+    n.generation++;
+    const t0 = Date.now();
+    await this.boot(n, t0);
+    return (Date.now() - t0) / 1000;
+  }
+
+  /**
+   * A partition (`on`): `side` cannot reach the other booted hosts, nor they it (nftables rules in
+   * each of `side`'s namespaces drop packets to and from the others' addresses, both lbs' public
+   * ones included); the router, the client and the emulator stay reachable from both sides.
+   */
+  async partition(side: readonly string[], on: boolean): Promise<void> {
+    const others = [...this.nodes.values()].filter((n) => !side.includes(n.name));
+    const addresses = others.flatMap((n) => [n.privateIp, ...(n.publicIp ? [n.publicIp] : [])]);
+    for (const name of side) {
+      const ns = this.nodes.get(name)!.ns;
+      if (!on) {
+        await this.net.inNs(ns, "nft", ["delete", "table", "inet", PARTITION_TABLE], { allowFail: true });
+        continue;
+      }
+      const file = join(this.dir, `partition-${name}.nft`);
+      writeFileSync(
+        file,
+        `table inet ${PARTITION_TABLE} {\n  set others { type ipv4_addr; elements = { ${addresses.join(", ")} } }\n` +
+          `  chain in { type filter hook input priority -300; policy accept; ip saddr @others drop }\n` +
+          `  chain out { type filter hook output priority -300; policy accept; ip daddr @others drop }\n}\n`,
+      );
+      this.run.defer(`partition rules of ${name}`, () => this.net.inNs(ns, "nft", ["delete", "table", "inet", PARTITION_TABLE], { allowFail: true }).then(() => undefined));
+      await this.net.inNs(ns, "nft", ["-f", file]);
+    }
+  }
+
+  /**
+   * What keeps `name` from being back in service (empty when it is): an lb is MASTER or BACKUP
+   * with haproxy active and one MASTER holds the Floating IP; an app host's backends are UP in the
+   * MASTER's haproxy; a parser's unit is active and its /healthz answers; a storage server's
+   * peers are connected, every brick is online and nothing is left to heal.
+   */
+  async inService(name: string): Promise<string[]> {
+    const n = this.nodes.get(name)!;
+    if (!n.host?.running) return [`${name} is not running`];
+    const role = this.basePlan.hosts.find((h) => h.name === name)!.role;
+    const h = n.host;
+    const problems: string[] = [];
+    const active = async (unit: string) => (await h.exec("systemctl", ["is-active", unit], { allowFail: true })).trim() === "active";
+    if (role === "lb") {
+      const state = h.read("/run/bulwark/vrrp-state")?.trim();
+      if (state !== "MASTER" && state !== "BACKUP") problems.push(`keepalived is ${state ?? "not up"}`);
+      if (!(await active("haproxy.service"))) problems.push("haproxy is not active");
+      const master = this.master();
+      if (!master) problems.push("no MASTER");
+      else if (this.emulator().holder !== this.nodes.get(master)!.emulatorId) problems.push(`the Floating IP is not on the MASTER ${master}`);
+    } else if (role === "app") {
+      const master = this.master();
+      if (!master) return ["no MASTER lb to ask"];
+      const rows = await this.haproxyServers(master);
+      const mine = rows.filter((r) => r.server === name);
+      if (mine.length === 0) problems.push(`${master}'s haproxy lists no server ${name}`);
+      for (const r of mine) if (!r.status.startsWith("UP")) problems.push(`${r.backend}/${name} is ${r.status} in ${master}'s haproxy`);
+    } else if (role === "parser") {
+      const unit = this.basePlan.services.artifacts.parser.unit;
+      if (!(await active(unit))) problems.push(`${unit} is not active`);
+    } else if (role === "storage") {
+      const st = this.basePlan.storage;
+      const peer = st.servers.find((s) => s !== name && this.nodes.get(s)?.host?.running)!;
+      const on = this.host(peer);
+      const gl = (args: string[]) => on.exec("gluster", ["--mode=script", ...args], { allowFail: true, timeoutMs: 60_000 });
+      const online = ((await gl(["volume", "status", st.volume, "detail"])).match(/^Online\s*:\s*Y/gm) ?? []).length;
+      if (online < st.bricks.length) problems.push(`${online} of ${st.bricks.length} bricks online (as ${peer} sees it)`);
+      const connected = ((await h.exec("gluster", ["--mode=script", "peer", "status"], { allowFail: true, timeoutMs: 60_000 })).match(/Peer in Cluster \(Connected\)/g) ?? []).length;
+      if (connected < st.servers.length - 1) problems.push(`${name} sees ${connected} of ${st.servers.length - 1} peers connected`);
+      const heal = await gl(["volume", "heal", st.volume, "info", "summary"]);
+      const pending = [...heal.matchAll(/heal pending:\s*(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      const split = [...heal.matchAll(/split-brain:\s*(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      if ([...heal.matchAll(/heal pending:/g)].length < st.bricks.length) problems.push("heal info does not report every brick");
+      if (pending > 0) problems.push(`${pending} heal entries pending`);
+      if (split > 0) problems.push(`${split} entries in split-brain`);
+    }
+    return problems;
+  }
+
+  /** Every server row of `lb`'s haproxy (`show stat` on its admin socket): backend, server, status. */
+  async haproxyServers(lb: string): Promise<{ backend: string; server: string; status: string }[]> {
+    const py = "import socket\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\ns.connect('/run/haproxy/admin.sock')\ns.sendall(b'show stat\\n')\nb=b''\nwhile True:\n  c=s.recv(65536)\n  if not c: break\n  b+=c\nprint(b.decode())";
+    const out = await this.host(lb).exec("python3", ["-c", py], { allowFail: true, timeoutMs: 15_000 });
+    const lines = out.split("\n").filter((l) => l && !l.startsWith("#"));
+    return lines
+      .map((l) => l.split(","))
+      .filter((c) => c[1] !== "FRONTEND" && c[1] !== "BACKEND" && c.length > 17)
+      .map((c) => ({ backend: c[0]!, server: c[1]!, status: c[17]! }));
+  }
+
+  /** Private address of a booted host. */
+  privateIp(name: string): string {
+    return this.nodes.get(name)!.privateIp;
+  }
+
+  /** A file in the run's directory (removed at cleanup). */
+  file(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** What the client saw from `t0` (ms since the epoch) until `t1`. */
+  gets(t0: number, t1: number): { requests: number; failed_gets: number; longest_gap_ms: number; failed: { at_s: number; status: number; ms: number }[] } {
+    const records = this.records().filter((r) => r.t >= t0 && r.t <= t1);
+    const failed = records.filter((r) => !r.ok);
+    return {
+      requests: records.length,
+      failed_gets: failed.length,
+      longest_gap_ms: longestGap(records),
+      // When each failed, from t0, with its status (0: no answer within the client's timeout) and duration: the first 20.
+      failed: failed.slice(0, 20).map((r) => ({ at_s: round((r.t - t0) / 1000), status: r.status, ms: Math.round(r.ms) })),
+    };
   }
 
   /** Keeps a scenario's template edit in every later apply. */
@@ -632,8 +799,9 @@ function processedLogPath(plan: Plan, host: string): string {
 }
 
 /** The lab's plan: the seed with the run's admin key and ranges, the lab's overrides, the booted hosts' steps only. */
-function labStackPlan(adminPublicKey: string, overrides: LabOverrides, ranges: readonly string[]): Plan {
-  const topology = { ...SEED_TOPOLOGY, admin: { ...SEED_TOPOLOGY.admin, sshKeys: [{ name: "lab", publicKey: adminPublicKey }], sshSourceCidrs: [...ranges] } };
+function labStackPlan(adminPublicKey: string, overrides: LabOverrides, ranges: readonly string[], options: StackOptions): Plan {
+  const mail = options.ingressDomains ? { ...SEED_TOPOLOGY.mail, ingress: true, domains: [...options.ingressDomains] } : SEED_TOPOLOGY.mail;
+  const topology = { ...SEED_TOPOLOGY, mail, admin: { ...SEED_TOPOLOGY.admin, sshKeys: [{ name: "lab", publicKey: adminPublicKey }], sshSourceCidrs: [...ranges] } };
   const plan0 = labPlan(prepare({ kind: "object", topology }).plan, overrides);
   const plan = labServicesPlan(plan0, labArtifactBaseUrl(plan0));
   return {

@@ -17,6 +17,18 @@ export interface MessageTiming {
 
 const DOT = Buffer.from(".\r\n");
 
+/** A reply other than the one expected: its code tells a deferral (4xx) from a refusal (5xx). */
+export class SmtpReplyError extends Error {
+  constructor(
+    readonly step: string,
+    readonly code: number,
+    readonly lines: readonly string[],
+    expected: number,
+  ) {
+    super(`SMTP: ${step}: expected ${expected}, got ${code} ${lines.join(" / ")}`);
+  }
+}
+
 export class SmtpClient {
   private readonly parser = new SmtpReplyParser();
   private readonly replies: SmtpReply[] = [];
@@ -76,7 +88,7 @@ export class SmtpClient {
 
   private async expect(what: string, code: number): Promise<SmtpReply> {
     const r = await this.reply(what);
-    if (r.code !== code) throw new Error(`SMTP: ${what}: expected ${code}, got ${r.code} ${r.lines.join(" / ")}`);
+    if (r.code !== code) throw new SmtpReplyError(what, r.code, r.lines, code);
     return r;
   }
 

@@ -1,0 +1,50 @@
+/**
+ * `npm run lab:stack`: the stack lab (lab/stack-lab.ts): the 9 non-Mongo hosts lose each host in
+ * turn while GETs and SMTP deliveries flow through the Floating IP. Needs root, systemd-nspawn,
+ * debootstrap, nftables and ssh-keygen. Writes reports/stack.json; the last line is
+ * `RESULT stack {...}`. LAB_COUNTS=ci runs CI's reduced counts (one restart per role, the
+ * 3-minute cut only); the default is the issue's full counts.
+ */
+import { writeReport } from "../measure/report.ts";
+import { ACCEPTANCE_COUNTS, CI_COUNTS, runStackLab } from "../lab/stack-lab.ts";
+import { LabRun } from "../lab/run.ts";
+
+const mode = process.env["LAB_COUNTS"] ?? "full";
+if (mode !== "full" && mode !== "ci") {
+  console.error(`lab:stack: LAB_COUNTS is "${mode}"; use "full" (the default) or "ci"`);
+  process.exit(2);
+}
+const run = new LabRun("stack");
+let code = 0;
+try {
+  const report = await runStackLab(run, mode === "ci" ? CI_COUNTS : ACCEPTANCE_COUNTS);
+  writeReport("stack", report);
+  const allPass = Object.values(report.pass).every(Boolean);
+  code = allPass ? 0 : 1;
+  console.log(`lab:stack wrote reports/stack.json; requirements ${allPass ? "met" : "MISSED"}: ${JSON.stringify(report.pass)}`);
+  const t = report.totals;
+  console.log(
+    `RESULT stack ${JSON.stringify({
+      drills: report.drills.length,
+      messages: t.messages,
+      acknowledged: t.acknowledged,
+      lost: t.lost,
+      deferrals: t.deferrals,
+      acknowledged_twice: t.acknowledged_twice,
+      parsed_more_than_once: t.parsed_more_than_once,
+      max_failed_gets_non_lb: Math.max(0, ...report.table.filter((r) => !r.host!.startsWith("lb")).map((r) => r.failed_gets)),
+      max_lb_gap_ms: Math.max(0, ...report.table.filter((r) => r.host!.startsWith("lb")).map((r) => r.longest_gap_ms)),
+      long_cuts: report.long_cuts,
+      partition: report.partition,
+      seconds: report.conditions.seconds,
+      memory_used_mb: report.conditions.memory_used_mb,
+      pass: allPass,
+    })}`,
+  );
+} catch (err) {
+  console.error(`lab:stack failed: ${(err as Error).stack ?? String(err)}`);
+  code = 1;
+} finally {
+  await run.cleanup();
+}
+process.exit(code);

@@ -1,0 +1,49 @@
+/**
+ * The lab tier for the whole stack: the stack lab (lab/stack-lab.ts) at CI's counts (every host
+ * lost once and one restart per role; the 3-minute cut only: `npm run lab:stack` restarts every
+ * host and adds the 10-minute cut), its requirements asserted, and nothing of the run left
+ * behind. Needs root, systemd-nspawn, debootstrap, nftables and ssh-keygen.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeReport } from "../../measure/report.ts";
+import { CI_COUNTS, runStackLab } from "../../lab/stack-lab.ts";
+import { LabRun } from "../../lab/run.ts";
+import { labCgroups } from "../../lab/nspawn.ts";
+import { haveTool, needRoot } from "../support/tools.ts";
+
+const ready =
+  haveTool("systemd-nspawn", "systemd-container") &&
+  haveTool("debootstrap", "debootstrap") &&
+  haveTool("ip", "iproute2") &&
+  haveTool("nft", "nftables") &&
+  haveTool("ssh-keygen", "openssh-client") &&
+  needRoot("the stack lab (namespaces, containers)");
+
+describe.runIf(ready)("stack lab", () => {
+  const run = new LabRun("stack-test");
+  afterAll(async () => {
+    await run.cleanup();
+  }, 120_000);
+
+  it("GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits THEN no acknowledged message is lost and each host comes back by itself", async () => {
+    const report = await runStackLab(run, CI_COUNTS);
+    writeReport("stack", report);
+    for (const d of report.drills) {
+      expect.soft(d.smtp.lost, `${d.drill}: acknowledged messages lost`).toBe(0);
+      expect.soft(d.smtp.refused, `${d.drill}: messages refused (5xx)`).toBe(0);
+    }
+    expect.soft(report.totals.lost, "acknowledged messages never seen as a document").toBe(0);
+    expect(report.pass).toEqual(Object.fromEntries(Object.keys(report.pass).map((k) => [k, true])));
+  }, 50 * 60_000);
+
+  it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
+    await run.cleanup();
+    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
+    const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
+    const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
+    expect({ namespaces, processes, files, cgroups: labCgroups(run.prefix) }).toEqual({ namespaces: [], processes: [], files: [], cgroups: [] });
+  }, 120_000);
+});
