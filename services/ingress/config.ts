@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { INGRESS_DEFAULTS, normalizeDomain, type IngressTls } from "./server.ts";
+import { envInt, envList, envStr, type Env } from "../env.ts";
 
 /** Ingress configuration, from environment variables (services/ingress/README.md lists them). */
 export interface IngressConfig {
@@ -25,7 +26,6 @@ export interface IngressConfig {
   healthHost: string;
 }
 
-type Env = Record<string, string | undefined>;
 
 /** Defaults, also documented in services/ingress/README.md. */
 export const INGRESS_ENV_DEFAULTS = {
@@ -42,24 +42,8 @@ export const INGRESS_ENV_DEFAULTS = {
   INGRESS_FILE_MODE: "0640",
 } as const;
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return def;
-  const v = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new Error(`${name}=${JSON.stringify(raw)} is invalid: set an integer between ${min} and ${max} (default ${def})`);
-  }
-  return v;
-}
 
-function str(env: Env, name: string, def: string): string {
-  const raw = env[name];
-  return raw === undefined || raw === "" ? def : raw;
-}
 
-function list(env: Env, name: string): string[] {
-  return (env[name] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
 
 function pem(env: Env, name: string): string {
   const file = env[name]!;
@@ -80,7 +64,7 @@ function pem(env: Env, name: string): string {
 /** Reads and validates the ingress configuration. Throws naming the variable, the value and the fix. */
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
   const d = INGRESS_ENV_DEFAULTS;
-  const rawDomains = list(env, "INGRESS_DOMAINS");
+  const rawDomains = envList(env, "INGRESS_DOMAINS");
   if (rawDomains.length === 0) {
     throw new Error(
       `INGRESS_DOMAINS=${JSON.stringify(env.INGRESS_DOMAINS ?? "")} is invalid: list the recipient domains to accept, ` +
@@ -92,7 +76,7 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
     if (n === null) throw new Error(`INGRESS_DOMAINS: ${JSON.stringify(dom)} is not a domain name: use names like example.com, comma-separated`);
     return n;
   });
-  const useProxy = list(env, "INGRESS_PROXY_FROM");
+  const useProxy = envList(env, "INGRESS_PROXY_FROM");
   for (const a of useProxy) {
     if (isIP(a) === 0) {
       throw new Error(
@@ -108,37 +92,37 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
         "set both (STARTTLS) or neither (no STARTTLS)",
     );
   }
-  const rawMode = str(env, "INGRESS_FILE_MODE", d.INGRESS_FILE_MODE);
+  const rawMode = envStr(env, "INGRESS_FILE_MODE", d.INGRESS_FILE_MODE);
   if (!/^0?[0-7]{3}$/.test(rawMode) || (parseInt(rawMode, 8) & 0o400) === 0) {
     throw new Error(
       `INGRESS_FILE_MODE=${JSON.stringify(rawMode)} is invalid: use an octal mode the owner can read, e.g. 0640 (default ${d.INGRESS_FILE_MODE})`,
     );
   }
-  const hostName = str(env, "INGRESS_HOST_NAME", hostname());
+  const hostName = envStr(env, "INGRESS_HOST_NAME", hostname());
   if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(hostName)) {
     throw new Error(
       `INGRESS_HOST_NAME=${JSON.stringify(hostName)} is invalid: use a host name of letters, digits, '.' and '-' (it is sent in the banner)`,
     );
   }
-  const listenHost = str(env, "INGRESS_LISTEN_HOST", d.INGRESS_LISTEN_HOST);
+  const listenHost = envStr(env, "INGRESS_LISTEN_HOST", d.INGRESS_LISTEN_HOST);
   const healthPortRaw = env.INGRESS_HEALTH_PORT;
   return {
     listenHost,
-    listenPort: int(env, "INGRESS_LISTEN_PORT", d.INGRESS_LISTEN_PORT, 0, 65535),
-    spoolDir: str(env, "INGRESS_SPOOL_DIR", d.INGRESS_SPOOL_DIR),
+    listenPort: envInt(env, "INGRESS_LISTEN_PORT", d.INGRESS_LISTEN_PORT, 0, 65535),
+    spoolDir: envStr(env, "INGRESS_SPOOL_DIR", d.INGRESS_SPOOL_DIR),
     domains,
     hostName,
-    maxMessageBytes: int(env, "INGRESS_MAX_MESSAGE_BYTES", d.INGRESS_MAX_MESSAGE_BYTES, 1024, 1024 * 1024 * 1024),
-    maxRecipients: int(env, "INGRESS_MAX_RECIPIENTS", d.INGRESS_MAX_RECIPIENTS, 1, 1000),
-    maxClients: int(env, "INGRESS_MAX_CLIENTS", d.INGRESS_MAX_CLIENTS, 1, 100_000),
-    maxUnauthenticatedCommands: int(env, "INGRESS_MAX_UNAUTHENTICATED_COMMANDS", d.INGRESS_MAX_UNAUTHENTICATED_COMMANDS, 1, 1000),
-    socketTimeoutMs: int(env, "INGRESS_SOCKET_TIMEOUT_MS", d.INGRESS_SOCKET_TIMEOUT_MS, 1000, 3_600_000),
-    shutdownGraceMs: int(env, "INGRESS_SHUTDOWN_GRACE_MS", d.INGRESS_SHUTDOWN_GRACE_MS, 1, 600_000),
-    writeTimeoutMs: int(env, "INGRESS_WRITE_TIMEOUT_MS", d.INGRESS_WRITE_TIMEOUT_MS, 100, 600_000),
+    maxMessageBytes: envInt(env, "INGRESS_MAX_MESSAGE_BYTES", d.INGRESS_MAX_MESSAGE_BYTES, 1024, 1024 * 1024 * 1024),
+    maxRecipients: envInt(env, "INGRESS_MAX_RECIPIENTS", d.INGRESS_MAX_RECIPIENTS, 1, 1000),
+    maxClients: envInt(env, "INGRESS_MAX_CLIENTS", d.INGRESS_MAX_CLIENTS, 1, 100_000),
+    maxUnauthenticatedCommands: envInt(env, "INGRESS_MAX_UNAUTHENTICATED_COMMANDS", d.INGRESS_MAX_UNAUTHENTICATED_COMMANDS, 1, 1000),
+    socketTimeoutMs: envInt(env, "INGRESS_SOCKET_TIMEOUT_MS", d.INGRESS_SOCKET_TIMEOUT_MS, 1000, 3_600_000),
+    shutdownGraceMs: envInt(env, "INGRESS_SHUTDOWN_GRACE_MS", d.INGRESS_SHUTDOWN_GRACE_MS, 1, 600_000),
+    writeTimeoutMs: envInt(env, "INGRESS_WRITE_TIMEOUT_MS", d.INGRESS_WRITE_TIMEOUT_MS, 100, 600_000),
     fileMode: parseInt(rawMode, 8),
     useProxy,
     tls: keyFile && certFile ? { key: pem(env, "INGRESS_TLS_KEY_FILE"), cert: pem(env, "INGRESS_TLS_CERT_FILE") } : undefined,
-    healthPort: healthPortRaw === undefined || healthPortRaw === "" ? undefined : int(env, "INGRESS_HEALTH_PORT", 0, 0, 65535),
-    healthHost: str(env, "INGRESS_HEALTH_HOST", listenHost),
+    healthPort: healthPortRaw === undefined || healthPortRaw === "" ? undefined : envInt(env, "INGRESS_HEALTH_PORT", 0, 0, 65535),
+    healthHost: envStr(env, "INGRESS_HEALTH_HOST", listenHost),
   };
 }

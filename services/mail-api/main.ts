@@ -7,25 +7,23 @@
  * required). SIGTERM closes the server and exits 0.
  */
 import { hostname } from "node:os";
+import { envInt, envStr } from "../env.ts";
 import { openStore, parseStoreKind } from "../store/factory.ts";
 import { readApiToken } from "./auth.ts";
 import { createMailApi } from "./server.ts";
 
 async function main(): Promise<void> {
   const env = process.env;
-  const port = Number(env.MAILAPI_LISTEN_PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`MAILAPI_LISTEN_PORT=${JSON.stringify(env.MAILAPI_LISTEN_PORT)} is invalid: use 0-65535`);
-  }
+  const port = envInt(env, "MAILAPI_LISTEN_PORT", 8080, 0, 65535);
   const apiToken = readApiToken(env);
   const store = await openStore({
-    kind: parseStoreKind(env.MAILAPI_STORE_KIND || "fs", "MAILAPI_STORE_KIND"),
-    dir: env.MAILAPI_STORE_DIR || "/mnt/gluster/bulwark/store",
-    mongoUrl: env.BULWARK_MONGO_URL || "mongodb://127.0.0.1:27017",
+    kind: parseStoreKind(envStr(env, "MAILAPI_STORE_KIND", "fs"), "MAILAPI_STORE_KIND"),
+    dir: envStr(env, "MAILAPI_STORE_DIR", "/mnt/gluster/bulwark/store"),
+    mongoUrl: envStr(env, "BULWARK_MONGO_URL", "mongodb://127.0.0.1:27017"),
   });
-  const hostName = env.MAILAPI_HOST_NAME || hostname();
-  const server = createMailApi({ store, staticDir: env.MAILAPI_STATIC_DIR || "/srv/bulwark/static", hostName, apiToken, ...(env.MAILAPI_DRAIN_FILE ? { drainFile: env.MAILAPI_DRAIN_FILE } : {}) });
-  const host = env.MAILAPI_LISTEN_HOST || "127.0.0.1";
+  const hostName = envStr(env, "MAILAPI_HOST_NAME", hostname());
+  const server = createMailApi({ store, staticDir: envStr(env, "MAILAPI_STATIC_DIR", "/srv/bulwark/static"), hostName, apiToken, ...(env.MAILAPI_DRAIN_FILE ? { drainFile: env.MAILAPI_DRAIN_FILE } : {}) });
+  const host = envStr(env, "MAILAPI_LISTEN_HOST", "127.0.0.1");
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());

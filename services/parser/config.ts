@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { parseStoreKind, type StoreConfig } from "../store/factory.ts";
+import { envInt, envStr, type Env } from "../env.ts";
 
 /** Parser configuration, from environment variables (see README for defaults). */
 export interface ParserConfig {
@@ -19,22 +20,8 @@ export interface ParserConfig {
   processedLog: string | undefined;
 }
 
-type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return def;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new Error(`${name}=${JSON.stringify(raw)} is invalid: set an integer between ${min} and ${max} (default ${def})`);
-  }
-  return v;
-}
 
-function str(env: Env, name: string, def: string): string {
-  const raw = env[name];
-  return raw === undefined || raw === "" ? def : raw;
-}
 
 /** Defaults, also documented in services/parser/README.md. */
 export const PARSER_DEFAULTS = {
@@ -58,23 +45,23 @@ export const PARSER_DEFAULTS = {
 export function loadParserConfig(env: Env = process.env): ParserConfig {
   const d = PARSER_DEFAULTS;
   return {
-    spoolDir: str(env, "PARSER_SPOOL_DIR", d.PARSER_SPOOL_DIR),
+    spoolDir: envStr(env, "PARSER_SPOOL_DIR", d.PARSER_SPOOL_DIR),
     sentinel: env.PARSER_SPOOL_SENTINEL || undefined,
     store: {
-      kind: parseStoreKind(str(env, "PARSER_STORE_KIND", d.PARSER_STORE_KIND), "PARSER_STORE_KIND"),
-      dir: str(env, "PARSER_STORE_DIR", d.PARSER_STORE_DIR),
-      mongoUrl: str(env, "BULWARK_MONGO_URL", d.BULWARK_MONGO_URL),
+      kind: parseStoreKind(envStr(env, "PARSER_STORE_KIND", d.PARSER_STORE_KIND), "PARSER_STORE_KIND"),
+      dir: envStr(env, "PARSER_STORE_DIR", d.PARSER_STORE_DIR),
+      mongoUrl: envStr(env, "BULWARK_MONGO_URL", d.BULWARK_MONGO_URL),
     },
-    threads: int(env, "PARSER_THREADS", d.PARSER_THREADS, 1, 64),
-    timeoutMs: int(env, "PARSER_TIMEOUT_MS", d.PARSER_TIMEOUT_MS, 50, 600_000),
-    maxMessageBytes: int(env, "PARSER_MAX_MESSAGE_BYTES", d.PARSER_MAX_MESSAGE_BYTES, 1024, 1024 * 1024 * 1024),
-    heapMb: int(env, "PARSER_HEAP_MB", d.PARSER_HEAP_MB, 16, 16384),
-    leaseMs: int(env, "PARSER_LEASE_SECONDS", d.PARSER_LEASE_SECONDS, 1, 86_400) * 1000,
-    listenHost: str(env, "PARSER_LISTEN_HOST", d.PARSER_LISTEN_HOST),
-    listenPort: int(env, "PARSER_LISTEN_PORT", d.PARSER_LISTEN_PORT, 0, 65535),
-    hostId: str(env, "PARSER_HOST_ID", hostname().replace(/[^A-Za-z0-9._-]/g, "-")),
-    shutdownGraceMs: int(env, "PARSER_SHUTDOWN_GRACE_MS", d.PARSER_SHUTDOWN_GRACE_MS, 0, 600_000),
-    pollMs: int(env, "PARSER_POLL_MS", d.PARSER_POLL_MS, 10, 60_000),
+    threads: envInt(env, "PARSER_THREADS", d.PARSER_THREADS, 1, 64),
+    timeoutMs: envInt(env, "PARSER_TIMEOUT_MS", d.PARSER_TIMEOUT_MS, 50, 600_000),
+    maxMessageBytes: envInt(env, "PARSER_MAX_MESSAGE_BYTES", d.PARSER_MAX_MESSAGE_BYTES, 1024, 1024 * 1024 * 1024),
+    heapMb: envInt(env, "PARSER_HEAP_MB", d.PARSER_HEAP_MB, 16, 16384),
+    leaseMs: envInt(env, "PARSER_LEASE_SECONDS", d.PARSER_LEASE_SECONDS, 1, 86_400) * 1000,
+    listenHost: envStr(env, "PARSER_LISTEN_HOST", d.PARSER_LISTEN_HOST),
+    listenPort: envInt(env, "PARSER_LISTEN_PORT", d.PARSER_LISTEN_PORT, 0, 65535),
+    hostId: envStr(env, "PARSER_HOST_ID", hostname().replace(/[^A-Za-z0-9._-]/g, "-")),
+    shutdownGraceMs: envInt(env, "PARSER_SHUTDOWN_GRACE_MS", d.PARSER_SHUTDOWN_GRACE_MS, 0, 600_000),
+    pollMs: envInt(env, "PARSER_POLL_MS", d.PARSER_POLL_MS, 10, 60_000),
     processedLog: env.PARSER_PROCESSED_LOG || undefined,
   };
 }
