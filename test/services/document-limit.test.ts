@@ -13,7 +13,7 @@ import { FsAttachmentStore, FsDocumentStore } from "../../services/store/fs-stor
 import { MONGO_MAX_DOCUMENT_BYTES, MongoDocumentStore, type MongoMessageRecord } from "../../services/store/mongo-store.ts";
 import { DocumentTooLargeError, type MessageStore } from "../../services/store/types.ts";
 import { RecordingCollection } from "./fixtures/recording-collection.ts";
-import { buildWorkers, cleanMessage, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
+import { buildWorkers, cleanMessage, fsParserService, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 
 /**
  * A message with `n` recipients ("a@b", 100 to a folded line) and one attachment: small mail
@@ -135,20 +135,7 @@ describe("parser service: documents over the store's limit", () => {
     await makeSpool(join(root, "spool"), { "big-rcpt": big, "clean-0": cleanMessage(600), "clean-1": cleanMessage(601) });
     const documents = new FsDocumentStore(storeDir, 8 * 1024);
     const store: MessageStore = { documents, attachments: new FsAttachmentStore(storeDir), close: async () => undefined };
-    const service = new ParserService({
-      spoolDir: join(root, "spool"),
-      hostId: "dl2",
-      leaseMs: 60_000,
-      maxMessageBytes: 1024 * 1024,
-      threads: 2,
-      timeoutMs: 10_000,
-      heapMb: 64,
-      workerFile: prodWorker,
-      store,
-      attachmentsRoot: storeDir,
-      documentsRoot: storeDir,
-      pollMs: 20,
-    });
+    const service = fsParserService(root, { workerFile: prodWorker, hostId: "dl2", leaseMs: 60_000, maxMessageBytes: 1024 * 1024, timeoutMs: 10_000, store, documentsRoot: storeDir });
     await service.start();
     try {
       await waitFor("spool drained", async () => (await ls(join(root, "spool", "new"))).length === 0 && (await ls(join(root, "spool", "cur"))).length === 0 && service.metrics.processed.get() === 2);

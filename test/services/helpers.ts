@@ -7,6 +7,8 @@ import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleEsm } from "../../services/build.ts";
+import { ParserService, type ParserServiceOptions } from "../../services/parser/service.ts";
+import { createFsStore } from "../../services/store/fs-store.ts";
 
 /** Creates a temp dir; returns it with a cleanup function. */
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -72,4 +74,25 @@ export async function waitFor(what: string, cond: () => Promise<boolean> | boole
 /** Files in a directory (empty if missing). */
 export async function ls(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).sort();
+}
+
+/**
+ * A parser service over `<root>/spool` and an fs store in `<root>/store` (attachments written
+ * there by the workers), with the tests' usual settings; `opts` overrides any of them.
+ */
+export function fsParserService(root: string, opts: Partial<ParserServiceOptions> & Pick<ParserServiceOptions, "workerFile">): ParserService {
+  const store = join(root, "store");
+  return new ParserService({
+    spoolDir: join(root, "spool"),
+    hostId: "test1",
+    leaseMs: 30_000,
+    maxMessageBytes: 64 * 1024,
+    threads: 2,
+    timeoutMs: 5_000,
+    heapMb: 64,
+    store: createFsStore(store),
+    attachmentsRoot: store,
+    pollMs: 20,
+    ...opts,
+  });
 }

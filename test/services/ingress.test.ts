@@ -6,9 +6,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rename as fsRename } from "node:fs/promises";
-import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createIngressHealthServer } from "../../services/ingress/health.ts";
 import { createIngressServer, type IngressServer, type IngressServerOptions } from "../../services/ingress/server.ts";
@@ -18,126 +16,12 @@ import { ENVELOPE_PREFIX, splitEnvelope } from "../../services/parser/envelope.t
 import { parseMessage, sha256Hex } from "../../services/parser/parse-message.ts";
 import { Spool } from "../../services/parser/spool.ts";
 import { cleanMessage, ls, tempDir, waitFor } from "./helpers.ts";
-
-interface Reply {
-  code: number;
-  lines: string[];
-}
-
-/** A raw SMTP client: sends lines, reads whole (multi-line) replies. */
-class RawSmtp {
-  private buf = "";
-  private waiter: (() => void) | null = null;
-  closed = false;
-
-  private constructor(private socket: Socket | TLSSocket) {
-    this.attach(socket);
-  }
-
-  private attach(socket: Socket | TLSSocket): void {
-    socket.on("data", (d: Buffer) => {
-      this.buf += d.toString("latin1");
-      this.waiter?.();
-    });
-    socket.on("close", () => {
-      this.closed = true;
-      this.waiter?.();
-    });
-    socket.on("error", () => undefined);
-  }
-
-  /** Connects; `first` is written before anything is read (a PROXY header). */
-  static async open(port: number, first?: string): Promise<RawSmtp> {
-    const socket = netConnect(port, "127.0.0.1");
-    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-    if (first !== undefined) socket.write(first);
-    return new RawSmtp(socket);
-  }
-
-  /** The next complete reply (throws when the connection closes or 5 s pass first). */
-  async reply(): Promise<Reply> {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      const lines = this.buf.split("\r\n");
-      for (let i = 0; i < lines.length - 1; i++) {
-        if (/^\d{3} /.test(lines[i]!) || /^\d{3}$/.test(lines[i]!)) {
-          const mine = lines.slice(0, i + 1);
-          this.buf = lines.slice(i + 1).join("\r\n");
-          return { code: Number(mine[i]!.slice(0, 3)), lines: mine.map((l) => l.slice(4)) };
-        }
-      }
-      if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buf)}`);
-      if (Date.now() > deadline) throw new Error(`no reply within 5 s; unread: ${JSON.stringify(this.buf)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 100);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = null;
-    }
-  }
-
-  async cmd(line: string): Promise<Reply> {
-    this.socket.write(`${line}\r\n`);
-    return this.reply();
-  }
-
-  /** Sends a message body after a 354 (dot-stuffed, CRLF lines) and the final dot. */
-  async body(message: Buffer): Promise<Reply> {
-    let text = message.toString("latin1");
-    if (!text.endsWith("\r\n")) text += "\r\n";
-    this.socket.write(Buffer.from(text.replace(/^\./gm, ".."), "latin1"));
-    return this.cmd(".");
-  }
-
-  /** Writes raw bytes (a partial body). */
-  write(data: string): void {
-    this.socket.write(data);
-  }
-
-  /** STARTTLS handshake over the current socket (any certificate). */
-  async startTls(): Promise<void> {
-    const tls = tlsConnect({ socket: this.socket, rejectUnauthorized: false, servername: "localhost" });
-    await new Promise<void>((resolve, reject) => tls.once("secureConnect", resolve).once("error", reject));
-    this.socket.removeAllListeners("data");
-    this.socket = tls;
-    this.attach(tls);
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
+import { deliver, RawSmtp } from "./raw-smtp.ts";
 
 const DOMAIN = "example.test";
 
 /** A message whose content is unique to `n`. */
 const message = (n: number) => cleanMessage(n);
-
-/** One whole SMTP transaction; returns the reply to each step that ran. */
-async function deliver(
-  port: number,
-  opts: { from?: string; rcpt?: string[]; body?: Buffer; first?: string; mailArgs?: string } = {},
-): Promise<{ mail: Reply; rcpt: Reply[]; data?: Reply; end?: Reply }> {
-  const c = await RawSmtp.open(port, opts.first);
-  try {
-    expect((await c.reply()).code).toBe(220);
-    expect((await c.cmd("EHLO client.test")).code).toBe(250);
-    const mail = await c.cmd(`MAIL FROM:<${opts.from ?? "sender@remote.test"}>${opts.mailArgs ?? ""}`);
-    const rcpt: Reply[] = [];
-    if (mail.code !== 250) return { mail, rcpt };
-    for (const r of opts.rcpt ?? [`rcpt@${DOMAIN}`]) rcpt.push(await c.cmd(`RCPT TO:<${r}>`));
-    const data = await c.cmd("DATA");
-    if (data.code !== 354) return { mail, rcpt, data };
-    const end = await c.body(opts.body ?? message(1));
-    await c.cmd("QUIT").catch(() => undefined);
-    return { mail, rcpt, data, end };
-  } finally {
-    c.close();
-  }
-}
 
 describe("SMTP ingress", () => {
   let dir: string;

@@ -9,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeEnvelopeLine, ENVELOPE_PREFIX, splitEnvelope, validEnvelope } from "../../services/parser/envelope.ts";
 import { parseMessage, sha256Hex } from "../../services/parser/parse-message.ts";
 import { ownArrayBuffer, ParsePool } from "../../services/parser/pool.ts";
-import { ParserService } from "../../services/parser/service.ts";
-import { createFsStore, FsDocumentStore } from "../../services/store/fs-store.ts";
+import { FsDocumentStore } from "../../services/store/fs-store.ts";
 import type { MessageDocument, MessageEnvelope } from "../../services/store/types.ts";
-import { buildWorkers, cleanMessage, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
+import { buildWorkers, cleanMessage, fsParserService, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 
 const ENV_A: MessageEnvelope = {
   mailFrom: "a@remote.test",
@@ -159,20 +158,7 @@ describe("envelope line through the parse worker thread and the service", () => 
     const msg = cleanMessage(5);
     await makeSpool(join(root, "spool"), { "d-1": withEnvelope(ENV_A, msg), "d-2": withEnvelope(ENV_B, msg), plain: cleanMessage(6) });
     const store = join(root, "store");
-    const service = new ParserService({
-      spoolDir: join(root, "spool"),
-      hostId: "env1",
-      leaseMs: 30_000,
-      maxMessageBytes: 1_000_000,
-      threads: 1,
-      timeoutMs: 5_000,
-      heapMb: 64,
-      workerFile: prodWorker,
-      store: createFsStore(store),
-      attachmentsRoot: store,
-      documentsRoot: store,
-      pollMs: 20,
-    });
+    const service = fsParserService(root, { workerFile: prodWorker, hostId: "env1", maxMessageBytes: 1_000_000, threads: 1, documentsRoot: store });
     await service.start();
     try {
       await waitFor("the spool to drain", async () => (await ls(join(root, "spool", "new"))).length === 0 && service.heldCount === 0, 10_000);

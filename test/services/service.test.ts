@@ -6,25 +6,13 @@ import { createParserHttpServer } from "../../services/parser/http.ts";
 import { ParserService } from "../../services/parser/service.ts";
 import { createFsStore, FsDocumentStore } from "../../services/store/fs-store.ts";
 import { oversized, triggerMessage } from "../../scripts/poison-corpus.ts";
-import { buildWorkers, cleanMessage, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
+import { buildWorkers, cleanMessage, fsParserService, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 import { sha256Hex } from "../../services/parser/parse-message.ts";
 
 const MAX = 64 * 1024;
 
 function makeService(root: string, workerFile: string, hostId = "svc1"): ParserService {
-  return new ParserService({
-    spoolDir: join(root, "spool"),
-    hostId,
-    leaseMs: 30_000,
-    maxMessageBytes: MAX,
-    threads: 2,
-    timeoutMs: 800,
-    heapMb: 64,
-    workerFile,
-    store: createFsStore(join(root, "store")),
-    attachmentsRoot: join(root, "store"),
-    pollMs: 20,
-  });
+  return fsParserService(root, { workerFile, hostId, maxMessageBytes: MAX, timeoutMs: 800 });
 }
 
 describe("parser service end to end (in process, fs store, built trigger worker)", () => {

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../services/parser/parse-message.ts";
 import { ParserService, type ServiceEvent } from "../../services/parser/service.ts";
 import { NAME_MAX, openRegularFile, parseClaimName, QUARANTINE_SUFFIX_BYTES, Spool, type QuarantinedEntry } from "../../services/parser/spool.ts";
-import { createFsStore, FsDocumentStore } from "../../services/store/fs-store.ts";
-import { buildWorkers, cleanMessage, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
+import { FsDocumentStore } from "../../services/store/fs-store.ts";
+import { buildWorkers, cleanMessage, fsParserService, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 
 /** Makes a UNIX socket file at `path` (created elsewhere, then renamed in, like a delivery). */
 async function makeSocket(path: string, scratch: string): Promise<Server> {
@@ -219,22 +219,7 @@ describe("parser service: spool entries that are not regular files (production w
     await mkdir(join(dir, "outside"));
     await writeFile(secretFile, `From: a@example.test\r\nSubject: ${SECRET}\r\n\r\n${SECRET}\r\n`);
     await makeSpool(spool, {});
-    service = new ParserService({
-      spoolDir: spool,
-      hostId: "ent1",
-      leaseMs: 30_000,
-      maxMessageBytes: 64 * 1024,
-      threads: 2,
-      timeoutMs: 5_000,
-      heapMb: 64,
-      workerFile: prodWorker,
-      store: createFsStore(store),
-      attachmentsRoot: store,
-      documentsRoot: store,
-      pollMs: 20,
-      log: (line) => logs.push(line),
-      onEvent: (e) => events.push(e),
-    });
+    service = fsParserService(dir, { workerFile: prodWorker, hostId: "ent1", documentsRoot: store, log: (line) => logs.push(line), onEvent: (e) => events.push(e) });
     await service.start();
   });
 
