@@ -469,9 +469,20 @@ export class LabStack {
       const file = join(this.dir, `partition-${name}.nft`);
       writeFileSync(
         file,
-        `table inet ${PARTITION_TABLE} {\n  set others { type ipv4_addr; elements = { ${addresses.join(", ")} } }\n` +
-          `  chain in { type filter hook input priority -300; policy accept; ip saddr @others drop }\n` +
-          `  chain out { type filter hook output priority -300; policy accept; ip daddr @others drop }\n}\n`,
+        [
+          `table inet ${PARTITION_TABLE} {`,
+          `  set others { type ipv4_addr; elements = { ${addresses.join(", ")} }; }`,
+          "  chain in {",
+          "    type filter hook input priority -300; policy accept;",
+          "    ip saddr @others drop",
+          "  }",
+          "  chain out {",
+          "    type filter hook output priority -300; policy accept;",
+          "    ip daddr @others drop",
+          "  }",
+          "}",
+          "",
+        ].join("\n"),
       );
       this.run.defer(`partition rules of ${name}`, () => this.net.inNs(ns, "nft", ["delete", "table", "inet", PARTITION_TABLE], { allowFail: true }).then(() => undefined));
       await this.net.inNs(ns, "nft", ["-f", file]);
