@@ -15,16 +15,18 @@
  *    files and the sha256 check are the same.
  * 6. The document store of those labs: the filesystem store on the shared volume (there is no
  *    MongoDB here: docs/facts.md#the-build-and-test-machines; production keeps documents in MongoDB).
- * 7. The rollout lab (lab/rollout-lab.ts): the admin key and SSH source range are the run's own;
+ * 7. The rollout and stack labs (the booted stack, lab/stack.ts): the admin key and SSH source range are the run's own;
  *    each host's SSH host key is made by ssh-keygen instead of Terraform's tls provider; a storage
  *    host's brick is a directory of the run bound at the brick mount point, and the clients get
  *    /dev/fuse (as in the storage lab); the rollout chain holds the booted hosts only (no Mongo),
  *    and the app gate's bound is shortened so a failing canary stops the run in seconds, not
  *    minutes. A new service build is served as `<tag>/<service>.tar.gz` (the artifact's file
  *    name in the plan), so only that service's hosts see a change.
- * 8. The rollout lab's parsers log each message they complete (PARSER_PROCESSED_LOG, a systemd
- *    drop-in the lab adds and the bundles do not manage) to a file of their own beside the spool,
- *    so a message parsed twice across a rollout's restarts is counted.
+ * 8. The rollout and stack labs' parsers log each message they complete (PARSER_PROCESSED_LOG, a
+ *    systemd drop-in the lab adds and the bundles do not manage) to a file of their own beside the
+ *    spool, so a message parsed twice across restarts and losses is counted.
+ * 9. The stack lab turns the SMTP receiver on (`mail.ingress`, for the domain example.net), as a
+ *    topology does; nothing of its files is changed.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
