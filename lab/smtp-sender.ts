@@ -12,7 +12,8 @@
  * the same bytes again, which must end up as one document (the key is the content hash).
  *
  * Reader: for every acknowledged message not yet seen, GET /api/messages/<sha256 of its bytes>
- * through the Floating IP, at most `readBatch` each `readEveryMs`, until it answers 200.
+ * through the Floating IP (each on its own, `readTimeoutMs` each), at most `readBatch` at once,
+ * started every `readEveryMs`, until it answers 200.
  *
  * One line per event, times in ms since the epoch:
  *   N <t> <id> <key>                  a new message
@@ -44,6 +45,8 @@ export interface SenderConfig {
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
   readonly readEveryMs: number;
+  /** Timeout of one document GET (the client's: a hung answer counts as none). */
+  readonly readTimeoutMs: number;
   readonly readBatch: number;
   readonly maxSeconds: number;
   readonly drainSeconds: number;
@@ -156,7 +159,7 @@ function main(): void {
 
   const get = (key: string) =>
     new Promise<number>((resolve) => {
-      const req = request(`${cfg.apiBase}/api/messages/${key}`, { agent: false, timeout: cfg.timeoutMs, headers: { Connection: "close", Authorization: `Bearer ${token}` } }, (res) => {
+      const req = request(`${cfg.apiBase}/api/messages/${key}`, { agent: false, timeout: cfg.readTimeoutMs, headers: { Connection: "close", Authorization: `Bearer ${token}` } }, (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode ?? 0));
         res.on("error", () => resolve(0));
@@ -182,19 +185,19 @@ function main(): void {
     }
   }, 100);
 
-  let reading = false;
+  // Each unseen message is read on its own: a GET that hangs (on an app host that just froze)
+  // holds back only its own message, never the reading of the others.
+  const reading = new Set<string>();
   const readTimer = setInterval(() => {
-    if (reading || unseen.size === 0) return;
-    reading = true;
-    const batch = [...unseen.entries()].slice(0, cfg.readBatch);
-    void Promise.all(
-      batch.map(async ([id, key]) => {
-        if ((await get(key)) === 200) {
-          unseen.delete(id);
-          log(`S ${now().toFixed(1)} ${id}`);
-        }
-      }),
-    ).finally(() => (reading = false));
+    const batch = [...unseen.entries()].filter(([id]) => !reading.has(id)).slice(0, Math.max(0, cfg.readBatch - reading.size));
+    for (const [id, key] of batch) {
+      reading.add(id);
+      void get(key)
+        .then((status) => {
+          if (status === 200 && unseen.delete(id)) log(`S ${now().toFixed(1)} ${id}`);
+        })
+        .finally(() => reading.delete(id));
+    }
   }, cfg.readEveryMs);
 
   const finishTimer = setInterval(() => {
