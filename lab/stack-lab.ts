@@ -392,7 +392,9 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   await run.waitFor("the sender to retry its deferred messages and read every document", () => (sender.exitCode !== null || sender.signalCode !== null ? true : undefined), (config.drainSeconds + 30) * 1000, 1000);
   const final = senderRecords();
   const finalResults = results.map((r, i) => ({ ...r, smtp: smtpWindow(final, windows[i]!, true) }));
-  const whole = smtpWindow(final, { t0: 0, t1: Number.MAX_SAFE_INTEGER }, true);
+  // The whole run: from the first message to the sender's last record.
+  const times = final.map((r) => r.t);
+  const whole = smtpWindow(final, { t0: Math.min(...times), t1: Math.max(...times) }, true);
   const processed = await processedTwice(lab, final);
   memory.stop();
 
