@@ -28,14 +28,20 @@ function rssMb(pid: number): number {
 }
 
 /** Opens a socket and collects what the server sends until it closes. */
-function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void>; isClosed: () => boolean }> {
   return new Promise((resolve, reject) => {
     const socket = netConnect(port, "127.0.0.1");
     let text = "";
+    let isClosed = false;
     socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
     socket.on("error", () => undefined);
-    const closed = new Promise<void>((r) => socket.once("close", () => r()));
-    socket.once("connect", () => resolve({ socket, received: () => text, closed }));
+    const closed = new Promise<void>((r) =>
+      socket.once("close", () => {
+        isClosed = true;
+        r();
+      }),
+    );
+    socket.once("connect", () => resolve({ socket, received: () => text, closed, isClosed: () => isClosed }));
     socket.once("error", reject);
   });
 }
@@ -193,9 +199,11 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
         return c;
       }),
     );
-    await waitFor("every connection to be answered or closed", () => conns.every((c) => c.received().length > 0), 20_000);
+    await waitFor("every connection to be answered or closed", () => conns.every((c) => c.received().length > 0 || c.isClosed()), 20_000);
+    // Over the limit a connection gets 421, or (still waiting for its PROXY header, when nothing
+    // can be written yet) is closed at once: Node 24 showed the second, Node 20 the first.
     const banners = conns.filter((c) => /^220 /m.test(c.received())).length;
-    const refused = conns.filter((c) => !/^220 /m.test(c.received()) && /^421 /m.test(c.received())).length;
+    const refused = conns.filter((c) => !/^220 /m.test(c.received()) && (/^421 /m.test(c.received()) || c.isClosed())).length;
     expect(banners).toBeLessThanOrEqual(500);
     expect(banners + refused).toBe(1000);
     expect(rssMb(child.pid!) - rss0, "RSS growth in MiB with 1,000 connections").toBeLessThan(RSS_BOUND_MB);
