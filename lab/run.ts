@@ -3,8 +3,11 @@
  * cleanup stack that is unwound on success, on failure and on Ctrl-C. Every wait is bounded in
  * count and time. Processes are ended by the pid this run started, never by name.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { promisify } from "node:util";
+import { labCgroups } from "./nspawn.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -105,4 +108,13 @@ export class LabRun {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What is left of a run on the machine after its cleanup: namespaces, mounts, processes, temp files, cgroups. */
+export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[]; files: string[]; cgroups: string[] } {
+  const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(prefix));
+  const mounts = execFileSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix));
+  const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
+  const files = readdirSync(tmpdir()).filter((f) => f.startsWith(prefix));
+  return { namespaces, mounts, processes, files, cgroups: labCgroups(prefix) };
 }

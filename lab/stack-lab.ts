@@ -352,7 +352,7 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
 
   const longCuts: { seconds: number; brick_online_after_s: number | null; recovered_after_s: number | null }[] = [];
   for (const cutS of counts.longCutsS) {
-    const r = await drill(`long cut of storage-2's links (${cutS} s)`, "storage-2", "network", async (problems, notes) => {
+    await drill(`long cut of storage-2's links (${cutS} s)`, "storage-2", "network", async (problems, notes) => {
       await lab.setLinks("storage-2", false);
       await sleep(cutS * 1000);
       await lab.setLinks("storage-2", true);
@@ -372,7 +372,6 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       longCuts.push({ seconds: cutS, brick_online_after_s: brick, recovered_after_s: rec });
       return rec;
     });
-    void r;
   }
 
   // Storage quorum loss: two of three servers cut off. The receiver must defer (451), not acknowledge.

@@ -40,7 +40,7 @@ import { mountUnitName } from "../render/storage-client.ts";
 import { STORAGE_SERVER_PATHS } from "../render/storage-server.ts";
 import { prepare } from "../synth/pipeline.ts";
 import { LabNetwork, type Link } from "./net.ts";
-import { LabHost, labCgroups } from "./nspawn.ts";
+import { LabHost } from "./nspawn.ts";
 import { labOverrides, labPlan, labServicesPlan, labUserData } from "./overrides.ts";
 import { labArtifactBaseUrl, runServicesScenario, startArtifactServer, type ServicesReport } from "./services-scenario.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
@@ -526,13 +526,6 @@ export function servicesPass(r: ServicesReport): { services_installed: boolean; 
   };
 }
 
-/** What is left of a run on the machine after its cleanup: namespaces, mounts, processes. */
-export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[]; cgroups: string[] } {
-  const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(prefix));
-  const mounts = execFileSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix));
-  const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
-  return { namespaces, mounts, processes, cgroups: labCgroups(prefix) };
-}
 
 async function journal(on: LabHost, invocation: string): Promise<string> {
   return on.exec("journalctl", ["--no-pager", "-o", "cat", `_SYSTEMD_INVOCATION_ID=${invocation}`], { allowFail: true });

@@ -3,14 +3,11 @@
  * requirements asserted, and nothing of the run left behind. Needs root, systemd-nspawn,
  * debootstrap and the Debian mirror for the first image build (bash .ci/run has all of them).
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ACCEPTANCE_COUNTS, LB_REQUIREMENTS, runLbLab } from "../../lab/lb-lab.ts";
-import { LabRun } from "../../lab/run.ts";
-import { labCgroups } from "../../lab/nspawn.ts";
+import { LabRun, leftovers } from "../../lab/run.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
 const ready = haveTool("systemd-nspawn", "systemd-container") && haveTool("debootstrap", "debootstrap") && haveTool("ip", "iproute2") && needRoot("the lb lab (namespaces, containers)");
@@ -50,12 +47,8 @@ describe.runIf(ready)("lb lab", () => {
     expect(report.conditions.unauthorized_api_requests).toBe(0);
   }, 40 * 60_000);
 
-  it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
+  it("GIVEN the run WHEN cleaned up THEN no namespace, mount, process, file or cgroup of it is left", async () => {
     await run.cleanup();
-    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
-    const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
-    const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
-    const cgroups = labCgroups(run.prefix);
-    expect({ namespaces, processes, files, cgroups }).toEqual({ namespaces: [], processes: [], files: [], cgroups: [] });
+    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], files: [], cgroups: [] });
   }, 120_000);
 });

@@ -3,14 +3,11 @@
  * 200 emails in c (`npm run lab:rollout` runs five of a and b for the medians, and 500 emails),
  * its requirements asserted, and nothing of the run left behind. Needs root, systemd-nspawn, debootstrap, ssh-keygen and terraform.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runRolloutLab } from "../../lab/rollout-lab.ts";
-import { LabRun } from "../../lab/run.ts";
-import { labCgroups } from "../../lab/nspawn.ts";
+import { LabRun, leftovers } from "../../lab/run.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
 /** CI's counts: one run of a and b, 200 emails in c (`npm run lab:rollout` runs 5 and 500). */
@@ -60,11 +57,8 @@ describe.runIf(ready)("rollout lab", () => {
     expect(report.pass).toEqual({ fresh_pair: true, first: true, baseline: true, a: true, a2: true, b: true, g: true, c: true, d: true, e: true, d_e_writes: true, f: true, unreachable: true, bad_host_key: true, h: true, brick_watchdogs: true });
   }, 45 * 60_000);
 
-  it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
+  it("GIVEN the run WHEN cleaned up THEN no namespace, mount, process, file or cgroup of it is left", async () => {
     await run.cleanup();
-    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
-    const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
-    const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
-    expect({ namespaces, processes, files, cgroups: labCgroups(run.prefix) }).toEqual({ namespaces: [], processes: [], files: [], cgroups: [] });
+    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], files: [], cgroups: [] });
   }, 120_000);
 });

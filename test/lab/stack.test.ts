@@ -4,14 +4,10 @@
  * host and adds the 10-minute cut), its requirements asserted, and nothing of the run left
  * behind. Needs root, systemd-nspawn, debootstrap, nftables and ssh-keygen.
  */
-import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeReport } from "../../measure/report.ts";
 import { CI_COUNTS, runStackLab } from "../../lab/stack-lab.ts";
-import { LabRun } from "../../lab/run.ts";
-import { labCgroups } from "../../lab/nspawn.ts";
+import { LabRun, leftovers } from "../../lab/run.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
 const ready =
@@ -39,11 +35,8 @@ describe.runIf(ready)("stack lab", () => {
     expect(report.pass).toEqual(Object.fromEntries(Object.keys(report.pass).map((k) => [k, true])));
   }, 50 * 60_000);
 
-  it("GIVEN the run WHEN cleaned up THEN no namespace, process or file of it is left", async () => {
+  it("GIVEN the run WHEN cleaned up THEN no namespace, mount, process, file or cgroup of it is left", async () => {
     await run.cleanup();
-    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(run.prefix));
-    const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(run.prefix));
-    const files = readdirSync(tmpdir()).filter((f) => f.startsWith(run.prefix));
-    expect({ namespaces, processes, files, cgroups: labCgroups(run.prefix) }).toEqual({ namespaces: [], processes: [], files: [], cgroups: [] });
+    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], files: [], cgroups: [] });
   }, 120_000);
 });

@@ -8,8 +8,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ACCEPTANCE_COUNTS, leftovers, runStorageLab, STORAGE_REQUIREMENTS, type StorageReport } from "../../lab/storage-lab.ts";
-import { LabRun } from "../../lab/run.ts";
+import { ACCEPTANCE_COUNTS, runStorageLab, STORAGE_REQUIREMENTS, type StorageReport } from "../../lab/storage-lab.ts";
+import { LabRun, leftovers } from "../../lab/run.ts";
 import { haveTool, needRoot } from "../support/tools.ts";
 
 /** Partition rounds in this tier (the acceptance count, 20, runs in `npm run lab:storage`). */
@@ -71,8 +71,8 @@ describe.runIf(ready)("storage lab", () => {
     expect.soft(v.crash.others_restarted, "f3: the other parser restarted too").toBe(0);
   }, 30 * 60_000);
 
-  it("GIVEN the run WHEN cleaned up THEN no namespace, mount or process of it is left", async () => {
+  it("GIVEN the run WHEN cleaned up THEN no namespace, mount, process, file or cgroup of it is left", async () => {
     await run.cleanup();
-    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], cgroups: [] });
+    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], files: [], cgroups: [] });
   }, 120_000);
 });
