@@ -361,7 +361,7 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       const brick = await run
         .waitFor(
           "storage-2's brick to be online",
-          async () => ((await lab.host("storage-1").exec("gluster", ["--mode=script", "volume", "status", plan.storage.volume, "detail"], { allowFail: true, timeoutMs: 30_000 })).match(/^Online\s*:\s*Y/gm) ?? []).length === plan.storage.bricks.length ? true : undefined,
+          async () => ((await lab.bricksOnline("storage-1")) === plan.storage.bricks.length ? true : undefined),
           RECOVERY_TIMEOUT_MS,
           1000,
         )

@@ -279,12 +279,17 @@ export class LabStack {
     return this.nodes.get(name)!.host!;
   }
 
+  /** How many bricks of the volume are online, as `on`'s glusterd sees it (0 when it does not answer). */
+  async bricksOnline(on: string, timeoutMs = 30_000): Promise<number> {
+    const out = await this.host(on).exec("gluster", ["--mode=script", "volume", "status", this.basePlan.storage.volume, "detail"], { allowFail: true, timeoutMs });
+    return (out.match(/^Online\s*:\s*Y/gm) ?? []).length;
+  }
+
   /** The volume is started and every brick online, as storage-1's glusterd sees it. */
   async volumeReady(timeoutMs: number): Promise<void> {
     const st = this.basePlan.storage;
     await this.run.waitFor(`volume ${st.volume} started with ${st.bricks.length} bricks online`, async () => {
-      const out = await this.host(st.bootstrap.host).exec("gluster", ["--mode=script", "volume", "status", st.volume, "detail"], { allowFail: true, timeoutMs: 30_000 });
-      return (out.match(/^Online\s*:\s*Y/gm) ?? []).length === st.bricks.length ? true : undefined;
+      return (await this.bricksOnline(st.bootstrap.host)) === st.bricks.length ? true : undefined;
     }, timeoutMs, 2000);
   }
 
@@ -492,7 +497,7 @@ export class LabStack {
   /**
    * What keeps `name` from being back in service (empty when it is): an lb is MASTER or BACKUP
    * with haproxy active and one MASTER holds the Floating IP; an app host's backends are UP in the
-   * MASTER's haproxy; a parser's unit is active and its /healthz answers; a storage server's
+   * MASTER's haproxy; a parser's unit is active; a storage server's
    * peers are connected, every brick is online and nothing is left to heal.
    */
   async inService(name: string): Promise<string[]> {
@@ -524,7 +529,7 @@ export class LabStack {
       const peer = st.servers.find((s) => s !== name && this.nodes.get(s)?.host?.running)!;
       const on = this.host(peer);
       const gl = (args: string[]) => on.exec("gluster", ["--mode=script", ...args], { allowFail: true, timeoutMs: 60_000 });
-      const online = ((await gl(["volume", "status", st.volume, "detail"])).match(/^Online\s*:\s*Y/gm) ?? []).length;
+      const online = await this.bricksOnline(peer, 60_000);
       if (online < st.bricks.length) problems.push(`${online} of ${st.bricks.length} bricks online (as ${peer} sees it)`);
       const connected = ((await h.exec("gluster", ["--mode=script", "peer", "status"], { allowFail: true, timeoutMs: 60_000 })).match(/Peer in Cluster \(Connected\)/g) ?? []).length;
       if (connected < st.servers.length - 1) problems.push(`${name} sees ${connected} of ${st.servers.length - 1} peers connected`);
