@@ -22,7 +22,7 @@ import type { EmulatorState } from "./hcloud-emulator.ts";
 import { publicSide, startClient, startEmulator } from "./entry.ts";
 import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
-import { LAB_PUBLIC, labOverrides, labPlan, labUserData } from "./overrides.ts";
+import { LAB_PUBLIC, labOverrides, labPlan, labUserData, lbLabPlan } from "./overrides.ts";
 import type { ProbeResult } from "./probe.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { round, spread } from "../measure/stats.ts";
@@ -69,7 +69,7 @@ export class LbLab {
 
   static async start(run: LabRun): Promise<LbLab> {
     const overrides = labOverrides();
-    const plan = labPlan(prepare({ kind: "seed" }).plan, overrides);
+    const plan = lbLabPlan(labPlan(prepare({ kind: "seed" }).plan, overrides));
     const rendered = renderAll(plan);
     const root = await ensureRootfs(run, imagePackages(["lb", "app", "parser", "storage"], NOT_IN_DEBIAN));
     const dir = mkdtempSync(join(tmpdir(), `${run.prefix}-lb-`));

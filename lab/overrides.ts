@@ -27,6 +27,9 @@
  *    spool, so a message parsed twice across restarts and losses is counted.
  * 9. The stack lab turns the SMTP receiver on (`mail.ingress`, for the domain example.net), as a
  *    topology does; nothing of its files is changed.
+ * 10. The lb lab boots no storage servers, so the Floating IP's witnesses (plan/lb.ts) are its two
+ *    app backends on the mail API's port instead of the storage servers' sshd; both must answer
+ *    (the majority of two). The rollout and stack labs keep the production witnesses.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -104,6 +107,12 @@ export function labOverrides(storageAddresses: readonly string[] = seedStorageAd
 /** The plan as the lab renders it: only the API endpoint differs. */
 export function labPlan(plan: Plan, overrides: LabOverrides): Plan {
   return { ...plan, lb: { ...plan.lb, apiEndpoint: overrides.apiEndpoint } };
+}
+
+/** The lb lab's plan: the Floating IP's witnesses are the app backends it runs (item 10). */
+export function lbLabPlan(plan: Plan): Plan {
+  const addresses = plan.lb.backends.map((b) => b.address);
+  return { ...plan, lb: { ...plan.lb, witness: { ...plan.lb.witness, addresses, port: plan.lb.appPort, need: Math.floor(addresses.length / 2) + 1 } } };
 }
 
 /**

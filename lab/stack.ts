@@ -330,6 +330,11 @@ export class LabStack {
     return JSON.parse(readFileSync(this.stateFile, "utf8")) as EmulatorState;
   }
 
+  /** The lb the Floating IP is routed to, by name (null: unassigned). */
+  holderName(state: EmulatorState = this.emulator()): string | null {
+    return [...this.nodes.values()].find((n) => n.publicIp && n.emulatorId === state.holder)?.name ?? null;
+  }
+
   records(): ClientRecord[] {
     return existsSync(this.clientFile) ? parseRecords(readFileSync(this.clientFile, "utf8")) : [];
   }

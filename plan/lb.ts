@@ -40,6 +40,17 @@ export interface LbPlan {
   readonly apiEndpoint: string;
   /** How often the MASTER checks that the Floating IP is still routed to it. */
   readonly reconcileIntervalS: number;
+  /**
+   * Floating-ip mode: a MASTER moves the Floating IP to itself only when it reaches `need` of
+   * these private addresses (a TCP connect to `port` within `connectTimeoutS`). In a partition
+   * both lbs are MASTER; only the side with the storage majority, where writes work, claims.
+   */
+  readonly witness: {
+    readonly addresses: readonly string[];
+    readonly port: number;
+    readonly need: number;
+    readonly connectTimeoutS: number;
+  };
   /** Bounds of the failover hook's API calls. */
   readonly hook: {
     readonly attempts: number;
@@ -94,9 +105,25 @@ export function planLb(t: Topology, hosts: readonly PlannedHost[]): LbPlan {
     // After a partition heals, the surviving MASTER may not be the last one that moved the IP.
     // It re-checks every 10 s: 360 GETs/h, a tenth of Hetzner's 3600 requests/h per project.
     reconcileIntervalS: 10,
+    witness: planWitness(hosts),
     // 5 attempts, exponential backoff from 200 ms with jitter (6.2 s of sleeps in all), 5 s per
     // request, an action polled every 0.2 s for up to 5 s; systemd ends a takeover after 120 s
     // and the reconcile timer tries again.
     hook: { attempts: 5, backoffMs: 200, requestTimeoutS: 5, actionPollS: 0.2, unitTimeoutS: 120 },
   };
+}
+
+/**
+ * The Floating IP's witnesses: the storage servers. In a partition both lbs become MASTER and
+ * each would take the address back every reconcile interval; the volume accepts writes only on
+ * the side with a majority of its servers (client quorum), so that side alone may claim it. The
+ * probe is a TCP connect to sshd, which every host runs and the ssh-bastion rule already lets the
+ * lb pair reach (plan/catalog.ts): no new port opens. 1 s per probe: on the private network a
+ * connect takes well under a millisecond, and a minority side pays at most 1 s per unreachable
+ * server every reconcile interval. A claim is only checked when the address is elsewhere: the
+ * holder keeps it whatever it reaches.
+ */
+function planWitness(hosts: readonly PlannedHost[]): LbPlan["witness"] {
+  const addresses = hosts.filter((h) => h.role === "storage").map((h) => h.privateIp);
+  return { addresses, port: 22, need: Math.floor(addresses.length / 2) + 1, connectTimeoutS: 1 };
 }
