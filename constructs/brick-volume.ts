@@ -27,7 +27,7 @@ export interface BrickVolumeProps {
  * without automount (the host's cloud-config mounts it by id with `nofail`).
  */
 export class BrickVolume extends Construct {
-  readonly volume: Volume;
+  private readonly volume: Volume;
 
   constructor(scope: Construct, id: string, props: BrickVolumeProps) {
     super(scope, id);
@@ -46,7 +46,7 @@ export class BrickVolume extends Construct {
   attachTo(host: BulwarkHost): VolumeAttachment {
     return new VolumeAttachment(this, "Attachment", {
       volumeId: Token.asNumber(this.volume.id),
-      serverId: host.serverId,
+      serverId: Token.asNumber(host.serverId),
       automount: false,
     });
   }

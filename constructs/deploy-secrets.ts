@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Fn, TerraformVariable } from "cdktf";
+import { Fn, TerraformVariable, type TerraformVariableConfig } from "cdktf";
 import { Bytes } from "@cdktf/provider-random/lib/bytes/index.js";
 import { Password } from "@cdktf/provider-random/lib/password/index.js";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider/index.js";
@@ -63,15 +63,15 @@ export class DeploySecrets extends Construct {
         return Fn.format(peers.map((p) => `${p.address}=%s`).join(" "), uuids);
       }
       case DEPLOY_VALUES.failoverToken.name:
-        return new TerraformVariable(this.node.scope!, "failover_api_token", {
+        return this.variable("FailoverApiToken", "failover_api_token", {
           type: "string",
           sensitive: true,
           nullable: false,
           description:
             "Read & Write Hetzner API token the lb pair uses to move the Floating IP (written to the lb hosts only, mode 0600). Tokens are project-wide: see the README.",
-        }).stringValue;
+        });
       case DEPLOY_VALUES.tlsCertificate.name:
-        return new TerraformVariable(this.node.scope!, "tls_certificate_pem", {
+        return this.variable("TlsCertificatePem", "tls_certificate_pem", {
           type: "string",
           sensitive: true,
           nullable: false,
@@ -82,10 +82,17 @@ export class DeploySecrets extends Construct {
               errorMessage: `tls_certificate_pem must be the certificate chain and its private key in PEM, at most ${DEPLOY_VALUES.tlsCertificate.maxLength} bytes (user_data is limited to 32 KiB).`,
             },
           ],
-        }).stringValue;
+        });
       default:
         return undefined;
     }
+  }
+
+  /** A sensitive variable of this construct under a fixed Terraform name (what TF_VAR_<name> sets). */
+  private variable(id: string, name: string, config: TerraformVariableConfig): string {
+    const v = new TerraformVariable(this, id, config);
+    v.overrideLogicalId(name);
+    return v.stringValue;
   }
 
   private randomScope(): Construct {

@@ -26,11 +26,11 @@ export interface EntryFloatingIpProps {
  * it names: docs/facts.md#the-hcloud-terraform-provider).
  */
 export class EntryFloatingIp extends Construct {
-  readonly floatingIp: FloatingIp;
+  private readonly resource: FloatingIp;
 
   constructor(scope: Construct, id: string, props: EntryFloatingIpProps) {
     super(scope, id);
-    this.floatingIp = new FloatingIp(this, "FloatingIp", {
+    this.resource = new FloatingIp(this, "FloatingIp", {
       name: props.name,
       type: "ipv4",
       homeLocation: props.homeLocation,
@@ -41,11 +41,13 @@ export class EntryFloatingIp extends Construct {
     });
   }
 
+  /** The entry address (IPv4; a token until deploy): what DNS points at and the lb hosts configure. */
   get address(): string {
-    return this.floatingIp.ipAddress;
+    return this.resource.ipAddress;
   }
 
-  get id(): string {
-    return this.floatingIp.id;
+  /** The Floating IP's Hetzner id (a token until deploy): the one the takeover hook assigns. */
+  get floatingIpId(): string {
+    return this.resource.id;
   }
 }

@@ -1,5 +1,4 @@
 import { Construct } from "constructs";
-import { Token } from "cdktf";
 import type { PlannedHost } from "../plan/model.ts";
 import { Server } from "./hcloud.ts";
 import type { NetworkAttachment } from "./private-network.ts";
@@ -32,7 +31,8 @@ export interface BulwarkHostProps {
  * hosts, for the Floating IP; the firewall closes every inbound port the plan does not open.
  */
 export class BulwarkHost extends Construct {
-  readonly server: Server;
+  private readonly server: Server;
+  /** The host's name in the plan (e.g. `app-1`). */
   readonly name: string;
 
   constructor(scope: Construct, id: string, props: BulwarkHostProps) {
@@ -62,8 +62,13 @@ export class BulwarkHost extends Construct {
     });
   }
 
-  /** The server id as a number, as other hcloud resources take it. */
-  get serverId(): number {
-    return Token.asNumber(this.server.id);
+  /** The server's Hetzner id (a token until deploy); a new one when the server is replaced. */
+  get serverId(): string {
+    return this.server.id;
+  }
+
+  /** The server's public IPv4 address (a token until deploy). */
+  get address(): string {
+    return this.server.ipv4Address;
   }
 }

@@ -28,8 +28,8 @@ export interface NetworkAttachment {
 
 /** The one private network and its cloud subnet. */
 export class PrivateNetwork extends Construct {
-  readonly network: Network;
-  readonly subnet: NetworkSubnet;
+  private readonly network: Network;
+  private readonly subnet: NetworkSubnet;
 
   constructor(scope: Construct, id: string, props: PrivateNetworkProps) {
     super(scope, id);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Construct } from "constructs";
-import { DataResource, Fn, TerraformLocal, type ITerraformDependable } from "cdktf";
+import { DataResource, Fn, TerraformLocal, TerraformVariable, type IResolvable, type ITerraformDependable } from "cdktf";
 import type { Plan } from "../plan/model.ts";
 import type { AgentConfig } from "../render/agent.ts";
 import { escapeTerraformTemplate, resolveDeployValues } from "../render/deploy-values.ts";
@@ -63,6 +63,47 @@ export interface HostRolloutProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
+export interface RolloutAccessProps {
+  /** The host whose public address is the bastion (the first lb), named in the variable's description. */
+  readonly bastionHost: string;
+}
+
+/**
+ * How `cdktf deploy` reaches the hosts: two variables with fixed Terraform names, so
+ * `TF_VAR_rollout_ssh_private_key` and `TF_VAR_rollout_via_bastion` stay what the README and CI
+ * set, wherever the construct sits in the tree.
+ */
+export class RolloutAccess extends Construct {
+  /** The private key for every connection; the empty default means the SSH agent. */
+  readonly privateKey: string;
+  /** Whether connections use the SSH agent: a Terraform expression, true when no key is set. */
+  readonly agent: string;
+  /** Whether every host is reached through the bastion (a bool token). */
+  readonly viaBastion: IResolvable;
+
+  constructor(scope: Construct, id: string, props: RolloutAccessProps) {
+    super(scope, id);
+    const key = new TerraformVariable(this, "PrivateKey", {
+      type: "string",
+      sensitive: true,
+      nullable: false,
+      default: "",
+      description: "Private key of an admin SSH key, for the rollout's connections (CI). Empty: the SSH agent of the machine running terraform.",
+    });
+    key.overrideLogicalId("rollout_ssh_private_key");
+    const viaBastion = new TerraformVariable(this, "ViaBastion", {
+      type: "bool",
+      nullable: false,
+      default: false,
+      description: `Reach every host through ${props.bastionHost} (its public address, then private addresses) instead of each host's public address: for a runner outside admin.sshSourceCidrs that may reach that one lb.`,
+    });
+    viaBastion.overrideLogicalId("rollout_via_bastion");
+    this.privateKey = key.stringValue;
+    this.agent = `\${var.rollout_ssh_private_key == ""}`;
+    this.viaBastion = viaBastion.booleanValue;
+  }
+}
+
 /** Where the admin user's uploads go on the host: a directory only that user can read. */
 export function uploadDir(user: string): string {
   return `/home/${user}/.bulwark-rollout`;
@@ -111,6 +152,7 @@ export class HostRollout extends Construct {
       if (!props.targets.has(step.host)) throw new Error(`HostRollout: no target for ${step.host}; give every host an address and host key`);
     }
     const dir = uploadDir(props.connection.user);
+    const { bastion } = props.connection;
     const agentPath = plan.rollout.paths.agent;
     const steps = new Map<string, DataResource>();
     // The agent is the same program on every host: kept once, as a local.
@@ -139,7 +181,7 @@ export class HostRollout extends Construct {
         triggersReplace: {
           bundle_sha256: sha256(bundle),
           agent_sha256: sha256(agent),
-          ...(target.serverId !== undefined ? { server: target.serverId } : {}),
+          server: target.serverId,
         },
         dependsOn: previous ? [previous] : (props.dependsOn ?? []),
         connection: {
@@ -147,17 +189,13 @@ export class HostRollout extends Construct {
           host: target.address,
           user: props.connection.user,
           hostKey: target.hostKey,
-          ...(props.connection.privateKey !== undefined ? { privateKey: props.connection.privateKey } : {}),
+          privateKey: props.connection.privateKey,
           agent: String(props.connection.agent ?? props.connection.privateKey === undefined),
           timeout: props.connection.timeout ?? "10m",
-          ...(props.connection.bastion
-            ? {
-                bastionHost: props.connection.bastion.host,
-                bastionHostKey: props.connection.bastion.hostKey,
-                bastionUser: props.connection.user,
-                ...(props.connection.privateKey !== undefined ? { bastionPrivateKey: props.connection.privateKey } : {}),
-              }
-            : {}),
+          bastionHost: bastion?.host,
+          bastionHostKey: bastion?.hostKey,
+          bastionUser: bastion ? props.connection.user : undefined,
+          bastionPrivateKey: bastion ? props.connection.privateKey : undefined,
         },
         provisioners: [
           { type: "remote-exec", inline: [`install -d -m 0700 ${dir}`] },

@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Fn, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { Fn, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Plan } from "../plan/model.ts";
 import type { RenderedHost } from "../render/host.ts";
 import { AdminSshKeys } from "./admin-ssh-keys.ts";
@@ -7,7 +7,7 @@ import { BrickVolume } from "./brick-volume.ts";
 import { EntryFloatingIp } from "./entry-floating-ip.ts";
 import { HcloudProvider, type VolumeAttachment } from "./hcloud.ts";
 import { HostKeys } from "./host-keys.ts";
-import { HostRollout } from "./rollout.ts";
+import { HostRollout, RolloutAccess } from "./rollout.ts";
 import { BulwarkHost } from "./host.ts";
 import { DEPLOY_VALUES, resolveDeployValues } from "../render/deploy-values.ts";
 import { DeploySecrets } from "./deploy-secrets.ts";
@@ -48,6 +48,7 @@ export class BulwarkStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: BulwarkStackProps) {
     super(scope, id);
     const { plan } = props;
+    const protection = props.protection ?? false;
     if (props.rendered.length !== plan.hosts.length) {
       throw new Error(`BulwarkStack: ${props.rendered.length} rendered hosts for ${plan.hosts.length} planned; render every host of the plan`);
     }
@@ -57,7 +58,7 @@ export class BulwarkStack extends TerraformStack {
     // every checkout.
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
 
-    new HcloudProvider(this, "Hcloud", props.endpoint ? { endpoint: props.endpoint } : {});
+    new HcloudProvider(this, "Hcloud", { endpoint: props.endpoint });
     const network = new PrivateNetwork(this, "PrivateNetwork", {
       name: `${plan.name}-net`,
       ipRange: plan.network.ipRange,
@@ -74,12 +75,12 @@ export class BulwarkStack extends TerraformStack {
           name: `${plan.name}-entry`,
           homeLocation: plan.location,
           labels,
-          ...(props.protection !== undefined ? { protection: props.protection } : {}),
+          protection,
         })
       : undefined;
     const secrets = new DeploySecrets(this, "DeploySecrets", { storagePeers: plan.storage.peers });
     const floatingIpTokens: Record<string, string> = floatingIp
-      ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.id }
+      ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.floatingIpId }
       : {};
     const hostKeys = new HostKeys(this, "HostKeys", { hosts: plan.hosts.map((h) => h.name) });
     // Deploy-time values: the Floating IP, the stack's secrets, and each host's own SSH host key.
@@ -102,7 +103,7 @@ export class BulwarkStack extends TerraformStack {
         placementGroupId: groups.idFor(host.name),
         firewallIds: firewalls.idsFor(host.name),
         sshKeyIds: keys.ids(),
-        ...(props.protection !== undefined ? { protection: props.protection } : {}),
+        protection,
       });
       hosts.set(host.name, node);
       if (host.volume) {
@@ -111,34 +112,23 @@ export class BulwarkStack extends TerraformStack {
           sizeGb: host.volume.sizeGb,
           location: plan.location,
           labels: { ...host.labels },
-          ...(props.protection !== undefined ? { protection: props.protection } : {}),
+          protection,
         });
         this.attachments.push(volume.attachTo(node));
       }
     }
     this.hosts = hosts;
 
-    const rolloutKey = new TerraformVariable(this, "rollout_ssh_private_key", {
-      type: "string",
-      sensitive: true,
-      nullable: false,
-      default: "",
-      description: "Private key of an admin SSH key, for the rollout's connections (CI). Empty: the SSH agent of the machine running terraform.",
-    });
-    const viaBastion = new TerraformVariable(this, "rollout_via_bastion", {
-      type: "bool",
-      nullable: false,
-      default: false,
-      description: `Reach every host through ${plan.lb.hosts[0]} (its public address, then private addresses) instead of each host's public address: for a runner outside admin.sshSourceCidrs that may reach that one lb.`,
-    });
     const bastionHost = plan.lb.hosts[0]!;
+    const access = new RolloutAccess(this, "RolloutAccess", { bastionHost });
+    const { viaBastion } = access;
     const targets = new Map(
       plan.hosts.map((h) => [
         h.name,
         {
-          address: Fn.conditional(viaBastion.booleanValue, h.privateIp, hosts.get(h.name)!.server.ipv4Address) as string,
+          address: Fn.conditional(viaBastion, h.privateIp, hosts.get(h.name)!.address) as string,
           hostKey: hostKeys.publicKeyOf(h.name),
-          serverId: hosts.get(h.name)!.server.id,
+          serverId: hosts.get(h.name)!.serverId,
         },
       ]),
     );
@@ -149,11 +139,11 @@ export class BulwarkStack extends TerraformStack {
       valueFor,
       connection: {
         user: plan.admin.user,
-        privateKey: rolloutKey.stringValue,
-        agent: `\${var.${rolloutKey.friendlyUniqueId} == ""}`,
+        privateKey: access.privateKey,
+        agent: access.agent,
         bastion: {
-          host: Fn.conditional(viaBastion.booleanValue, hosts.get(bastionHost)!.server.ipv4Address, "") as string,
-          hostKey: Fn.conditional(viaBastion.booleanValue, hostKeys.publicKeyOf(bastionHost), "") as string,
+          host: Fn.conditional(viaBastion, hosts.get(bastionHost)!.address, "") as string,
+          hostKey: Fn.conditional(viaBastion, hostKeys.publicKeyOf(bastionHost), "") as string,
         },
       },
       dependsOn: [...this.attachments],
@@ -174,7 +164,7 @@ export class BulwarkStack extends TerraformStack {
       value: Object.fromEntries(
         props.rendered.map(({ host }) => [
           host.name,
-          { private_ip: host.privateIp, public_ipv4: hosts.get(host.name)!.server.ipv4Address, ssh_host_key: hostKeys.publicKeyOf(host.name) },
+          { private_ip: host.privateIp, public_ipv4: hosts.get(host.name)!.address, ssh_host_key: hostKeys.publicKeyOf(host.name) },
         ]),
       ),
     });
