@@ -14,7 +14,7 @@
  * (the config holds the token; it is never on a command line). The emulator writes its state
  * (holder and every assignment, with times) to the config's stateFile after each change.
  */
-import { execFileSync } from "node:child_process";
+import { cmdSync } from "./cmd.ts";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 
@@ -52,7 +52,7 @@ function main(): void {
   const route = (server: number | null) => {
     if (server === null) return;
     const via = config.servers.find((s) => s.id === server)!.routeVia;
-    execFileSync("ip", ["route", "replace", `${config.floatingIp.ip}/32`, "via", via]);
+    cmdSync("ip", ["route", "replace", `${config.floatingIp.ip}/32`, "via", via], { timeoutMs: 5000 });
   };
   route(holder);
   saveState();

@@ -31,7 +31,7 @@
  *    app backends on the mail API's port instead of the storage servers' sshd; both must answer
  *    (the majority of two). The rollout and stack labs keep the production witnesses.
  */
-import { execFileSync } from "node:child_process";
+import { cmdSync } from "./cmd.ts";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,7 +70,7 @@ export const LAB_PUBLIC = {
 export function sshKeyPair(comment: string): [string, string] {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-lab-key-"));
   try {
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "key")]);
+    cmdSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "key")]);
     return [readFileSync(join(dir, "key"), "utf8"), readFileSync(join(dir, "key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ")];
   } finally {
     rmSync(dir, { recursive: true, force: true });

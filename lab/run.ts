@@ -3,13 +3,11 @@
  * cleanup stack that is unwound on success, on failure and on Ctrl-C. Every wait is bounded in
  * count and time. Processes are ended by the pid this run started, never by name.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { promisify } from "node:util";
+import { cmd, cmdSync } from "./cmd.ts";
 import { labCgroups } from "./nspawn.ts";
-
-const execFileAsync = promisify(execFile);
 
 export class LabRun {
   /** Short and unique: namespace and interface names are built from it (IFNAMSIZ is 16). */
@@ -37,19 +35,12 @@ export class LabRun {
     this.cleanups.push({ what, fn });
   }
 
-  /** Runs a command (no shell); throws with its output on a non-zero exit. */
-  async exec(cmd: string, args: readonly string[], options: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
-    try {
-      const { stdout } = await execFileAsync(cmd, [...args], { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
-      return stdout;
-    } catch (err) {
-      if (options.allowFail) return "";
-      const e = err as { stderr?: string; stdout?: string; message: string };
-      throw new Error(`${cmd} ${args.join(" ")} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
-    }
+  /** Runs a command through zx (lab/cmd.ts); throws with the command and its output when it fails or outlasts its bound. */
+  exec(command: string, args: readonly string[], options: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
+    return cmd(command, args, options);
   }
 
-  /** Starts a long-running process this run owns; it is ended by pid at cleanup. */
+  /** Starts a long-running process this run owns; it is ended by pid at cleanup (so not through zx). */
   start(cmd: string, args: readonly string[], logFile?: NodeJS.WritableStream, env?: Readonly<Record<string, string>>): ChildProcess {
     const child = spawn(cmd, [...args], { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env: { ...process.env, ...env } } : {}) });
     this.children.add(child);
@@ -112,9 +103,9 @@ export function sleep(ms: number): Promise<void> {
 
 /** What is left of a run on the machine after its cleanup: namespaces, mounts, processes, temp files, cgroups. */
 export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[]; files: string[]; cgroups: string[] } {
-  const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(prefix));
-  const mounts = execFileSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix));
-  const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
+  const namespaces = cmdSync("ip", ["netns", "list"]).split("\n").filter((l) => l.startsWith(prefix));
+  const mounts = cmdSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"]).split("\n").filter((l) => l.includes(prefix));
+  const processes = cmdSync("ps", ["-eo", "pid=,args="]).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
   const files = readdirSync(tmpdir()).filter((f) => f.startsWith(prefix));
   return { namespaces, mounts, processes, files, cgroups: labCgroups(prefix) };
 }

@@ -21,8 +21,7 @@
  * the same user-data with a fresh root (nspawn's volatile overlay) and, for a storage host, the
  * same brick directory; the new server id replaces the host's step.
  */
-import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
+import { cmdOutput, cmdSync } from "./cmd.ts";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -53,7 +52,6 @@ import { labArtifactBaseUrl, startArtifactServer } from "./services-scenario.ts"
 import { contentKey, spoolAccess, type BatchAudit } from "./spool.ts";
 import { startWriter, type Writer, type WriterRecord } from "./storage-writer.ts";
 
-const execFileP = promisify(execFile);
 /** The nftables table of a partition drill (lab-owned, beside the host firewall's own table). */
 const PARTITION_TABLE = "bulwark_lab_partition";
 export const CLIENT_INTERVAL_MS = 20;
@@ -161,7 +159,7 @@ export class LabStack {
 
     // The run's own admin key and SSH source range (lab/overrides.ts item 7).
     const adminKeyFile = join(dir, "admin-key");
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${run.prefix}-admin`, "-f", adminKeyFile]);
+    cmdSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${run.prefix}-admin`, "-f", adminKeyFile]);
     const adminPublicKey = readFileSync(`${adminKeyFile}.pub`, "utf8").trim();
     const artifactDir = join(dir, "artifacts");
     mkdirSync(artifactDir);
@@ -392,10 +390,10 @@ export class LabStack {
     // terraform prints the provisioners' output (the agent's lines) on stdout, its errors on stderr: keep both.
     const env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root", TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: "/dev/null" };
     const tf = (args: string[], timeoutMs: number): Promise<{ ok: boolean; out: string }> =>
-      execFileP("ip", ["netns", "exec", this.deployerNs, "terraform", `-chdir=${stackDir}`, ...args], { env, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }).then(
-        (r) => ({ ok: true, out: r.stdout + r.stderr }),
-        (err: { stdout?: string; stderr?: string; message: string }) => ({ ok: false, out: `${err.stdout ?? ""}${err.stderr ?? err.message}` }),
-      );
+      cmdOutput("ip", ["netns", "exec", this.deployerNs, "terraform", `-chdir=${stackDir}`, ...args], { env, replaceEnv: true, timeoutMs }).then((r) => ({
+        ok: r.ok,
+        out: r.ok ? r.stdout + r.stderr : `${r.stdout}${r.stderr}\n${r.failure!.split("\n")[0]}`,
+      }));
     if (this.applies++ === 0) {
       const init = await tf(["init", "-input=false", "-no-color"], 120_000);
       if (!init.ok) throw new Error(`terraform init failed: ${init.out.slice(-2000)}`);
@@ -663,14 +661,14 @@ export class LabStack {
   newBuild(plan: Plan, tag: string, options: { broken?: boolean; service?: "mail-api" | "parser" } = {}): Plan {
     const service = options.service ?? "mail-api";
     const work = mkdtempSync(join(this.dir, `build-${tag}-`));
-    execFileSync("tar", ["-xzf", join(DIST_SERVICES, `${service}.tar.gz`), "-C", work]);
+    cmdSync("tar", ["-xzf", join(DIST_SERVICES, `${service}.tar.gz`), "-C", work]);
     writeFileSync(join(work, service, "BUILD"), `${tag}\n`);
     // The canary: a build that exits at start, so the unit never becomes active and /healthz never answers.
     if (options.broken) writeFileSync(join(work, service, "main.mjs"), "process.stderr.write('canary build: refusing to start\\n');\nprocess.exit(1);\n");
     mkdirSync(join(this.artifactDir, tag), { recursive: true });
     const file = `${tag}/${service}.tar.gz`;
     const tarball = join(this.artifactDir, file);
-    execFileSync("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-czf", tarball, "-C", work, service]);
+    cmdSync("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-czf", tarball, "-C", work, service]);
     const sha256 = createHash("sha256").update(readFileSync(tarball)).digest("hex");
     return { ...plan, services: { ...plan.services, artifacts: { ...plan.services.artifacts, [service]: { ...plan.services.artifacts[service], file, sha256 } } } };
   }

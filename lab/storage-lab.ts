@@ -29,7 +29,7 @@
  * 2. /dev/fuse is bound into the client containers (a Hetzner server has it).
  */
 import { round, spread } from "../measure/stats.ts";
-import { execFileSync } from "node:child_process";
+import { cmdSync } from "./cmd.ts";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -446,8 +446,8 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     debian: (bootstrapHost.read("/etc/debian_version") ?? "").trim(),
     cloud_init: (await bootstrapHost.exec("cloud-init", ["--version"], { allowFail: true })).trim(),
     systemd_in_host: (await bootstrapHost.exec("systemctl", ["--version"])).split("\n")[0]!.trim(),
-    kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
-    systemd_nspawn: execFileSync("systemd-nspawn", ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim(),
+    kernel: cmdSync("uname", ["-r"]).trim(),
+    systemd_nspawn: cmdSync("systemd-nspawn", ["--version"]).split("\n")[0]!.trim(),
     node: process.version,
   };
 

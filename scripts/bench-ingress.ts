@@ -37,22 +37,21 @@
  * Postfix instance (by its own stop command) and the temp dir are removed on every exit path,
  * Ctrl-C included.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import { access, chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { benchMessage, latency, percentile, postfixMainCf, procTimes, roundedSpread, treeTicks, vmRssKb, type PostfixQueueMode, type ProcTimes } from "../measure/ingress-bench.ts";
 import { writeReport } from "../measure/report.ts";
 import { countFromEnv, round, spread } from "../measure/stats.ts";
 import { SmtpClient, type MessageTiming } from "../measure/smtp-client.ts";
+import { cmd } from "../lab/cmd.ts";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 const SELF = fileURLToPath(import.meta.url);
-const execFileP = promisify(execFile);
 
 const HOST = "127.0.0.1";
 const INGRESS_PORT = 2525;
@@ -185,20 +184,8 @@ class Cleanup {
   }
 }
 
-/** Runs a command (no shell); throws with its output on a non-zero exit or after the timeout. */
-async function exec(cmd: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
-  try {
-    const p = execFileP(cmd, [...args], { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024, encoding: "utf8", ...(opts.env ? { env: opts.env } : {}) });
-    if (opts.input !== undefined) {
-      p.child.stdin?.end(opts.input);
-    }
-    const { stdout } = await p;
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string; message: string; killed?: boolean };
-    throw new Error(`${cmd} ${args.join(" ")} failed${e.killed ? " (timed out)" : ""}: ${(e.stderr || e.stdout || e.message).trim()}`);
-  }
-}
+/** Runs a command through zx (lab/cmd.ts): quoted, bounded, and an error that names it. */
+const exec = cmd;
 
 async function commandExists(cmd: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"])) {
@@ -222,7 +209,7 @@ async function ensurePostfix(): Promise<string[]> {
   if (await commandExists("postfix")) return notes;
   if (process.getuid?.() !== 0) throw new Error("postfix is not installed: install the Debian package postfix (as root: apt-get install postfix), or run this bench as root");
   progress("postfix is missing: installing the Debian package postfix (apt-get, --no-install-recommends, debconf \"No configuration\")");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
   await exec("debconf-set-selections", [], { input: "postfix postfix/main_mailer_type select No configuration\n", env });
   const install = () => exec("apt-get", ["install", "-y", "-q", "--no-install-recommends", "--no-remove", "postfix"], { env, timeoutMs: 600_000 });
   try {
