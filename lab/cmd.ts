@@ -29,6 +29,11 @@ export interface CmdOptions {
    */
   readonly replaceEnv?: boolean;
   /**
+   * Working directory of the command.
+   * @default - this process's
+   */
+  readonly cwd?: string;
+  /**
    * Text on the command's stdin.
    * @default - none
    */
@@ -48,6 +53,7 @@ function zxOptions(options: CmdOptions) {
     timeout: options.timeoutMs ?? 60_000,
     env: options.replaceEnv ? { ...options.env } : { ...process.env, ...options.env },
     input: options.input,
+    cwd: options.cwd,
   };
 }
 
