@@ -45,10 +45,12 @@ interface ChangesPage {
 }
 
 /** What the reviewer should expect on this host while its step runs, from the role and the actions. */
-export function disruption(gate: GateKind, actions: readonly FileAction[]): string {
+function disruption(gate: GateKind, actions: readonly FileAction[]): string {
   const restarts = actions.filter((a) => a.kind === "restart").map((a) => (a.kind === "restart" ? a.unit : ""));
   if (restarts.length === 0) {
-    return actions.some((a) => a.kind === "reload" || a.kind === "run") ? "none: a hitless reload or an atomic command" : "none: the files apply at their next use or the next boot";
+    return actions.some((a) => a.kind === "reload" || a.kind === "run")
+      ? "none: a hitless reload or an atomic command"
+      : "none: the files apply at their next use or the next boot";
   }
   switch (gate) {
     case "lb":
@@ -74,10 +76,13 @@ function serverChanges(plan: Plan, base: BaseBundle): ChangesPage["servers"] {
   for (const h of plan.hosts) {
     const b = before.get(h.name) as PlannedHost | undefined;
     if (!b) out.push({ host: h.name, what: "created (a new host)" });
-    else if (b.serverName !== h.serverName || b.privateIp !== h.privateIp) out.push({ host: h.name, what: "replaced (its name or private address changed)" });
-    else if (b.serverType !== h.serverType) out.push({ host: h.name, what: `resized in place from ${b.serverType} to ${h.serverType} (Hetzner powers it off)` });
+    else if (b.serverName !== h.serverName || b.privateIp !== h.privateIp)
+      out.push({ host: h.name, what: "replaced (its name or private address changed)" });
+    else if (b.serverType !== h.serverType)
+      out.push({ host: h.name, what: `resized in place from ${b.serverType} to ${h.serverType} (Hetzner powers it off)` });
   }
-  for (const name of before.keys()) if (!plan.hosts.some((h) => h.name === name)) out.push({ host: name, what: "destroyed (no longer in the topology)" });
+  for (const name of before.keys())
+    if (!plan.hosts.some((h) => h.name === name)) out.push({ host: name, what: "destroyed (no longer in the topology)" });
   return out;
 }
 
@@ -112,7 +117,12 @@ export function changesPage(plan: Plan, rendered: readonly RenderedHost[], base:
     const current = new Set(r.files.map((f) => `${prefix}${f.path}`));
     for (const [path, was] of base.files) {
       if (!path.startsWith(`${prefix}/`) || path === `${prefix}/user-data.yaml` || current.has(path)) continue;
-      files.push({ path: path.slice(prefix.length), change: "removed", action: "none (left on the host: the agent writes files, it does not delete them)", diff: unifiedDiff(`a${path.slice(prefix.length)}`, "/dev/null", was, "") });
+      files.push({
+        path: path.slice(prefix.length),
+        change: "removed",
+        action: "none (left on the host: the agent writes files, it does not delete them)",
+        diff: unifiedDiff(`a${path.slice(prefix.length)}`, "/dev/null", was, ""),
+      });
     }
     if (files.length > 0) hosts.push({ host: step.host, step: i + 1, gate: step.gate, disruption: disruption(step.gate, actions), files });
   }
@@ -120,7 +130,11 @@ export function changesPage(plan: Plan, rendered: readonly RenderedHost[], base:
   const page: ChangesPage = {
     base: base.dir,
     hosts,
-    unchanged: plan.rollout.steps.filter((s) => !changed.has(s.host)).map((s) => s.host).join(", ") || "none",
+    unchanged:
+      plan.rollout.steps
+        .filter((s) => !changed.has(s.host))
+        .map((s) => s.host)
+        .join(", ") || "none",
     servers: serverChanges(plan, base),
   };
   return renderTemplate("bundle/CHANGES.md", page);

@@ -11,7 +11,10 @@ import type { RenderedHost } from "../render/host.ts";
 interface RolloutPage {
   readonly name: string;
   readonly steps: readonly { readonly n: number; readonly host: string; readonly gate: string; readonly bound: string }[];
-  readonly hosts: readonly { readonly host: string; readonly files: readonly { readonly path: string; readonly mode: string; readonly action: string }[] }[];
+  readonly hosts: readonly {
+    readonly host: string;
+    readonly files: readonly { readonly path: string; readonly mode: string; readonly action: string }[];
+  }[];
 }
 
 export function rolloutPage(plan: Plan, rendered: readonly RenderedHost[]): string {

@@ -60,7 +60,11 @@ export function securityMarkdown(plan: Plan, rendered: readonly RenderedHost[]):
       .map((f) => ({
         host: escapeMarkdownText(r.host.name),
         path: escapeMarkdownText(f.path.slice(UNIT_DIR.length)),
-        settings: f.content.split("\n").filter((l) => /^IPAddress(Deny|Allow)=/.test(l)).join(", ") || "none",
+        settings:
+          f.content
+            .split("\n")
+            .filter((l) => /^IPAddress(Deny|Allow)=/.test(l))
+            .join(", ") || "none",
       })),
   );
   const page: SecurityPage = {

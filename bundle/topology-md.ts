@@ -50,7 +50,7 @@ function portRows(plan: Plan): TopologyPage["ports"] {
     for (const r of rules) {
       const row = privateByService.get(r.service) ?? { port: r.ports ? `${r.protocol}/${r.ports}` : r.protocol, on: [], from: new Set<string>() };
       row.on.push(host);
-      r.sourceHosts.forEach((s) => row.from.add(s));
+      for (const s of r.sourceHosts) row.from.add(s);
       privateByService.set(r.service, row);
     }
   }
@@ -93,13 +93,14 @@ function diagram(plan: Plan): { nodes: string[]; edges: string[] } {
 
 export function topologyMarkdown(plan: Plan, failures: FailureAnalysis): string {
   const { nodes, edges } = diagram(plan);
-  const warnings = plan.singlePointsOfFailureAllowed === undefined
-    ? []
-    : [
-        // The reason is the one free text of the topology placed here: escaped, so it shows as written.
-        `Single points of failure allowed: ${escapeMarkdownText(plan.singlePointsOfFailureAllowed)}.`,
-        ...(failures.singlePointsOfFailure.length > 0 ? [`Losing any one of ${failures.singlePointsOfFailure.join(", ")} stops the service.`] : []),
-      ];
+  const warnings =
+    plan.singlePointsOfFailureAllowed === undefined
+      ? []
+      : [
+          // The reason is the one free text of the topology placed here: escaped, so it shows as written.
+          `Single points of failure allowed: ${escapeMarkdownText(plan.singlePointsOfFailureAllowed)}.`,
+          ...(failures.singlePointsOfFailure.length > 0 ? [`Losing any one of ${failures.singlePointsOfFailure.join(", ")} stops the service.`] : []),
+        ];
   const page: TopologyPage = {
     name: plan.name,
     warnings,
@@ -107,14 +108,22 @@ export function topologyMarkdown(plan: Plan, failures: FailureAnalysis): string 
     networkZone: plan.networkZone,
     ipRange: plan.network.ipRange,
     subnet: plan.network.subnet,
-    entry: plan.lb.failover === "floating-ip"
-      ? `a Hetzner Floating IP (address set at deploy), held by ${plan.lb.hosts.join(" or ")}`
-      : `a VRRP virtual IP held by ${plan.lb.hosts.join(" or ")}`,
+    entry:
+      plan.lb.failover === "floating-ip"
+        ? `a Hetzner Floating IP (address set at deploy), held by ${plan.lb.hosts.join(" or ")}`
+        : `a VRRP virtual IP held by ${plan.lb.hosts.join(" or ")}`,
     hostCount: plan.hosts.length,
     groupCount: plan.placementGroups.length,
     diagramNodes: nodes,
     diagramEdges: edges,
-    hosts: plan.hosts.map((h) => ({ name: h.name, role: h.role, serverType: h.serverType, image: h.image, privateIp: h.privateIp, placementGroup: h.placementGroup })),
+    hosts: plan.hosts.map((h) => ({
+      name: h.name,
+      role: h.role,
+      serverType: h.serverType,
+      image: h.image,
+      privateIp: h.privateIp,
+      placementGroup: h.placementGroup,
+    })),
     ports: portRows(plan),
     losses: failures.losses.flatMap((loss) =>
       loss.verdicts

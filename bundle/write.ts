@@ -35,7 +35,8 @@ const MARKER_TEXT = "This directory is a Bulwark review bundle, written by `npm 
  * a directory (not a symlink) that is empty or holds REVIEW_MARKER as a regular file.
  */
 export function checkReviewDir(dir: string): void {
-  const fix = "pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself";
+  const fix =
+    "pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself";
   const stat = lstatOrUndefined(dir);
   if (stat === undefined) return;
   if (!stat.isDirectory()) {
@@ -43,7 +44,12 @@ export function checkReviewDir(dir: string): void {
   }
   const entries = readdirSync(dir);
   if (entries.length === 0 || lstatOrUndefined(join(dir, REVIEW_MARKER))?.isFile()) return;
-  throw new UserError("--review", `holds ${entries.length} ${entries.length === 1 ? "entry" : "entries"} but no ${REVIEW_MARKER}, so it is not a review bundle, and synth would delete all of it`, dir, fix);
+  throw new UserError(
+    "--review",
+    `holds ${entries.length} ${entries.length === 1 ? "entry" : "entries"} but no ${REVIEW_MARKER}, so it is not a review bundle, and synth would delete all of it`,
+    dir,
+    fix,
+  );
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {
@@ -51,7 +57,12 @@ function lstatOrUndefined(path: string): Stats | undefined {
     return lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new UserError("--review", `cannot be inspected (${(err as NodeJS.ErrnoException).code ?? String(err)})`, path, "pass a directory you can read and write");
+    throw new UserError(
+      "--review",
+      `cannot be inspected (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      path,
+      "pass a directory you can read and write",
+    );
   }
 }
 
@@ -69,7 +80,8 @@ function kindOf(stat: Stats): string {
 export function readBaseBundle(dir: string): BaseBundle {
   const fix = "pass a review directory an earlier `npm run synth` wrote (it holds .bulwark-review), e.g. one synthesized from main";
   if (!lstatOrUndefined(dir)?.isDirectory()) throw new UserError("--base", "is not a directory", dir, fix);
-  if (!lstatOrUndefined(join(dir, REVIEW_MARKER))?.isFile()) throw new UserError("--base", `holds no ${REVIEW_MARKER}, so it is not a review bundle`, dir, fix);
+  if (!lstatOrUndefined(join(dir, REVIEW_MARKER))?.isFile())
+    throw new UserError("--base", `holds no ${REVIEW_MARKER}, so it is not a review bundle`, dir, fix);
   const files = new Map<string, string>();
   const walk = (sub: string): void => {
     for (const name of readdirSync(join(dir, sub))) {
@@ -84,7 +96,13 @@ export function readBaseBundle(dir: string): BaseBundle {
   return { dir, files, ...(planText ? { plan: JSON.parse(planText) as Pick<Plan, "hosts"> } : {}) };
 }
 
-export function writeReviewBundle(dir: string, plan: Plan, failures: FailureAnalysis, rendered: readonly RenderedHost[], base?: BaseBundle): ReviewBundle {
+export function writeReviewBundle(
+  dir: string,
+  plan: Plan,
+  failures: FailureAnalysis,
+  rendered: readonly RenderedHost[],
+  base?: BaseBundle,
+): ReviewBundle {
   checkReviewDir(dir);
   rmSync(dir, { recursive: true, force: true });
   const written: string[] = [];

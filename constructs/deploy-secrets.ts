@@ -27,7 +27,11 @@ export class DeploySecrets extends Construct {
   private readonly made = new Map<string, string>();
   private random: RandomProvider | undefined;
 
-  constructor(scope: Construct, id: string, private readonly props: DeploySecretsProps = {}) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: DeploySecretsProps = {},
+  ) {
     super(scope, id);
   }
 

@@ -125,7 +125,14 @@ export function rolloutBundle(plan: Plan, r: RenderedHost): { host: string; conf
   const agent = rendered(plan.rollout.paths.agent);
   const files = r.files
     .filter((f) => f !== agent)
-    .map((f) => ({ path: f.path, content: f.content, ...(f.encoding ? { encoding: f.encoding } : {}), permissions: f.permissions, owner: f.owner, action: f.action }));
+    .map((f) => ({
+      path: f.path,
+      content: f.content,
+      ...(f.encoding ? { encoding: f.encoding } : {}),
+      permissions: f.permissions,
+      owner: f.owner,
+      action: f.action,
+    }));
   return { host: r.host.name, config, files };
 }
 
@@ -159,7 +166,8 @@ export class HostRollout extends Construct {
     const agents = new Map<string, TerraformLocal>();
     const agentLocal = (text: string): string => {
       const key = sha256(text);
-      if (!agents.has(key)) agents.set(key, new TerraformLocal(this, `Agent${agents.size === 0 ? "" : agents.size + 1}`, escapeTerraformTemplate(text)));
+      if (!agents.has(key))
+        agents.set(key, new TerraformLocal(this, `Agent${agents.size === 0 ? "" : agents.size + 1}`, escapeTerraformTemplate(text)));
       return agents.get(key)!.asString;
     };
     let previous: DataResource | undefined;

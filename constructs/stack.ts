@@ -1,4 +1,4 @@
-import { Construct } from "constructs";
+import type { Construct } from "constructs";
 import { Fn, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Plan } from "../plan/model.ts";
 import type { RenderedHost } from "../render/host.ts";
@@ -70,14 +70,15 @@ export class BulwarkStack extends TerraformStack {
     const firewalls = new PublicFirewalls(this, "PublicFirewalls", { prefix: plan.name, firewalls: plan.firewall.public, labels });
     const keys = new AdminSshKeys(this, "AdminSshKeys", { prefix: plan.name, keys: plan.admin.sshKeys, labels });
 
-    const floatingIp = plan.lb.failover === "floating-ip"
-      ? new EntryFloatingIp(this, "EntryFloatingIp", {
-          name: `${plan.name}-entry`,
-          homeLocation: plan.location,
-          labels,
-          protection,
-        })
-      : undefined;
+    const floatingIp =
+      plan.lb.failover === "floating-ip"
+        ? new EntryFloatingIp(this, "EntryFloatingIp", {
+            name: `${plan.name}-entry`,
+            homeLocation: plan.location,
+            labels,
+            protection,
+          })
+        : undefined;
     const secrets = new DeploySecrets(this, "DeploySecrets", { storagePeers: plan.storage.peers });
     const floatingIpTokens: Record<string, string> = floatingIp
       ? { [DEPLOY_VALUES.floatingIpAddress.name]: floatingIp.address, [DEPLOY_VALUES.floatingIpId.name]: floatingIp.floatingIpId }

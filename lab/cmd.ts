@@ -5,7 +5,7 @@
  * processes a run owns (nspawn, the traffic clients) are started by LabRun.start instead, so that
  * the run can end them by pid.
  */
-import { $, ProcessOutput } from "zx";
+import { $, type ProcessOutput } from "zx";
 
 export interface CmdOptions {
   /**
@@ -58,7 +58,9 @@ function zxOptions(options: CmdOptions) {
 }
 
 function failure(cmd: string, args: readonly string[], out: ProcessOutput, options: CmdOptions): string {
-  const how = out.signal ? `was ended by ${out.signal}${out.signal === "SIGTERM" ? ` (the ${options.timeoutMs ?? 60_000} ms bound)` : ""}` : `exited ${out.exitCode}`;
+  const how = out.signal
+    ? `was ended by ${out.signal}${out.signal === "SIGTERM" ? ` (the ${options.timeoutMs ?? 60_000} ms bound)` : ""}`
+    : `exited ${out.exitCode}`;
   const said = (out.stderr || out.stdout).trim();
   return `${describeCmd(cmd, args)} ${how}${said ? `: ${said}` : ""}`;
 }
@@ -70,7 +72,11 @@ function settle(cmd: string, args: readonly string[], out: ProcessOutput, option
 }
 
 /** Runs a command and returns how it ended without throwing: for output that matters either way (a terraform apply's log). */
-export async function cmdOutput(command: string, args: readonly string[], options: Omit<CmdOptions, "allowFail"> = {}): Promise<{ ok: boolean; stdout: string; stderr: string; failure?: string }> {
+export async function cmdOutput(
+  command: string,
+  args: readonly string[],
+  options: Omit<CmdOptions, "allowFail"> = {},
+): Promise<{ ok: boolean; stdout: string; stderr: string; failure?: string }> {
   const out = await $(zxOptions(options))`${command} ${args}`;
   return { ok: out.ok, stdout: out.stdout, stderr: out.stderr, ...(out.ok ? {} : { failure: failure(command, args, out, options) }) };
 }

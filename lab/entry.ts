@@ -30,7 +30,13 @@ export async function publicSide(run: LabRun, net: LabNetwork): Promise<{ router
  * Starts the emulator in the router namespace with the Floating IP unassigned, as Terraform
  * creates it (the first MASTER's takeover routes it to itself). Returns its state file.
  */
-export async function startEmulator(run: LabRun, router: string, dir: string, token: string, lbs: readonly { readonly id: number; readonly name: string; readonly routeVia: string }[]): Promise<string> {
+export async function startEmulator(
+  run: LabRun,
+  router: string,
+  dir: string,
+  token: string,
+  lbs: readonly { readonly id: number; readonly name: string; readonly routeVia: string }[],
+): Promise<string> {
   const stateFile = join(dir, "emulator-state.json");
   const config: EmulatorConfig = {
     listen: { host: LAB_PUBLIC.router, port: LAB_PUBLIC.emulatorPort },
@@ -41,12 +47,38 @@ export async function startEmulator(run: LabRun, router: string, dir: string, to
   };
   const configFile = join(dir, "emulator.json");
   writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-  run.start("ip", ["netns", "exec", router, process.execPath, "--import", "tsx", join(ROOT, "lab/hcloud-emulator.ts"), configFile], createWriteStream(join(dir, "emulator.log")));
+  run.start(
+    "ip",
+    ["netns", "exec", router, process.execPath, "--import", "tsx", join(ROOT, "lab/hcloud-emulator.ts"), configFile],
+    createWriteStream(join(dir, "emulator.log")),
+  );
   await run.waitFor("the emulator", () => (existsSync(stateFile) ? true : undefined), 20_000);
   return stateFile;
 }
 
 /** Starts lab/client.ts in `client`: a GET of `path` (default /api/messages) through the Floating IP every `intervalMs`, with the API token. */
-export function startClient(run: LabRun, client: string, intervalMs: number, timeoutMs: number, recordFile: string, tokenFile: string, path = "/api/messages"): void {
-  run.start("ip", ["netns", "exec", client, process.execPath, "--import", "tsx", join(ROOT, "lab/client.ts"), `http://${LAB_PUBLIC.floatingIp}${path}`, String(intervalMs), String(timeoutMs), "3600", recordFile, tokenFile]);
+export function startClient(
+  run: LabRun,
+  client: string,
+  intervalMs: number,
+  timeoutMs: number,
+  recordFile: string,
+  tokenFile: string,
+  path = "/api/messages",
+): void {
+  run.start("ip", [
+    "netns",
+    "exec",
+    client,
+    process.execPath,
+    "--import",
+    "tsx",
+    join(ROOT, "lab/client.ts"),
+    `http://${LAB_PUBLIC.floatingIp}${path}`,
+    String(intervalMs),
+    String(timeoutMs),
+    "3600",
+    recordFile,
+    tokenFile,
+  ]);
 }

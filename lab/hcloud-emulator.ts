@@ -113,7 +113,9 @@ function main(): void {
     });
     req.on("end", () => handle(req, res, body));
   });
-  server.listen(config.listen.port, config.listen.host, () => process.stdout.write(`hcloud-emulator: listening on ${config.listen.host}:${config.listen.port}\n`));
+  server.listen(config.listen.port, config.listen.host, () =>
+    process.stdout.write(`hcloud-emulator: listening on ${config.listen.host}:${config.listen.port}\n`),
+  );
   const stop = () => server.close(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

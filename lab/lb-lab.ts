@@ -132,21 +132,39 @@ export class LbLab {
     const child = this.run.start(
       "ip",
       [
-        "netns", "exec", app.ns, "env",
-        "MAILAPI_LISTEN_HOST=0.0.0.0", `MAILAPI_LISTEN_PORT=${this.plan.lb.appPort}`, "MAILAPI_STORE_KIND=fs",
-        `MAILAPI_STORE_DIR=${store}`, `MAILAPI_STATIC_DIR=${store}`, `MAILAPI_HOST_NAME=${app.name}`, `MAILAPI_TOKEN_FILE=${this.tokenFile}`,
-        process.execPath, "--import", "tsx", join(ROOT, "services/mail-api/main.ts"),
+        "netns",
+        "exec",
+        app.ns,
+        "env",
+        "MAILAPI_LISTEN_HOST=0.0.0.0",
+        `MAILAPI_LISTEN_PORT=${this.plan.lb.appPort}`,
+        "MAILAPI_STORE_KIND=fs",
+        `MAILAPI_STORE_DIR=${store}`,
+        `MAILAPI_STATIC_DIR=${store}`,
+        `MAILAPI_HOST_NAME=${app.name}`,
+        `MAILAPI_TOKEN_FILE=${this.tokenFile}`,
+        process.execPath,
+        "--import",
+        "tsx",
+        join(ROOT, "services/mail-api/main.ts"),
       ],
       createWriteStream(join(this.dir, `${app.name}.log`), { flags: "a" }),
     );
     app.pid = child.pid;
     app.stop = () => this.run.stop(child, 2000);
-    await this.run.waitFor(`${app.name} to listen`, async () => ((await this.net.inNs(app.ns, "ss", ["-Hltn", `sport = :${this.plan.lb.appPort}`], { allowFail: true })).trim() ? true : undefined), 30_000, 100);
+    await this.run.waitFor(
+      `${app.name} to listen`,
+      async () => ((await this.net.inNs(app.ns, "ss", ["-Hltn", `sport = :${this.plan.lb.appPort}`], { allowFail: true })).trim() ? true : undefined),
+      30_000,
+      100,
+    );
   }
 
   /** The VRRP state each lb's notify script last recorded. */
   states(): Record<string, string> {
-    return Object.fromEntries(this.lbs.map((lb) => [lb.name, (lb.host.running ? lb.host.read("/run/bulwark/vrrp-state") : undefined)?.trim() ?? "DOWN"]));
+    return Object.fromEntries(
+      this.lbs.map((lb) => [lb.name, (lb.host.running ? lb.host.read("/run/bulwark/vrrp-state") : undefined)?.trim() ?? "DOWN"]),
+    );
   }
 
   masters(): LbNode[] {
@@ -168,17 +186,22 @@ export class LbLab {
    * requests answered.
    */
   async steady(what: string, timeoutMs = 45_000): Promise<LbNode> {
-    return this.run.waitFor(`a steady state (${what})`, async () => {
-      const states = Object.values(this.states()).sort().join(",");
-      const masters = this.masters();
-      if (states !== "BACKUP,MASTER" || this.emulator().holder !== masters[0]!.serverId) return undefined;
-      if (this.lbs.some((lb) => lb.host.read("/run/bulwark/haproxy-down")?.trim() !== "0")) return undefined;
-      for (const lb of this.lbs) {
-        for (const app of this.apps) if ((await this.serverState(lb, "api", app.name).catch(() => undefined)) !== 2) return undefined;
-      }
-      const last = this.records().slice(-10);
-      return last.length === 10 && last.every((r) => r.ok) ? masters[0] : undefined;
-    }, timeoutMs, 100);
+    return this.run.waitFor(
+      `a steady state (${what})`,
+      async () => {
+        const states = Object.values(this.states()).sort().join(",");
+        const masters = this.masters();
+        if (states !== "BACKUP,MASTER" || this.emulator().holder !== masters[0]!.serverId) return undefined;
+        if (this.lbs.some((lb) => lb.host.read("/run/bulwark/haproxy-down")?.trim() !== "0")) return undefined;
+        for (const lb of this.lbs) {
+          for (const app of this.apps) if ((await this.serverState(lb, "api", app.name).catch(() => undefined)) !== 2) return undefined;
+        }
+        const last = this.records().slice(-10);
+        return last.length === 10 && last.every((r) => r.ok) ? masters[0] : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   /** Client requests sent from `from` to `to` (ms since the epoch), once all have completed. */
@@ -218,7 +241,18 @@ export class LbLab {
 
   /** One request from the internet side (lab/probe.ts); `tokenFile` "-" sends no token. */
   private async probe(path: string, tokenFile: string): Promise<ProbeResult> {
-    const out = await this.run.exec("ip", ["netns", "exec", this.clientNs, process.execPath, "--import", "tsx", join(ROOT, "lab/probe.ts"), `http://${LAB_PUBLIC.floatingIp}${path}`, "3000", tokenFile]);
+    const out = await this.run.exec("ip", [
+      "netns",
+      "exec",
+      this.clientNs,
+      process.execPath,
+      "--import",
+      "tsx",
+      join(ROOT, "lab/probe.ts"),
+      `http://${LAB_PUBLIC.floatingIp}${path}`,
+      "3000",
+      tokenFile,
+    ]);
     return JSON.parse(out.trim().split("\n").at(-1)!) as ProbeResult;
   }
 
@@ -237,7 +271,9 @@ export class LbLab {
     const withToken = await this.probe("/api/messages", this.tokenFile);
     const health = await this.probe("/healthz", "-");
     const answers = [noToken, wrong, unknownRoute, withToken, health];
-    const https = await this.net.inNs(this.clientNs, "timeout", ["3", "bash", "-c", `exec 3<>/dev/tcp/${LAB_PUBLIC.floatingIp}/443 && echo open`], { allowFail: true });
+    const https = await this.net.inNs(this.clientNs, "timeout", ["3", "bash", "-c", `exec 3<>/dev/tcp/${LAB_PUBLIC.floatingIp}/443 && echo open`], {
+      allowFail: true,
+    });
     const result = {
       no_token_status: noToken.status ?? 0,
       wrong_token_status: wrong.status ?? 0,
@@ -280,7 +316,9 @@ export class LbLab {
     const steps = await this.watchFailover(t0, this.peerOf(master), 3000);
     const outage = { ...analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 4000), t0), ...steps };
     const next = await this.steady("after haproxy kill");
-    this.run.log(`haproxy kill on ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`);
+    this.run.log(
+      `haproxy kill on ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`,
+    );
     return outage;
   }
 
@@ -293,7 +331,9 @@ export class LbLab {
     const outage = { ...analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 5000), t0), ...steps };
     await Promise.all(master.links.map((l) => this.net.setLink(l, true)));
     const next = await this.steady("after host loss");
-    this.run.log(`host loss of ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`);
+    this.run.log(
+      `host loss of ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`,
+    );
     return outage;
   }
 
@@ -301,14 +341,29 @@ export class LbLab {
   async backendKill(n: number): Promise<{ failed: number; markdownS: number }> {
     const master = await this.steady("before backend kill");
     const app = this.apps[n % this.apps.length]!;
-    await this.run.waitFor(`${app.name} up in haproxy`, async () => ((await this.serverState(master, "api", app.name)) === 2 ? true : undefined), 10_000, 50);
+    await this.run.waitFor(
+      `${app.name} up in haproxy`,
+      async () => ((await this.serverState(master, "api", app.name)) === 2 ? true : undefined),
+      10_000,
+      50,
+    );
     const t0 = Date.now();
     process.kill(app.pid!, "SIGKILL");
-    const markdown = await this.run.waitFor(`${app.name} marked down`, async () => ((await this.serverState(master, "api", app.name)) === 0 ? Date.now() : undefined), 10_000, 10);
+    const markdown = await this.run.waitFor(
+      `${app.name} marked down`,
+      async () => ((await this.serverState(master, "api", app.name)) === 0 ? Date.now() : undefined),
+      10_000,
+      10,
+    );
     const records = await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 2000);
     await app.stop!();
     await this.startApp(app);
-    await this.run.waitFor(`${app.name} up again`, async () => ((await this.serverState(master, "api", app.name)) === 2 ? true : undefined), 15_000, 50);
+    await this.run.waitFor(
+      `${app.name} up again`,
+      async () => ((await this.serverState(master, "api", app.name)) === 2 ? true : undefined),
+      15_000,
+      50,
+    );
     const failed = records.filter((r) => !r.ok).length;
     this.run.log(`backend kill of ${app.name}: marked down after ${((markdown - t0) / 1000).toFixed(3)} s, ${failed} failed GETs`);
     return { failed, markdownS: (markdown - t0) / 1000 };
@@ -346,7 +401,9 @@ export class LbLab {
     const ok = masters.length === 1 && after.holder === masters[0]!.serverId && after.holder === master.serverId;
     const failed = (await this.window(t0, Date.now())).filter((r) => !r.ok).length;
     const dual = (single - healed) / 1000;
-    this.run.log(`partition: one MASTER ${dual.toFixed(3)} s after the heal, holder ${ok ? "is" : "is NOT"} the MASTER, ${after.assignments.length - settled} moves after settling, ${failed} failed`);
+    this.run.log(
+      `partition: one MASTER ${dual.toFixed(3)} s after the heal, holder ${ok ? "is" : "is NOT"} the MASTER, ${after.assignments.length - settled} moves after settling, ${failed} failed`,
+    );
     return { dualMasterS: dual, holders: ok ? holders : holders + 1, flipsAfterSettle: after.assignments.length - settled, failed };
   }
 
@@ -369,7 +426,9 @@ export class LbLab {
     const master = await this.steady("after double restart", 90_000);
     const state = this.emulator();
     const holders = this.masters().length === 1 && state.holder === master.serverId ? 1 : 2;
-    this.run.log(`double restart: MASTER ${master.name}, Floating IP on server ${state.holder}, settled ${((Date.now() - t0) / 1000).toFixed(1)} s after boot`);
+    this.run.log(
+      `double restart: MASTER ${master.name}, Floating IP on server ${state.holder}, settled ${((Date.now() - t0) / 1000).toFixed(1)} s after boot`,
+    );
     return { holders, settleS: (Date.now() - t0) / 1000 };
   }
 
@@ -378,9 +437,11 @@ export class LbLab {
     const first = (s: string) => s.split("\n")[0]!.trim();
     return {
       haproxy: first(await lb.exec("haproxy", ["-v"])),
-      keepalived: first(await lb.exec("keepalived", ["--version"], { allowFail: true })) || first(await lb.exec("sh", ["-c", "keepalived --version 2>&1"])),
+      keepalived:
+        first(await lb.exec("keepalived", ["--version"], { allowFail: true })) || first(await lb.exec("sh", ["-c", "keepalived --version 2>&1"])),
       systemd: first(await lb.exec("systemctl", ["--version"])),
-      cloud_init: first(await lb.exec("cloud-init", ["--version"], { allowFail: true })) || first(await lb.exec("sh", ["-c", "cloud-init --version 2>&1"])),
+      cloud_init:
+        first(await lb.exec("cloud-init", ["--version"], { allowFail: true })) || first(await lb.exec("sh", ["-c", "cloud-init --version 2>&1"])),
       image: `debian ${first(lb.read("/etc/debian_version") ?? "?")}`,
       node: process.version,
     };
@@ -481,12 +542,16 @@ export async function runLbLab(run: LabRun, counts: LbLabCounts = ACCEPTANCE_COU
       },
       public_surface: surface,
       fresh_pair: freshPair,
-      double_restart: { holders: Math.max(...restarts.map((r) => r.holders)), ...Object.fromEntries(Object.entries(stats(restarts.map((r) => r.settleS))).map(([k, v]) => [`settle_${k}`, v])) },
+      double_restart: {
+        holders: Math.max(...restarts.map((r) => r.holders)),
+        ...Object.fromEntries(Object.entries(stats(restarts.map((r) => r.settleS))).map(([k, v]) => [`settle_${k}`, v])),
+      },
     },
     requirements: LB_REQUIREMENTS,
     conditions: {
       client: `GET /api/messages through the Floating IP every ${CLIENT_INTERVAL_MS} ms, ${CLIENT_TIMEOUT_MS} ms timeout, one connection per request`,
-      hosts: "lb-1, lb-2: systemd-nspawn containers booted from their rendered user-data (lab overrides: lab/overrides.ts); app-1, app-2: the mail API in network namespaces",
+      hosts:
+        "lb-1, lb-2: systemd-nspawn containers booted from their rendered user-data (lab overrides: lab/overrides.ts); app-1, app-2: the mail API in network namespaces",
       emulator: "lab/hcloud-emulator.ts re-routes the Floating IP at once; Hetzner's own propagation delay is not modelled",
       counts,
       unauthorized_api_requests: lab.unauthorizedRequests,
@@ -504,9 +569,15 @@ export async function runLbLab(run: LabRun, counts: LbLabCounts = ACCEPTANCE_COU
     double_restart: r.double_restart.holders === 1,
     fresh_pair: r.fresh_pair.assigned_by_keepalived,
     public_surface:
-      r.public_surface.no_token_status === 401 && r.public_surface.wrong_token_status === 401 && r.public_surface.unknown_api_route_status === 401 &&
-      r.public_surface.with_token_status === 200 && r.public_surface.healthz_status === 200 && r.public_surface.healthz_body === "ok" &&
-      r.public_surface.x_served_by_seen === 0 && r.public_surface.message_data_without_token === 0 && !r.public_surface.https_open,
+      r.public_surface.no_token_status === 401 &&
+      r.public_surface.wrong_token_status === 401 &&
+      r.public_surface.unknown_api_route_status === 401 &&
+      r.public_surface.with_token_status === 200 &&
+      r.public_surface.healthz_status === 200 &&
+      r.public_surface.healthz_body === "ok" &&
+      r.public_surface.x_served_by_seen === 0 &&
+      r.public_surface.message_data_without_token === 0 &&
+      !r.public_surface.https_open,
   };
   return { ...report, pass };
 }

@@ -65,7 +65,8 @@ export class LabHost {
         "-c",
         `${enter ? `${enter} && ` : ""}exec systemd-nspawn "$@"`,
         "sh",
-        "-D", options.root,
+        "-D",
+        options.root,
         "--volatile=overlay",
         `--network-namespace-path=/run/netns/${options.ns}`,
         // nspawn drops CAP_NET_ADMIN for a namespace it did not make; a server's root has it
@@ -100,7 +101,13 @@ export class LabHost {
   /** `systemctl show -p <props> <unit>` inside the container, as a map (empty when the call fails). */
   async unitProperties(unit: string, props: readonly string[]): Promise<Record<string, string>> {
     const out = await this.exec("systemctl", ["show", "-p", props.join(","), unit], { allowFail: true });
-    return Object.fromEntries(out.trim().split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    return Object.fromEntries(
+      out
+        .trim()
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
   }
 
   /** A file inside the container, read through /proc (undefined if absent). */
@@ -111,7 +118,12 @@ export class LabHost {
 
   /** Waits until cloud-init has finished (boot-finished written) and reports its status. */
   async waitForCloudInit(timeoutMs: number): Promise<string> {
-    await this.run.waitFor(`${this.name}: cloud-init to finish`, () => (this.read("/var/lib/cloud/data/result.json") !== undefined ? true : undefined), timeoutMs, 100);
+    await this.run.waitFor(
+      `${this.name}: cloud-init to finish`,
+      () => (this.read("/var/lib/cloud/data/result.json") !== undefined ? true : undefined),
+      timeoutMs,
+      100,
+    );
     return (await this.exec("cloud-init", ["status", "--long"], { allowFail: true })).trim();
   }
 
@@ -147,11 +159,17 @@ export class LabHost {
  * Where a container's cgroup is made: the cgroup v2 root, and on a hybrid machine (like this
  * one: v1 controllers, v2 at /sys/fs/cgroup/unified) also the v1 name=systemd hierarchy.
  */
-export const CGROUP_ROOTS: readonly string[] = (existsSync("/sys/fs/cgroup/cgroup.procs") ? ["/sys/fs/cgroup"] : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]).filter((r) => existsSync(r));
+const CGROUP_ROOTS: readonly string[] = (
+  existsSync("/sys/fs/cgroup/cgroup.procs") ? ["/sys/fs/cgroup"] : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]
+).filter((r) => existsSync(r));
 
 /** The cgroups of a run still on the machine (its containers' cgroups are named after its prefix). */
 export function labCgroups(prefix: string): string[] {
-  return CGROUP_ROOTS.flatMap((r) => readdirSync(r).filter((n) => n.startsWith(prefix)).map((n) => join(r, n)));
+  return CGROUP_ROOTS.flatMap((r) =>
+    readdirSync(r)
+      .filter((n) => n.startsWith(prefix))
+      .map((n) => join(r, n)),
+  );
 }
 
 /** Removes a cgroup and everything below it, deepest first (a cgroup goes only when empty). */

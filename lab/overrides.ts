@@ -112,7 +112,10 @@ export function labPlan(plan: Plan, overrides: LabOverrides): Plan {
 /** The lb lab's plan: the Floating IP's witnesses are the app backends it runs (item 10). */
 export function lbLabPlan(plan: Plan): Plan {
   const addresses = plan.lb.backends.map((b) => b.address);
-  return { ...plan, lb: { ...plan.lb, witness: { ...plan.lb.witness, addresses, port: plan.lb.appPort, need: Math.floor(addresses.length / 2) + 1 } } };
+  return {
+    ...plan,
+    lb: { ...plan.lb, witness: { ...plan.lb.witness, addresses, port: plan.lb.appPort, need: Math.floor(addresses.length / 2) + 1 } },
+  };
 }
 
 /**

@@ -11,14 +11,26 @@ import { STORAGE_SERVER_PATHS } from "../render/storage-server.ts";
 import { spread, round } from "../measure/stats.ts";
 import { LAB_PUBLIC } from "./overrides.ts";
 import { sleep, type LabRun } from "./run.ts";
-import { CLIENT_INTERVAL_MS, CLIENT_TIMEOUT_MS, EMAIL_INTERVAL_MS, LabStack, STACK_LAB_HOSTS, WRITER, type RenderedTweak, type ScenarioResult } from "./stack.ts";
+import {
+  CLIENT_INTERVAL_MS,
+  CLIENT_TIMEOUT_MS,
+  EMAIL_INTERVAL_MS,
+  LabStack,
+  STACK_LAB_HOSTS,
+  WRITER,
+  type RenderedTweak,
+  type ScenarioResult,
+} from "./stack.ts";
 
 /** A comment line appended to the storage servers' glusterd drop-in: a template edit whose action is a glusterd restart. */
 function glusterdRestartTweak(tag: string): RenderedTweak {
   return (r) =>
     r.host.role !== "storage"
       ? r
-      : { ...r, files: r.files.map((f) => (f.path === STORAGE_SERVER_PATHS.glusterdDropin ? { ...f, content: `${f.content}# rollout lab: ${tag}\n` } : f)) };
+      : {
+          ...r,
+          files: r.files.map((f) => (f.path === STORAGE_SERVER_PATHS.glusterdDropin ? { ...f, content: `${f.content}# rollout lab: ${tag}\n` } : f)),
+        };
 }
 
 export interface RolloutLabCounts {
@@ -81,12 +93,27 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
   // the glusterd drop-in), while two clients write checksummed files.
   const writers = lab.startWriters();
   await sleep(3000);
-  plan = { ...plan, storage: { ...plan.storage, options: [...plan.storage.options, { key: "diagnostics.brick-log-level", value: "INFO", why: "rollout lab d: an option set on the running volume" }] } };
+  plan = {
+    ...plan,
+    storage: {
+      ...plan.storage,
+      options: [
+        ...plan.storage.options,
+        { key: "diagnostics.brick-log-level", value: "INFO", why: "rollout lab d: an option set on the running volume" },
+      ],
+    },
+  };
   const dTweak = glusterdRestartTweak("d");
   const d = await lab.scenario("d gluster option + glusterd restart on each server", plan, { tweak: dTweak });
   lab.keep(dTweak);
-  const dHeal = Object.fromEntries(Object.entries(d.reports).map(([id, r]) => [id, (r.health as { heal_pending?: number } | undefined)?.heal_pending ?? null]));
-  const optionSet = (await lab.host("storage-1").exec("gluster", ["--mode=script", "volume", "get", base.storage.volume, "diagnostics.brick-log-level"], { allowFail: true })).includes("INFO");
+  const dHeal = Object.fromEntries(
+    Object.entries(d.reports).map(([id, r]) => [id, (r.health as { heal_pending?: number } | undefined)?.heal_pending ?? null]),
+  );
+  const optionSet = (
+    await lab
+      .host("storage-1")
+      .exec("gluster", ["--mode=script", "volume", "get", base.storage.volume, "diagnostics.brick-log-level"], { allowFail: true })
+  ).includes("INFO");
 
   // e. storage-2 replaced: a fresh root, its brick kept. It must rejoin as the same peer by itself and heal.
   const poolBefore = await lab.peers();
@@ -129,16 +156,49 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
   };
   const report = {
     scenarios: {
-      fresh_pair: { floating_ip_assigned_by: fresh.assignments[0]?.from === null ? "keepalived (Terraform left it unassigned)" : "unknown", first_holder: fresh.assignments[0]?.server ?? null },
+      fresh_pair: {
+        floating_ip_assigned_by: fresh.assignments[0]?.from === null ? "keepalived (Terraform left it unassigned)" : "unknown",
+        first_holder: fresh.assignments[0]?.server ?? null,
+      },
       first: strip(first),
       baseline: strip(baseline),
-      a_haproxy_change: { runs: a.map(strip), failed_gets: a.reduce((n, r) => n + r.failed_gets, 0), floating_ip_moves: a.reduce((n, r) => n + r.floating_ip_moves, 0), apply_s: stat(a.map((r) => r.apply_s)) },
+      a_haproxy_change: {
+        runs: a.map(strip),
+        failed_gets: a.reduce((n, r) => n + r.failed_gets, 0),
+        floating_ip_moves: a.reduce((n, r) => n + r.floating_ip_moves, 0),
+        apply_s: stat(a.map((r) => r.apply_s)),
+      },
       a2_keepalived_restart: strip(handoff),
-      b_new_build: { runs: b.map(strip), failed_gets: b.reduce((n, r) => n + r.failed_gets, 0), apply_s: stat(b.map((r) => r.apply_s)), longest_gap_ms: Math.max(...b.map((r) => r.longest_gap_ms)) },
-      g_canary: { ...strip(canary), tail: canary.tail, app2_before: before, app2_after: app2After, app2_untouched: before === app2After, resumed: strip(resumed) },
-      c_parser_build: { ...strip(c.result), emails: c.emails, list_endpoint_ms_after: listAfterC, list_note: "GET /api/messages on app-1 directly, fs store on gluster (lab only; production lists from MongoDB)" },
+      b_new_build: {
+        runs: b.map(strip),
+        failed_gets: b.reduce((n, r) => n + r.failed_gets, 0),
+        apply_s: stat(b.map((r) => r.apply_s)),
+        longest_gap_ms: Math.max(...b.map((r) => r.longest_gap_ms)),
+      },
+      g_canary: {
+        ...strip(canary),
+        tail: canary.tail,
+        app2_before: before,
+        app2_after: app2After,
+        app2_untouched: before === app2After,
+        resumed: strip(resumed),
+      },
+      c_parser_build: {
+        ...strip(c.result),
+        emails: c.emails,
+        list_endpoint_ms_after: listAfterC,
+        list_note: "GET /api/messages on app-1 directly, fs store on gluster (lab only; production lists from MongoDB)",
+      },
       d_gluster_change: { ...strip(d), heal_pending_at_each_gate: dHeal, option_set: optionSet },
-      e_replace_storage: { ...strip(e), pool_before: poolBefore, pool_after: poolAfter, same_uuid: poolBefore.includes(poolUuid(poolBefore, "10.0.1.21")) && poolUuid(poolBefore, "10.0.1.21") === poolUuid(poolAfter, "10.0.1.21") && poolUuid(poolAfter, "10.0.1.21") !== "" },
+      e_replace_storage: {
+        ...strip(e),
+        pool_before: poolBefore,
+        pool_after: poolAfter,
+        same_uuid:
+          poolBefore.includes(poolUuid(poolBefore, "10.0.1.21")) &&
+          poolUuid(poolBefore, "10.0.1.21") === poolUuid(poolAfter, "10.0.1.21") &&
+          poolUuid(poolAfter, "10.0.1.21") !== "",
+      },
       d_e_writes: writes,
       f_replace_lb: { ...strip(f), replaced: holder },
       unreachable_host: { ...strip(unreachable), tail: unreachable.tail },
@@ -152,8 +212,10 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
       terraform: "the real terraform binary applies the rollout chain (terraform_data + provisioners) of a lab stack holding only that chain",
       emails: `scenario c: ${counts.emails} emails delivered into the spool through app-1's gluster mount, one every ${EMAIL_INTERVAL_MS} ms, from 0.5 s before the apply`,
       writers: `scenarios d and e: app-1 and parser-1 write and fsync a ${WRITER.bytes.min}-${WRITER.bytes.max} byte file and read back an earlier one every ${WRITER.periodS} s`,
-      replace: "e, f: retire over SSH (pinned key), the container stopped, a new one booted from the same user-data with a fresh root (and, for storage-2, the same brick directory), then the apply; the step runs again for the new server id",
-      not_here: "MongoDB (no server can run here: the order and gates are checked against scripted responses in test/validate/host-agent.test.ts); Hetzner's own replacement timing",
+      replace:
+        "e, f: retire over SSH (pinned key), the container stopped, a new one booted from the same user-data with a fresh root (and, for storage-2, the same brick directory), then the apply; the step runs again for the new server id",
+      not_here:
+        "MongoDB (no server can run here: the order and gates are checked against scripted responses in test/validate/host-agent.test.ts); Hetzner's own replacement timing",
       counts,
       seconds: Math.round((Date.now() - started) / 1000),
     },
@@ -170,14 +232,31 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
     // nodes run different intervals (README), so the moves are reported, not gated.
     a2: s.a2_keepalived_restart.apply_ok && s.a2_keepalived_restart.failed_gets === 0,
     b: s.b_new_build.failed_gets === 0 && b.every((r) => r.apply_ok),
-    g: !canary.apply_ok && /app-1/.test(canary.tail) && /gate app/.test(canary.tail) && s.g_canary.app2_untouched && canary.failed_gets === 0 && resumed.apply_ok,
-    c: c.result.apply_ok && c.result.failed_gets === 0 && c.emails.lost === 0 && c.emails.parsed_twice === 0 && c.emails.quarantined === 0 && c.emails.stored === c.emails.messages,
+    g:
+      !canary.apply_ok &&
+      /app-1/.test(canary.tail) &&
+      /gate app/.test(canary.tail) &&
+      s.g_canary.app2_untouched &&
+      canary.failed_gets === 0 &&
+      resumed.apply_ok,
+    c:
+      c.result.apply_ok &&
+      c.result.failed_gets === 0 &&
+      c.emails.lost === 0 &&
+      c.emails.parsed_twice === 0 &&
+      c.emails.quarantined === 0 &&
+      c.emails.stored === c.emails.messages,
     d: d.apply_ok && optionSet && Object.values(dHeal).length === 3 && Object.values(dHeal).every((n) => n === 0),
     e: e.apply_ok && s.e_replace_storage.same_uuid,
     d_e_writes: writes.write_errors === 0 && writes.lost === 0 && writes.mismatched === 0 && writes.bad_reads === 0 && writes.files > 0,
     f: f.apply_ok && f.failed_gets === 0,
-    unreachable: !unreachable.apply_ok && /HostRollout_Parser2/.test(unreachable.tail) && unreachable.steps_run.join(",") === "Parser1" && unreachable.failed_gets === 0,
-    bad_host_key: !badKey.apply_ok && /HostRollout_App2/.test(badKey.tail) && /key mismatch/.test(badKey.tail) && badKey.steps_run.join(",") === "App1",
+    unreachable:
+      !unreachable.apply_ok &&
+      /HostRollout_Parser2/.test(unreachable.tail) &&
+      unreachable.steps_run.join(",") === "Parser1" &&
+      unreachable.failed_gets === 0,
+    bad_host_key:
+      !badKey.apply_ok && /HostRollout_App2/.test(badKey.tail) && /key mismatch/.test(badKey.tail) && badKey.steps_run.join(",") === "App1",
     h: h.apply_ok && h.steps_run.length === STACK_LAB_HOSTS.length && h.apply_s <= 120,
     // Every watchdog ran and its last run succeeded. On the servers that kept running it never
     // acted; on the replaced storage-2 it may have had to (glusterd 11 can leave a rejoining
@@ -193,5 +272,10 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
 
 /** A storage server's UUID in `gluster pool list` output (empty when absent). */
 function poolUuid(poolList: string, address: string): string {
-  return poolList.split("\n").map((l) => l.trim().split(/\s+/)).find((w) => w[1] === address)?.[0] ?? "";
+  return (
+    poolList
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .find((w) => w[1] === address)?.[0] ?? ""
+  );
 }

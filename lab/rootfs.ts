@@ -13,7 +13,7 @@ import type { LabRun } from "./run.ts";
 /** What the image needs beyond the roles' packages: an init, cloud-init and its tools. */
 const BASE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "iproute2", "procps", "python3-cffi-backend", "cloud-init", "ca-certificates"];
 /** Debian 13, the seed's image. */
-export const SUITE = "trixie";
+const SUITE = "trixie";
 const MIRROR = "http://deb.debian.org/debian";
 const CACHE = process.env["BULWARK_LAB_CACHE"] ?? "/var/cache/bulwark-lab";
 
@@ -24,7 +24,10 @@ export function imagePackages(components: readonly (keyof typeof PACKAGES)[], sk
 
 /** Returns the path of a rootfs with `packages`, building it (about 1.5 to 3 min) if needed. */
 export async function ensureRootfs(run: LabRun, packages: readonly string[]): Promise<string> {
-  const key = createHash("sha256").update(`${SUITE}\n${packages.join("\n")}`).digest("hex").slice(0, 12);
+  const key = createHash("sha256")
+    .update(`${SUITE}\n${packages.join("\n")}`)
+    .digest("hex")
+    .slice(0, 12);
   const root = join(CACHE, `rootfs-${SUITE}-${key}`);
   if (existsSync(join(root, ".bulwark-complete"))) {
     run.log(`image: cached ${root}`);

@@ -20,7 +20,10 @@ export class LabRun {
     void this.cleanup().finally(() => process.exit(130));
   };
 
-  constructor(readonly name: string, private readonly verbose = true) {
+  constructor(
+    readonly name: string,
+    private readonly verbose = true,
+  ) {
     this.prefix = `bw${(process.pid % 10000).toString(36)}${Date.now().toString(36).slice(-3)}`;
     process.once("SIGINT", this.onSignal);
     process.once("SIGTERM", this.onSignal);
@@ -68,7 +71,7 @@ export class LabRun {
   /** Polls `probe` every `intervalMs` until it returns a value, at most `timeoutMs`. */
   async waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 50): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    for (let i = 0; Date.now() < deadline; i++) {
+    while (Date.now() < deadline) {
       const value = await probe();
       if (value !== undefined) return value;
       await sleep(intervalMs);
@@ -103,9 +106,15 @@ export function sleep(ms: number): Promise<void> {
 
 /** What is left of a run on the machine after its cleanup: namespaces, mounts, processes, temp files, cgroups. */
 export function leftovers(prefix: string): { namespaces: string[]; mounts: string[]; processes: string[]; files: string[]; cgroups: string[] } {
-  const namespaces = cmdSync("ip", ["netns", "list"]).split("\n").filter((l) => l.startsWith(prefix));
-  const mounts = cmdSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"]).split("\n").filter((l) => l.includes(prefix));
-  const processes = cmdSync("ps", ["-eo", "pid=,args="]).split("\n").filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
+  const namespaces = cmdSync("ip", ["netns", "list"])
+    .split("\n")
+    .filter((l) => l.startsWith(prefix));
+  const mounts = cmdSync("findmnt", ["-rn", "-o", "TARGET,SOURCE"])
+    .split("\n")
+    .filter((l) => l.includes(prefix));
+  const processes = cmdSync("ps", ["-eo", "pid=,args="])
+    .split("\n")
+    .filter((l) => l.includes(prefix) && !l.includes("ps -eo"));
   const files = readdirSync(tmpdir()).filter((f) => f.startsWith(prefix));
   return { namespaces, mounts, processes, files, cgroups: labCgroups(prefix) };
 }

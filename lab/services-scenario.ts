@@ -31,10 +31,8 @@ import { LAB_ARTIFACTS } from "./overrides.ts";
 import { sleep, type LabRun } from "./run.ts";
 import { contentKey, spoolAccess, type BatchAudit } from "./spool.ts";
 
-export type { BatchAudit } from "./spool.ts";
-
 /** The lab's counts: messages per batch (each at most MAX_MESSAGE_BYTES), and the waits' bounds. */
-export const SERVICES_COUNTS = { batch: 200, crashBatch: 200 } as const;
+const SERVICES_COUNTS = { batch: 200, crashBatch: 200 } as const;
 /** Corpus messages larger than this are left out: the lab measures the spool protocol, not parse speed. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const DRAIN_TIMEOUT_MS = 300_000;
@@ -61,22 +59,51 @@ function artifactAddress(plan: Plan): string {
  * the user-data's install scripts check) over http from a namespace of the run on the private
  * bridge. Ended by pid at cleanup.
  */
-export async function startArtifactServer(run: LabRun, net: LabNetwork, plan: Plan, options: { bridge?: string; directory?: string } = {}): Promise<string> {
+export async function startArtifactServer(
+  run: LabRun,
+  net: LabNetwork,
+  plan: Plan,
+  options: { bridge?: string; directory?: string } = {},
+): Promise<string> {
   const digests = serviceArtifacts();
   for (const a of Object.values(plan.services.artifacts)) {
-    if (digests[a.name].sha256 !== a.sha256) throw new Error(`lab: dist/services/${a.file} has sha256 ${digests[a.name].sha256}, but the plan carries ${a.sha256}; plan with the build's digests (synth/pipeline.ts prepare)`);
+    if (digests[a.name].sha256 !== a.sha256)
+      throw new Error(
+        `lab: dist/services/${a.file} has sha256 ${digests[a.name].sha256}, but the plan carries ${a.sha256}; plan with the build's digests (synth/pipeline.ts prepare)`,
+      );
   }
   const address = artifactAddress(plan);
   const prefix = parseIpv4Cidr(plan.network.subnet)!.prefix;
   const ns = await net.addNamespace(`${run.prefix}-artifacts`);
   await net.connect(ns, options.bridge ?? "private", "eth1", `${address}/${prefix}`);
-  run.start("ip", ["netns", "exec", ns, "python3", "-m", "http.server", String(LAB_ARTIFACTS.port), "--bind", address, "--directory", options.directory ?? DIST_SERVICES]);
-  await run.waitFor("the artifact server to listen", async () => ((await net.inNs(ns, "ss", ["-Hltn", `sport = :${LAB_ARTIFACTS.port}`], { allowFail: true })).trim() ? true : undefined), 15_000, 100);
-  run.log(`artifacts: ${Object.values(digests).map((d) => `${d.file} (sha256 ${d.sha256.slice(0, 12)}…)`).join(", ")} served at ${labArtifactBaseUrl(plan)}`);
+  run.start("ip", [
+    "netns",
+    "exec",
+    ns,
+    "python3",
+    "-m",
+    "http.server",
+    String(LAB_ARTIFACTS.port),
+    "--bind",
+    address,
+    "--directory",
+    options.directory ?? DIST_SERVICES,
+  ]);
+  await run.waitFor(
+    "the artifact server to listen",
+    async () => ((await net.inNs(ns, "ss", ["-Hltn", `sport = :${LAB_ARTIFACTS.port}`], { allowFail: true })).trim() ? true : undefined),
+    15_000,
+    100,
+  );
+  run.log(
+    `artifacts: ${Object.values(digests)
+      .map((d) => `${d.file} (sha256 ${d.sha256.slice(0, 12)}…)`)
+      .join(", ")} served at ${labArtifactBaseUrl(plan)}`,
+  );
   return labArtifactBaseUrl(plan);
 }
 
-export interface InstallCheck {
+interface InstallCheck {
   readonly service: string;
   readonly installed: boolean;
   readonly install_log: string;
@@ -151,7 +178,9 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const metrics = async () => {
     const out: Record<string, { parsed: number; processed: number }> = {};
     for (const p of ctx.parsers) {
-      const text = await host(p).exec("curl", ["-fsS", "--max-time", "5", `http://127.0.0.1:${svc.hosts[p]!.listenPort}/metrics`], { allowFail: true });
+      const text = await host(p).exec("curl", ["-fsS", "--max-time", "5", `http://127.0.0.1:${svc.hosts[p]!.listenPort}/metrics`], {
+        allowFail: true,
+      });
       out[p] = { parsed: metricValue(text, "bulwark_parser_parse_seconds_count"), processed: metricValue(text, "bulwark_parser_processed_total") };
     }
     return out;
@@ -159,7 +188,9 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const drain = (what: string) => run.waitFor(what, () => (spoolEmpty() ? true : undefined), DRAIN_TIMEOUT_MS, 250);
 
   // f2 ------------------------------------------------------------------------------------------
-  const batch = cleanCorpus(SERVICES_COUNTS.batch * 2, 31_337).filter((m) => m.length <= MAX_MESSAGE_BYTES).slice(0, SERVICES_COUNTS.batch);
+  const batch = cleanCorpus(SERVICES_COUNTS.batch * 2, 31_337)
+    .filter((m) => m.length <= MAX_MESSAGE_BYTES)
+    .slice(0, SERVICES_COUNTS.batch);
   const before = await metrics();
   const t0 = now();
   const names = deliver("f2", batch);
@@ -175,14 +206,29 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   // The API's bearer token, as the host received it (root-only): every /api request needs it.
   const credential = svc.artifacts["mail-api"].credentials.find((c) => c.name === API_TOKEN_CREDENTIAL)!;
   const auth = ["-H", `Authorization: Bearer ${(host(ctx.app).read(credential.path) ?? "").trim()}`];
-  const listed = JSON.parse((await host(ctx.app).exec("curl", ["-fsS", "--max-time", "30", ...auth, `${apiBase}/api/messages?limit=${Math.min(batch.length, 100)}`], { allowFail: true })) || "{}") as { count?: number };
-  const one = JSON.parse((await host(ctx.app).exec("curl", ["-fsS", "--max-time", "10", ...auth, `${apiBase}/api/messages/${firstKey}`], { allowFail: true })) || "{}") as { key?: string };
-  const shared = { ...f2, parsed_total: parsedTotal, double_parsed: Math.max(0, parsedTotal - f2.stored), by_host: byHost, mail_api_listed: listed.count ?? 0, mail_api_get_ok: one.key === firstKey };
+  const listed = JSON.parse(
+    (await host(ctx.app).exec("curl", ["-fsS", "--max-time", "30", ...auth, `${apiBase}/api/messages?limit=${Math.min(batch.length, 100)}`], {
+      allowFail: true,
+    })) || "{}",
+  ) as { count?: number };
+  const one = JSON.parse(
+    (await host(ctx.app).exec("curl", ["-fsS", "--max-time", "10", ...auth, `${apiBase}/api/messages/${firstKey}`], { allowFail: true })) || "{}",
+  ) as { key?: string };
+  const shared = {
+    ...f2,
+    parsed_total: parsedTotal,
+    double_parsed: Math.max(0, parsedTotal - f2.stored),
+    by_host: byHost,
+    mail_api_listed: listed.count ?? 0,
+    mail_api_get_ok: one.key === firstKey,
+  };
   run.log(`f2. shared spool on gluster: ${JSON.stringify(shared)}`);
 
   // f3 ------------------------------------------------------------------------------------------
   const victim = host(ctx.parsers[0]!);
-  const crashBatch = cleanCorpus(SERVICES_COUNTS.crashBatch * 2, 4_242).filter((m) => m.length <= MAX_MESSAGE_BYTES).slice(0, SERVICES_COUNTS.crashBatch);
+  const crashBatch = cleanCorpus(SERVICES_COUNTS.crashBatch * 2, 4_242)
+    .filter((m) => m.length <= MAX_MESSAGE_BYTES)
+    .slice(0, SERVICES_COUNTS.crashBatch);
   const show = () => victim.unitProperties(parserUnit, ["MainPID", "NRestarts", "ActiveState"]);
   const pre = await show();
   const t1 = now();
@@ -190,23 +236,43 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   // Kill once a third has been claimed: one readdir of new/ per poll (checking each message's
   // document through the mount was slow enough that the batch sometimes finished first).
   const left = Math.floor((crashBatch.length * 2) / 3);
-  await run.waitFor("a third of the crash batch to be claimed", () => (readdirSync(spool("new")).length <= left ? true : undefined), DRAIN_TIMEOUT_MS, 20);
+  await run.waitFor(
+    "a third of the crash batch to be claimed",
+    () => (readdirSync(spool("new")).length <= left ? true : undefined),
+    DRAIN_TIMEOUT_MS,
+    20,
+  );
   await victim.exec("systemctl", ["kill", "--signal=SIGKILL", parserUnit]);
   const killedAt = now();
   // Counted just after the kill (the other parser goes on meanwhile, at about 20 messages/s).
   const completedBeforeKill = storedCount(crashBatch);
   const curOnBrick = ctx.onBrick(`${svc.spoolDir.slice(svc.sharedMount.length + 1)}/cur`);
-  const heldAtKill = readdirSync(curOnBrick).filter((n) => n.includes(`#${ctx.parsers[0]}#`)).map((n) => n.slice(0, n.indexOf("#"))).sort();
+  const heldAtKill = readdirSync(curOnBrick)
+    .filter((n) => n.includes(`#${ctx.parsers[0]}#`))
+    .map((n) => n.slice(0, n.indexOf("#")))
+    .sort();
   const claimsAtKill = heldAtKill.length;
   // The other parsers must not notice the kill (each container has its own cgroups: lab/nspawn.ts).
   const restartsOf = async (name: string) => Number((await host(name).unitProperties(parserUnit, ["NRestarts"]))["NRestarts"]);
   const othersBefore = await Promise.all(ctx.parsers.slice(1).map(restartsOf));
-  run.log(`f3. SIGKILL to ${parserUnit} on ${ctx.parsers[0]} (pid ${pre["MainPID"]}) after ${completedBeforeKill} of ${crashBatch.length} stored; it held ${claimsAtKill} claims`);
+  run.log(
+    `f3. SIGKILL to ${parserUnit} on ${ctx.parsers[0]} (pid ${pre["MainPID"]}) after ${completedBeforeKill} of ${crashBatch.length} stored; it held ${claimsAtKill} claims`,
+  );
   const restarted = await run
-    .waitFor(`${parserUnit} on ${ctx.parsers[0]} to be restarted`, async () => {
-      const s = await show();
-      return s["ActiveState"] === "active" && s["MainPID"] !== "0" && s["MainPID"] !== pre["MainPID"] && Number(s["NRestarts"]) > Number(pre["NRestarts"]) ? now() : undefined;
-    }, ACTIVE_TIMEOUT_MS, 100)
+    .waitFor(
+      `${parserUnit} on ${ctx.parsers[0]} to be restarted`,
+      async () => {
+        const s = await show();
+        return s["ActiveState"] === "active" &&
+          s["MainPID"] !== "0" &&
+          s["MainPID"] !== pre["MainPID"] &&
+          Number(s["NRestarts"]) > Number(pre["NRestarts"])
+          ? now()
+          : undefined;
+      },
+      ACTIVE_TIMEOUT_MS,
+      100,
+    )
     .catch(() => undefined);
   await drain("the spool to drain after the kill (the dead process's leases run out first)");
   const f3 = audit(crashNames, crashBatch, now() - t1);
@@ -214,10 +280,19 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const reclaimCount = new Map<string, number>();
   const journalLines: string[] = [];
   for (const p of ctx.parsers) {
-    const text = await host(p).exec("journalctl", ["-u", parserUnit, "-o", "cat", "--no-pager", `--since=@${Math.floor(Date.now() / 1000 - (now() - killedAt) - 5)}`], { allowFail: true });
+    const text = await host(p).exec(
+      "journalctl",
+      ["-u", parserUnit, "-o", "cat", "--no-pager", `--since=@${Math.floor(Date.now() / 1000 - (now() - killedAt) - 5)}`],
+      { allowFail: true },
+    );
     const names = [...text.matchAll(/ reclaimed (f3-\d+) \(expired lease\)$/gm)].map((m) => m[1]!);
     reclaimed[p] = names.length;
-    journalLines.push(...text.split("\n").filter((l) => /reclaim|lease|lost|fail|releas|quarantin/.test(l)).map((l) => `${p}: ${l}`));
+    journalLines.push(
+      ...text
+        .split("\n")
+        .filter((l) => /reclaim|lease|lost|fail|releas|quarantin/.test(l))
+        .map((l) => `${p}: ${l}`),
+    );
     for (const n of names) reclaimCount.set(n, (reclaimCount.get(n) ?? 0) + 1);
   }
   const reclaimedTwice = [...reclaimCount.values()].filter((c) => c > 1).length;
@@ -240,7 +315,7 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
 }
 
 /** The value of an unlabelled Prometheus sample (0 when absent). */
-export function metricValue(text: string, name: string): number {
+function metricValue(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -249,12 +324,21 @@ async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: Servi
   const svc = plan.services;
   const a = svc.artifacts[service];
   await run
-    .waitFor(`${on.name}: ${a.unit} active`, async () => ((await on.exec("systemctl", ["is-active", a.unit], { allowFail: true })).trim() === "active" ? true : undefined), ACTIVE_TIMEOUT_MS, 500)
+    .waitFor(
+      `${on.name}: ${a.unit} active`,
+      async () => ((await on.exec("systemctl", ["is-active", a.unit], { allowFail: true })).trim() === "active" ? true : undefined),
+      ACTIVE_TIMEOUT_MS,
+      500,
+    )
     .catch(() => undefined);
   const props = await on.unitProperties(a.unit, ["ActiveState", "MainPID", "User", "NoNewPrivileges", "ProtectSystem"]);
-  const installLog = (await on.exec("journalctl", ["-u", a.installUnit, "-o", "cat", "--no-pager"], { allowFail: true })).split("\n").filter((l) => /installed|refusing/.test(l)).pop() ?? "";
+  const installLog =
+    (await on.exec("journalctl", ["-u", a.installUnit, "-o", "cat", "--no-pager"], { allowFail: true }))
+      .split("\n")
+      .filter((l) => /installed|refusing/.test(l))
+      .pop() ?? "";
   const pid = props["MainPID"] ?? "0";
-  const status = pid !== "0" ? on.read(`/proc/${pid}/status`) ?? "" : "";
+  const status = pid !== "0" ? (on.read(`/proc/${pid}/status`) ?? "") : "";
   const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
   // Probes in the running service's own mount namespace. Outside ReadWritePaths even root is
   // refused (ProtectSystem=strict mounts / read-only there; plain permissions would not stop
@@ -262,7 +346,11 @@ async function checkInstall(run: LabRun, on: LabHost, plan: Plan, service: Servi
   const probe = async (path: string, asService: boolean) => {
     if (pid === "0" || uid === undefined) return "no main pid";
     const as = asService ? ["-S", uid, "-G", uid] : [];
-    return (await on.exec("nsenter", ["-t", pid, "-m", ...as, "sh", "-c", `touch '${path}' 2>&1 && rm -f '${path}' && echo written; exit 0`], { allowFail: true })).trim();
+    return (
+      await on.exec("nsenter", ["-t", pid, "-m", ...as, "sh", "-c", `touch '${path}' 2>&1 && rm -f '${path}' && echo written; exit 0`], {
+        allowFail: true,
+      })
+    ).trim();
   };
   const outsideProbes = [await probe("/var/lib/.bulwark-lab-probe", false), await probe(`${svc.installRoot}/.bulwark-lab-probe`, false)];
   const outside = outsideProbes.every((o) => /Read-only file system/.test(o));

@@ -138,7 +138,8 @@ function main(): void {
       if (code >= 500) {
         log(`F ${now().toFixed(1)} ${p.id} ${p.attempts} ${code}`);
       } else {
-        const why = code >= 400 ? String(code) : `drop:${step === "connect" ? "connect" : /final dot/.test(String(err)) ? "after-dot" : "transaction"}`;
+        const why =
+          code >= 400 ? String(code) : `drop:${step === "connect" ? "connect" : /final dot/.test(String(err)) ? "after-dot" : "transaction"}`;
         log(`D ${now().toFixed(1)} ${p.id} ${p.attempts} ${why}`);
         p.due = Date.now() + Math.min(cfg.retryMaxMs, cfg.retryMinMs * 2 ** (p.attempts - 1));
         queue.push(p);
@@ -159,11 +160,15 @@ function main(): void {
 
   const get = (key: string) =>
     new Promise<number>((resolve) => {
-      const req = request(`${cfg.apiBase}/api/messages/${key}`, { agent: false, timeout: cfg.readTimeoutMs, headers: { Connection: "close", Authorization: `Bearer ${token}` } }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-        res.on("error", () => resolve(0));
-      });
+      const req = request(
+        `${cfg.apiBase}/api/messages/${key}`,
+        { agent: false, timeout: cfg.readTimeoutMs, headers: { Connection: "close", Authorization: `Bearer ${token}` } },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+          res.on("error", () => resolve(0));
+        },
+      );
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.on("error", () => resolve(0));
       req.end();

@@ -52,7 +52,7 @@ export function spoolAccess(plan: Plan, via: LabHost): SpoolAccess {
     deliverOne,
     deliver(tag, messages) {
       const names = messages.map((_, i) => `${tag}-${String(i).padStart(4, "0")}`);
-      messages.forEach((m, i) => writeFileSync(join(spool("tmp"), names[i]!), m));
+      for (const [i, m] of messages.entries()) writeFileSync(join(spool("tmp"), names[i]!), m);
       for (const n of names) renameSync(join(spool("tmp"), n), join(spool("new"), n));
       return names;
     },

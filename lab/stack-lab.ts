@@ -157,7 +157,10 @@ export function smtpWindow(records: readonly SenderRecord[], w: Window, final = 
   }
   const acked = inWindow.filter((m) => m.acks.length > 0);
   const seen = acked.filter((m) => m.seen !== undefined);
-  const docs = records.filter((r) => r.kind === "S" && r.t >= w.t0 && r.t <= w.t1).map((r) => r.t).sort((a, b) => a - b);
+  const docs = records
+    .filter((r) => r.kind === "S" && r.t >= w.t0 && r.t <= w.t1)
+    .map((r) => r.t)
+    .sort((a, b) => a - b);
   let gap = 0;
   for (let i = 1; i < docs.length; i++) gap = Math.max(gap, docs[i]! - docs[i - 1]!);
   if (docs.length > 0) gap = Math.max(gap, docs[0]! - w.t0, w.t1 - docs.at(-1)!);
@@ -188,7 +191,10 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   const analysis = analyzeFailures(plan);
   const prediction = (host: string) => {
     const loss = analysis.losses.find((l) => l.host === host)!;
-    return `${loss.survives ? "survives" : "STOPS THE SERVICE"}: ${loss.verdicts.filter((v) => v.affected).map((v) => v.reason).join("; ")}`;
+    return `${loss.survives ? "survives" : "STOPS THE SERVICE"}: ${loss.verdicts
+      .filter((v) => v.affected)
+      .map((v) => v.reason)
+      .join("; ")}`;
   };
   await lab.steady("after boot", 600_000);
 
@@ -217,8 +223,15 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   writeFileSync(configFile, JSON.stringify(config));
   const sender = run.start("ip", ["netns", "exec", lab.clientNs, process.execPath, "--import", "tsx", join(ROOT, "lab/smtp-sender.ts"), configFile]);
   const senderRecords = () => (existsSync(senderLog) ? parseSenderRecords(readFileSync(senderLog, "utf8")) : []);
-  await run.waitFor("the first acknowledged message to be a document", () => (senderRecords().some((r) => r.kind === "S") ? true : undefined), 120_000, 500);
-  run.log(`smtp: a message every ${SMTP_INTERVAL_MS} ms to ${config.to} through ${config.host}:25; deferrals retried after ${config.retryMinMs / 1000} s, doubling to ${config.retryMaxMs / 1000} s`);
+  await run.waitFor(
+    "the first acknowledged message to be a document",
+    () => (senderRecords().some((r) => r.kind === "S") ? true : undefined),
+    120_000,
+    500,
+  );
+  run.log(
+    `smtp: a message every ${SMTP_INTERVAL_MS} ms to ${config.to} through ${config.host}:25; deferrals retried after ${config.retryMinMs / 1000} s, doubling to ${config.retryMaxMs / 1000} s`,
+  );
 
   // Progress: the traffic counters every 20 s.
   const progress = setInterval(() => {
@@ -264,7 +277,12 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       )
       .catch(() => undefined);
   };
-  const drill = async (name: string, host: string | null, kind: DrillResult["kind"], body: (problems: string[], notes: string[]) => Promise<number | null>) => {
+  const drill = async (
+    name: string,
+    host: string | null,
+    kind: DrillResult["kind"],
+    body: (problems: string[], notes: string[]) => Promise<number | null>,
+  ) => {
     await lab.steady(`before ${name}`, 300_000);
     run.log(`drill: ${name}`);
     const moves0 = lab.emulator().assignments.length;
@@ -334,7 +352,9 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   });
 
   const minority = ["lb-1", "app-1", "storage-1"];
-  let partition: { holder_before: string | null; moves_during: number; holder_during: string | null; holders_after: number; split_brain: number } | undefined;
+  let partition:
+    | { holder_before: string | null; moves_during: number; holder_during: string | null; holders_after: number; split_brain: number }
+    | undefined;
   await drill(`partition of {${minority.join(", ")}} from the rest (30 s)`, null, "network", async (problems, notes) => {
     const before = lab.emulator();
     await lab.partition(minority, true);
@@ -347,10 +367,21 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     const back = Date.now();
     const r = await recovered(minority, back, problems);
     const holder = lab.emulator().holder;
-    const split = (await lab.host("storage-2").exec("gluster", ["--mode=script", "volume", "heal", plan.storage.volume, "info", "split-brain"], { allowFail: true, timeoutMs: 60_000 }))
-      .match(/Number of entries in split-brain:\s*(\d+)/g)
-      ?.reduce((n, l) => n + Number(/(\d+)$/.exec(l)![1]), 0) ?? -1;
-    partition = { holder_before: lab.holderName(before), moves_during: movesDuring, holder_during: lab.holderName(during), holders_after: holder === null ? 0 : 1, split_brain: split };
+    const split =
+      (
+        await lab
+          .host("storage-2")
+          .exec("gluster", ["--mode=script", "volume", "heal", plan.storage.volume, "info", "split-brain"], { allowFail: true, timeoutMs: 60_000 })
+      )
+        .match(/Number of entries in split-brain:\s*(\d+)/g)
+        ?.reduce((n, l) => n + Number(/(\d+)$/.exec(l)![1]), 0) ?? -1;
+    partition = {
+      holder_before: lab.holderName(before),
+      moves_during: movesDuring,
+      holder_during: lab.holderName(during),
+      holders_after: holder === null ? 0 : 1,
+      split_brain: split,
+    };
     notes.push(`after the heal: Floating IP on server ${holder}, MASTER ${lab.master() ?? "none"}, ${split} split-brain entries`);
     return r;
   });
@@ -393,7 +424,12 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   // The end: stop new messages, let the sender retry and read out, then account for every message.
   clearInterval(progress);
   sender.kill("SIGTERM");
-  await run.waitFor("the sender to retry its deferred messages and read every document", () => (sender.exitCode !== null || sender.signalCode !== null ? true : undefined), (config.drainSeconds + 30) * 1000, 1000);
+  await run.waitFor(
+    "the sender to retry its deferred messages and read every document",
+    () => (sender.exitCode !== null || sender.signalCode !== null ? true : undefined),
+    (config.drainSeconds + 30) * 1000,
+    1000,
+  );
   const final = senderRecords();
   const finalResults = results.map((r, i) => ({ ...r, smtp: smtpWindow(final, windows[i]!, true) }));
   // The whole run: from the first message to the sender's last record.
@@ -445,7 +481,11 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       measured: Math.max(0, ...single.map((r) => r.smtp.longest_document_gap_ms)),
       met: single.every((r) => r.smtp.longest_document_gap_ms <= FLOW_GAP_GOAL_MS),
     },
-    partition: { goal: "one Floating IP holder, 0 split-brain entries, 0 lost", measured: partition ?? null, met: partition?.holders_after === 1 && partition.split_brain === 0 },
+    partition: {
+      goal: "one Floating IP holder, 0 split-brain entries, 0 lost",
+      measured: partition ?? null,
+      met: partition?.holders_after === 1 && partition.split_brain === 0,
+    },
     // Not an issue goal: the witness's promise. The majority side holds the address for the whole
     // partition, after at most the one move that gives it there.
     partition_majority_holds_fip: {
@@ -453,7 +493,11 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       measured: partition ? { moves: partition.moves_during, holder: partition.holder_during } : null,
       met: partition !== undefined && partition.moves_during <= 1 && partition.holder_during !== null && !minority.includes(partition.holder_during),
     },
-    brick_back_after_cut_s: { goal: BRICK_BACK_GOAL_S, measured: longCuts.map((c) => c.brick_online_after_s), met: longCuts.every((c) => c.brick_online_after_s !== null && c.brick_online_after_s <= BRICK_BACK_GOAL_S) },
+    brick_back_after_cut_s: {
+      goal: BRICK_BACK_GOAL_S,
+      measured: longCuts.map((c) => c.brick_online_after_s),
+      met: longCuts.every((c) => c.brick_online_after_s !== null && c.brick_online_after_s <= BRICK_BACK_GOAL_S),
+    },
   };
   // What the lab requires (CI fails otherwise): every goal the design promises. Two goals are
   // bounds here instead: a GET already sent to an app host that hangs is lost (haproxy cannot take
@@ -464,7 +508,9 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   const pass = {
     no_message_lost: finalResults.every((r) => r.smtp.lost === 0) && whole.lost === 0,
     nothing_refused: whole.refused === 0,
-    every_host_lost: (counts.hosts ?? STACK_LAB_HOSTS).length === STACK_LAB_HOSTS.length && STACK_LAB_HOSTS.every((h) => single.some((r) => r.host === h && r.kind === "hard loss")),
+    every_host_lost:
+      (counts.hosts ?? STACK_LAB_HOSTS).length === STACK_LAB_HOSTS.length &&
+      STACK_LAB_HOSTS.every((h) => single.some((r) => r.host === h && r.kind === "hard loss")),
     every_host_back: single.every((r) => r.recovered_after_s !== null),
     no_failed_gets_parser: goals.failed_gets_parser_loss.met,
     app_loss_fails_only_in_flight: ofRole("app").every((r) => r.gets.failed.every((f) => f.at_s <= APP_DETECTION_S) && r.gets.failed_gets <= 10),
@@ -473,7 +519,8 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     lb_gap_within_1s: goals.lb_longest_gap_ms.met,
     partition_one_holder_no_split_brain: goals.partition.met,
     partition_majority_holds_fip: goals.partition_majority_holds_fip.met,
-    long_cut_brick_back_within_30s: longCuts.length === counts.longCutsS.length && goals.brick_back_after_cut_s.met && longCuts.every((c) => c.recovered_after_s !== null),
+    long_cut_brick_back_within_30s:
+      longCuts.length === counts.longCutsS.length && goals.brick_back_after_cut_s.met && longCuts.every((c) => c.recovered_after_s !== null),
     quorum_loss_defers: (quorum.smtp.deferrals["451"] ?? 0) > 0 && finalResults.at(-1)!.smtp.lost === 0,
   };
   return { ...report, goals, pass };

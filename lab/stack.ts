@@ -69,7 +69,13 @@ const VOLUME_TIMEOUT_MS = 600_000;
 export const EMAIL_INTERVAL_MS = 40;
 const DRAIN_TIMEOUT_MS = 300_000;
 /** Scenario d and e: each client writes and reads back a checksummed file this often. */
-export const WRITER = { periodS: 0.1, maxS: 3600, maxOps: 60_000, stopFile: "/run/bulwark-lab-writer.stop", bytes: { min: 1024, max: 16384 } } as const;
+export const WRITER = {
+  periodS: 0.1,
+  maxS: 3600,
+  maxOps: 60_000,
+  stopFile: "/run/bulwark-lab-writer.stop",
+  bytes: { min: 1024, max: 16384 },
+} as const;
 
 interface Node {
   readonly name: string;
@@ -225,7 +231,24 @@ export class LabStack {
 
     const clientFile = join(dir, "client.csv");
     const tokenFile = join(dir, "api-token");
-    const lab = new LabStack(run, net, dir, plan, nodes, overrides, adminKeyFile, deployer, clientFile, stateFile, artifactDir, adminPublicKey, root, options, client, tokenFile);
+    const lab = new LabStack(
+      run,
+      net,
+      dir,
+      plan,
+      nodes,
+      overrides,
+      adminKeyFile,
+      deployer,
+      clientFile,
+      stateFile,
+      artifactDir,
+      adminPublicKey,
+      root,
+      options,
+      client,
+      tokenFile,
+    );
     const t0 = Date.now();
     run.log(`boot: ${nodes.size} hosts from their rendered user-data (the Mongo hosts are not booted: the services use the fs store)`);
     await Promise.all([...nodes.values()].map((n) => lab.boot(n, t0)));
@@ -267,7 +290,18 @@ export class LabStack {
     const token = this.overrides.deployValues[DEPLOY_VALUES.mailApiToken.name]!;
     const out = await this.host("app-1").exec(
       "curl",
-      ["-fsS", "-o", "/dev/null", "-w", "%{time_total}", "--max-time", "60", "-H", `Authorization: Bearer ${token}`, `http://${api.listenHost}:${api.listenPort}/api/messages`],
+      [
+        "-fsS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_total}",
+        "--max-time",
+        "60",
+        "-H",
+        `Authorization: Bearer ${token}`,
+        `http://${api.listenHost}:${api.listenPort}/api/messages`,
+      ],
       { allowFail: true, timeoutMs: 70_000 },
     );
     return out ? Math.round(Number(out) * 1000) : -1;
@@ -279,16 +313,24 @@ export class LabStack {
 
   /** How many bricks of the volume are online, as `on`'s glusterd sees it (0 when it does not answer). */
   async bricksOnline(on: string, timeoutMs = 30_000): Promise<number> {
-    const out = await this.host(on).exec("gluster", ["--mode=script", "volume", "status", this.basePlan.storage.volume, "detail"], { allowFail: true, timeoutMs });
+    const out = await this.host(on).exec("gluster", ["--mode=script", "volume", "status", this.basePlan.storage.volume, "detail"], {
+      allowFail: true,
+      timeoutMs,
+    });
     return (out.match(/^Online\s*:\s*Y/gm) ?? []).length;
   }
 
   /** The volume is started and every brick online, as storage-1's glusterd sees it. */
   async volumeReady(timeoutMs: number): Promise<void> {
     const st = this.basePlan.storage;
-    await this.run.waitFor(`volume ${st.volume} started with ${st.bricks.length} bricks online`, async () => {
-      return (await this.bricksOnline(st.bootstrap.host)) === st.bricks.length ? true : undefined;
-    }, timeoutMs, 2000);
+    await this.run.waitFor(
+      `volume ${st.volume} started with ${st.bricks.length} bricks online`,
+      async () => {
+        return (await this.bricksOnline(st.bootstrap.host)) === st.bricks.length ? true : undefined;
+      },
+      timeoutMs,
+      2000,
+    );
   }
 
   /**
@@ -302,8 +344,16 @@ export class LabStack {
     for (const name of this.parsers()) {
       const dropin = `[Service]\nEnvironment=PARSER_PROCESSED_LOG=${processedLogPath(this.basePlan, name)}\n`;
       const dirOf = `/etc/systemd/system/${unit}.d`;
-      await this.host(name).exec("sh", ["-c", `mkdir -p '${dirOf}' && printf '%s' '${dropin}' > '${dirOf}/lab-processed-log.conf' && systemctl daemon-reload`]);
-      await this.run.waitFor(`${unit} on ${name} to be active`, async () => ((await this.host(name).unitProperties(unit, ["ActiveState"]))["ActiveState"] === "active" ? true : undefined), 300_000, 1000);
+      await this.host(name).exec("sh", [
+        "-c",
+        `mkdir -p '${dirOf}' && printf '%s' '${dropin}' > '${dirOf}/lab-processed-log.conf' && systemctl daemon-reload`,
+      ]);
+      await this.run.waitFor(
+        `${unit} on ${name} to be active`,
+        async () => ((await this.host(name).unitProperties(unit, ["ActiveState"]))["ActiveState"] === "active" ? true : undefined),
+        300_000,
+        1000,
+      );
       await this.host(name).exec("systemctl", ["restart", unit]);
     }
   }
@@ -344,14 +394,19 @@ export class LabStack {
 
   /** The Floating IP is routed to the VRRP MASTER, the client is answered: the state every scenario starts from. */
   async steady(what: string, timeoutMs = 90_000): Promise<void> {
-    await this.run.waitFor(`a steady entry (${what})`, () => {
-      const lbs = [...this.nodes.values()].filter((n) => n.publicIp);
-      const states = lbs.map((n) => n.host?.read("/run/bulwark/vrrp-state")?.trim());
-      const master = lbs.find((n) => n.host?.read("/run/bulwark/vrrp-state")?.trim() === "MASTER");
-      if (states.sort().join(",") !== "BACKUP,MASTER" || !master || this.emulator().holder !== master.emulatorId) return undefined;
-      const last = this.records().slice(-10);
-      return last.length === 10 && last.every((r) => r.ok) ? true : undefined;
-    }, timeoutMs, 200);
+    await this.run.waitFor(
+      `a steady entry (${what})`,
+      () => {
+        const lbs = [...this.nodes.values()].filter((n) => n.publicIp);
+        const states = lbs.map((n) => n.host?.read("/run/bulwark/vrrp-state")?.trim());
+        const master = lbs.find((n) => n.host?.read("/run/bulwark/vrrp-state")?.trim() === "MASTER");
+        if (states.sort().join(",") !== "BACKUP,MASTER" || !master || this.emulator().holder !== master.emulatorId) return undefined;
+        const last = this.records().slice(-10);
+        return last.length === 10 && last.every((r) => r.ok) ? true : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /**
@@ -374,7 +429,10 @@ export class LabStack {
       targets: new Map(
         plan.rollout.steps.map((s) => {
           const n = this.nodes.get(s.host)!;
-          return [s.host, { address: n.privateIp, hostKey: s.host === options.wrongHostKey ? wrong! : n.hostKey.public, serverId: String(n.serverId) }];
+          return [
+            s.host,
+            { address: n.privateIp, hostKey: s.host === options.wrongHostKey ? wrong! : n.hostKey.public, serverId: String(n.serverId) },
+          ];
         }),
       ),
       valueFor: (host, name, base64) => {
@@ -388,12 +446,21 @@ export class LabStack {
     app.synth();
     const stackDir = join(outdir, "stacks", "rollout");
     // terraform prints the provisioners' output (the agent's lines) on stdout, its errors on stderr: keep both.
-    const env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root", TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: "/dev/null" };
+    const env = {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      HOME: process.env["HOME"] ?? "/root",
+      TF_IN_AUTOMATION: "1",
+      TF_INPUT: "0",
+      CHECKPOINT_DISABLE: "1",
+      TF_CLI_CONFIG_FILE: "/dev/null",
+    };
     const tf = (args: string[], timeoutMs: number): Promise<{ ok: boolean; out: string }> =>
-      cmdOutput("ip", ["netns", "exec", this.deployerNs, "terraform", `-chdir=${stackDir}`, ...args], { env, replaceEnv: true, timeoutMs }).then((r) => ({
-        ok: r.ok,
-        out: r.ok ? r.stdout + r.stderr : `${r.stdout}${r.stderr}\n${r.failure!.split("\n")[0]}`,
-      }));
+      cmdOutput("ip", ["netns", "exec", this.deployerNs, "terraform", `-chdir=${stackDir}`, ...args], { env, replaceEnv: true, timeoutMs }).then(
+        (r) => ({
+          ok: r.ok,
+          out: r.ok ? r.stdout + r.stderr : `${r.stdout}${r.stderr}\n${r.failure!.split("\n")[0]}`,
+        }),
+      );
     if (this.applies++ === 0) {
       const init = await tf(["init", "-input=false", "-no-color"], 120_000);
       if (!init.ok) throw new Error(`terraform init failed: ${init.out.slice(-2000)}`);
@@ -411,8 +478,17 @@ export class LabStack {
         // a line terraform wrapped: the report is then missing for that host
       }
     }
-    const tail = out.trim().split("\n").filter((l) => /^\s*(Error:|with terraform_data)|\(remote-exec\): bulwark-host: host|handshake|key mismatch|dial tcp|timeout - last error/.test(l)).slice(-10).join("\n");
-    this.run.log(`terraform apply ${ok ? "completed" : "FAILED"} in ${seconds.toFixed(1)} s; steps run: ${stepsRun.join(", ") || "none"}${ok ? "" : `\n${tail}`}`);
+    const tail = out
+      .trim()
+      .split("\n")
+      .filter((l) =>
+        /^\s*(Error:|with terraform_data)|\(remote-exec\): bulwark-host: host|handshake|key mismatch|dial tcp|timeout - last error/.test(l),
+      )
+      .slice(-10)
+      .join("\n");
+    this.run.log(
+      `terraform apply ${ok ? "completed" : "FAILED"} in ${seconds.toFixed(1)} s; steps run: ${stepsRun.join(", ") || "none"}${ok ? "" : `\n${tail}`}`,
+    );
     return { ok, seconds, tail, stepsRun, reports };
   }
 
@@ -492,7 +568,9 @@ export class LabStack {
           "",
         ].join("\n"),
       );
-      this.run.defer(`partition rules of ${name}`, () => this.net.inNs(ns, "nft", ["delete", "table", "inet", PARTITION_TABLE], { allowFail: true }).then(() => undefined));
+      this.run.defer(`partition rules of ${name}`, () =>
+        this.net.inNs(ns, "nft", ["delete", "table", "inet", PARTITION_TABLE], { allowFail: true }).then(() => undefined),
+      );
       await this.net.inNs(ns, "nft", ["-f", file]);
     }
   }
@@ -534,7 +612,11 @@ export class LabStack {
       const gl = (args: string[]) => on.exec("gluster", ["--mode=script", ...args], { allowFail: true, timeoutMs: 60_000 });
       const online = await this.bricksOnline(peer, 60_000);
       if (online < st.bricks.length) problems.push(`${online} of ${st.bricks.length} bricks online (as ${peer} sees it)`);
-      const connected = ((await h.exec("gluster", ["--mode=script", "peer", "status"], { allowFail: true, timeoutMs: 60_000 })).match(/Peer in Cluster \(Connected\)/g) ?? []).length;
+      const connected = (
+        (await h.exec("gluster", ["--mode=script", "peer", "status"], { allowFail: true, timeoutMs: 60_000 })).match(
+          /Peer in Cluster \(Connected\)/g,
+        ) ?? []
+      ).length;
       if (connected < st.servers.length - 1) problems.push(`${name} sees ${connected} of ${st.servers.length - 1} peers connected`);
       const heal = await gl(["volume", "heal", st.volume, "info", "summary"]);
       const pending = [...heal.matchAll(/heal pending:\s*(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
@@ -548,7 +630,8 @@ export class LabStack {
 
   /** Every server row of `lb`'s haproxy (`show stat` on its admin socket): backend, server, status. */
   async haproxyServers(lb: string): Promise<{ backend: string; server: string; status: string }[]> {
-    const py = "import socket\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\ns.connect('/run/haproxy/admin.sock')\ns.sendall(b'show stat\\n')\nb=b''\nwhile True:\n  c=s.recv(65536)\n  if not c: break\n  b+=c\nprint(b.decode())";
+    const py =
+      "import socket\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\ns.connect('/run/haproxy/admin.sock')\ns.sendall(b'show stat\\n')\nb=b''\nwhile True:\n  c=s.recv(65536)\n  if not c: break\n  b+=c\nprint(b.decode())";
     const out = await this.host(lb).exec("python3", ["-c", py], { allowFail: true, timeoutMs: 15_000 });
     const lines = out.split("\n").filter((l) => l && !l.startsWith("#"));
     return lines
@@ -568,7 +651,10 @@ export class LabStack {
   }
 
   /** What the client saw from `t0` (ms since the epoch) until `t1`. */
-  gets(t0: number, t1: number): { requests: number; failed_gets: number; longest_gap_ms: number; failed: { at_s: number; status: number; ms: number }[] } {
+  gets(
+    t0: number,
+    t1: number,
+  ): { requests: number; failed_gets: number; longest_gap_ms: number; failed: { at_s: number; status: number; ms: number }[] } {
     const records = this.records().filter((r) => r.t >= t0 && r.t <= t1);
     const failed = records.filter((r) => !r.ok);
     return {
@@ -588,11 +674,20 @@ export class LabStack {
   /** What the client saw from `t0` for `seconds`. */
   private seen(t0: number, seconds: number, moves0: number) {
     const records = this.records().filter((r) => r.t >= t0 && r.t <= t0 + seconds * 1000);
-    return { requests: records.length, failed_gets: records.filter((r) => !r.ok).length, longest_gap_ms: longestGap(records), floating_ip_moves: this.emulator().assignments.length - moves0 };
+    return {
+      requests: records.length,
+      failed_gets: records.filter((r) => !r.ok).length,
+      longest_gap_ms: longestGap(records),
+      floating_ip_moves: this.emulator().assignments.length - moves0,
+    };
   }
 
   /** Runs `change` (an apply) under the client's load and measures what the client saw. */
-  async scenario(name: string, plan: Plan, options: { wrongHostKey?: string; tweak?: RenderedTweak; note?: string } = {}): Promise<ScenarioResult & { tail: string; reports: ApplyResult["reports"] }> {
+  async scenario(
+    name: string,
+    plan: Plan,
+    options: { wrongHostKey?: string; tweak?: RenderedTweak; note?: string } = {},
+  ): Promise<ScenarioResult & { tail: string; reports: ApplyResult["reports"] }> {
     await this.steady(`before ${name}`);
     const moves0 = this.emulator().assignments.length;
     const t0 = Date.now();
@@ -608,7 +703,9 @@ export class LabStack {
       reports: result.reports,
       ...(options.note ? { note: options.note } : {}),
     };
-    this.run.log(`${name}: apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s, ${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`);
+    this.run.log(
+      `${name}: apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s, ${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`,
+    );
     return out;
   }
 
@@ -618,7 +715,10 @@ export class LabStack {
    * with a fresh root (and the same brick), then the apply, whose step for it runs again (new
    * server id) and waits for its gate. Measures the client over all of it.
    */
-  async replace(name: string, plan: Plan): Promise<ScenarioResult & { tail: string; retire: string; reports: ApplyResult["reports"]; boot_s: number }> {
+  async replace(
+    name: string,
+    plan: Plan,
+  ): Promise<ScenarioResult & { tail: string; retire: string; reports: ApplyResult["reports"]; boot_s: number }> {
     await this.steady(`before replacing ${name}`);
     const n = this.nodes.get(name)!;
     const moves0 = this.emulator().assignments.length;
@@ -627,7 +727,10 @@ export class LabStack {
     const target = { user: plan.admin.user, address: n.privateIp, hostKey: n.hostKey.public, agent: ROLLOUT_PATHS.agent };
     writeFileSync(known, knownHostsLine(target), { mode: 0o600 });
     const retire = (
-      await this.net.inNs(this.deployerNs, "ssh", retireArgv(target, known, ["-i", this.adminKeyFile, "-o", "IdentitiesOnly=yes"]), { allowFail: true, timeoutMs: 90_000 })
+      await this.net.inNs(this.deployerNs, "ssh", retireArgv(target, known, ["-i", this.adminKeyFile, "-o", "IdentitiesOnly=yes"]), {
+        allowFail: true,
+        timeoutMs: 90_000,
+      })
     ).trim();
     this.run.log(`replace ${name}: retire said ${retire || "(nothing: it failed)"}`);
     await n.host!.shutdown();
@@ -650,7 +753,9 @@ export class LabStack {
       retire,
       boot_s: round(bootS),
     };
-    this.run.log(`replace ${name}: boot ${out.boot_s} s, apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s; over ${round(seconds)} s ${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`);
+    this.run.log(
+      `replace ${name}: boot ${out.boot_s} s, apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s; over ${round(seconds)} s ${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`,
+    );
     return out;
   }
 
@@ -664,13 +769,17 @@ export class LabStack {
     cmdSync("tar", ["-xzf", join(DIST_SERVICES, `${service}.tar.gz`), "-C", work]);
     writeFileSync(join(work, service, "BUILD"), `${tag}\n`);
     // The canary: a build that exits at start, so the unit never becomes active and /healthz never answers.
-    if (options.broken) writeFileSync(join(work, service, "main.mjs"), "process.stderr.write('canary build: refusing to start\\n');\nprocess.exit(1);\n");
+    if (options.broken)
+      writeFileSync(join(work, service, "main.mjs"), "process.stderr.write('canary build: refusing to start\\n');\nprocess.exit(1);\n");
     mkdirSync(join(this.artifactDir, tag), { recursive: true });
     const file = `${tag}/${service}.tar.gz`;
     const tarball = join(this.artifactDir, file);
     cmdSync("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-czf", tarball, "-C", work, service]);
     const sha256 = createHash("sha256").update(readFileSync(tarball)).digest("hex");
-    return { ...plan, services: { ...plan.services, artifacts: { ...plan.services.artifacts, [service]: { ...plan.services.artifacts[service], file, sha256 } } } };
+    return {
+      ...plan,
+      services: { ...plan.services, artifacts: { ...plan.services.artifacts, [service]: { ...plan.services.artifacts[service], file, sha256 } } },
+    };
   }
 
   /** What a host's mail API unit runs now (its ExecStart names the installed build). */
@@ -684,10 +793,16 @@ export class LabStack {
    * EMAIL_INTERVAL_MS while `during` runs, then the spool drained and audited: stored, lost,
    * quarantined, and parsed twice (a name in the parsers' processed logs more than once).
    */
-  async emailsDuring<T>(tag: string, count: number, during: () => Promise<T>): Promise<{ result: T; emails: BatchAudit & { parsed_twice: number; processed_lines: number; delivered_during_apply: number } }> {
+  async emailsDuring<T>(
+    tag: string,
+    count: number,
+    during: () => Promise<T>,
+  ): Promise<{ result: T; emails: BatchAudit & { parsed_twice: number; processed_lines: number; delivered_during_apply: number } }> {
     const plan = this.basePlan;
     const via = spoolAccess(plan, this.host("app-1"));
-    const messages = cleanCorpus(count * 2, 7_919).filter((m) => m.length <= 256 * 1024).slice(0, count);
+    const messages = cleanCorpus(count * 2, 7_919)
+      .filter((m) => m.length <= 256 * 1024)
+      .slice(0, count);
     const names = messages.map((_, i) => `${tag}-${String(i).padStart(4, "0")}`);
     let delivered = 0;
     let applying = true;
@@ -718,7 +833,12 @@ export class LabStack {
         counts.set(name, (counts.get(name) ?? 0) + 1);
       }
     }
-    const emails = { ...audit, parsed_twice: [...counts.values()].filter((c) => c > 1).length, processed_lines: lines, delivered_during_apply: duringApply };
+    const emails = {
+      ...audit,
+      parsed_twice: [...counts.values()].filter((c) => c > 1).length,
+      processed_lines: lines,
+      delivered_during_apply: duringApply,
+    };
     this.run.log(`${tag}: ${JSON.stringify(emails)}`);
     return { result, emails };
   }
@@ -735,8 +855,16 @@ export class LabStack {
     await Promise.race([Promise.all(writers.map((w) => w.done)), sleep(30_000)]);
     for (const c of ["app-1", "parser-1"]) await this.host(c).exec("rm", ["-f", WRITER.stopFile]);
     const mount = this.basePlan.storage.client.mountPoint;
-    const listing = await this.host("app-1").exec("sh", ["-c", `cd '${mount}' && find rollout-app-1 rollout-parser-1 -type f -print0 | xargs -0 -r sha256sum`], { timeoutMs: 600_000, allowFail: true });
-    return checkWrites(writers.flatMap((w) => w.records), listing, mount);
+    const listing = await this.host("app-1").exec(
+      "sh",
+      ["-c", `cd '${mount}' && find rollout-app-1 rollout-parser-1 -type f -print0 | xargs -0 -r sha256sum`],
+      { timeoutMs: 600_000, allowFail: true },
+    );
+    return checkWrites(
+      writers.flatMap((w) => w.records),
+      listing,
+      mount,
+    );
   }
 
   /**
@@ -753,7 +881,10 @@ export class LabStack {
         result: p["Result"] ?? "",
         status: p["ExecMainStatus"] ?? "",
         runs: (journal.match(/^Finished bulwark-brick-watchdog|Deactivated successfully/gm) ?? []).length,
-        lines: journal.split("\n").filter((l) => l.startsWith("bulwark-brick-watchdog:")).slice(-20),
+        lines: journal
+          .split("\n")
+          .filter((l) => l.startsWith("bulwark-brick-watchdog:"))
+          .slice(-20),
       };
     }
     return out;
@@ -788,7 +919,7 @@ export interface WriteCheck {
 }
 
 /** Every written file against a `sha256sum` listing of the mount (paths relative to it). */
-export function checkWrites(records: readonly WriterRecord[], listing: string, mount: string): WriteCheck {
+function checkWrites(records: readonly WriterRecord[], listing: string, mount: string): WriteCheck {
   const manifest = new Map<string, string>();
   for (const r of records) if (r.kind === "W") manifest.set(r.path, r.detail);
   const onMount = new Map<string, string>();
@@ -820,7 +951,11 @@ function processedLogPath(plan: Plan, host: string): string {
 /** The lab's plan: the seed with the run's admin key and ranges, the lab's overrides, the booted hosts' steps only. */
 function labStackPlan(adminPublicKey: string, overrides: LabOverrides, ranges: readonly string[], options: StackOptions): Plan {
   const mail = options.ingressDomains ? { ...SEED_TOPOLOGY.mail, ingress: true, domains: [...options.ingressDomains] } : SEED_TOPOLOGY.mail;
-  const topology = { ...SEED_TOPOLOGY, mail, admin: { ...SEED_TOPOLOGY.admin, sshKeys: [{ name: "lab", publicKey: adminPublicKey }], sshSourceCidrs: [...ranges] } };
+  const topology = {
+    ...SEED_TOPOLOGY,
+    mail,
+    admin: { ...SEED_TOPOLOGY.admin, sshKeys: [{ name: "lab", publicKey: adminPublicKey }], sshSourceCidrs: [...ranges] },
+  };
   const plan0 = labPlan(prepare({ kind: "object", topology }).plan, overrides);
   const plan = labServicesPlan(plan0, labArtifactBaseUrl(plan0));
   return {

@@ -102,7 +102,6 @@ interface Node {
   host?: LabHost;
 }
 
-
 export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const started = Date.now();
   const overrides = labOverrides();
@@ -170,16 +169,23 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
 
   const bootstrapHost = host(storage.bootstrap.host);
   const gl = (on: LabHost, args: readonly string[], timeoutMs = 60_000) => on.exec("gluster", ["--mode=script", ...args], { timeoutMs });
-  const glOk = (on: LabHost, args: readonly string[], timeoutMs = 60_000) => on.exec("gluster", ["--mode=script", ...args], { timeoutMs, allowFail: true });
+  const glOk = (on: LabHost, args: readonly string[], timeoutMs = 60_000) =>
+    on.exec("gluster", ["--mode=script", ...args], { timeoutMs, allowFail: true });
 
-  const unitState = (on: LabHost, unit: string) => on.unitProperties(unit, ["ActiveState", "Result", "ExecMainStatus", "ExecMainExitTimestampMonotonic", "InvocationID"]);
+  const unitState = (on: LabHost, unit: string) =>
+    on.unitProperties(unit, ["ActiveState", "Result", "ExecMainStatus", "ExecMainExitTimestampMonotonic", "InvocationID"]);
   // journald may write a unit's last line a moment after the unit finished: wait for it (bounded).
   const bootstrapLog = (what: string, invocation: string) =>
     run
-      .waitFor(what, async () => {
-        const text = await journal(bootstrapHost, invocation);
-        return /^changed=/m.test(text) ? text : undefined;
-      }, 20_000, 250)
+      .waitFor(
+        what,
+        async () => {
+          const text = await journal(bootstrapHost, invocation);
+          return /^changed=/m.test(text) ? text : undefined;
+        },
+        20_000,
+        250,
+      )
       .catch(() => "");
   const first = await run.waitFor(
     "the first bootstrap run to succeed",
@@ -198,8 +204,18 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const mountedAt: Record<string, number> = {};
   await Promise.all(
     mounting.map(async (c) => {
-      await run.waitFor(`${c.name}: ${storage.client.mountPoint} mounted`, async () => ((await host(c.name).exec("findmnt", ["-n", "-o", "FSTYPE", storage.client.mountPoint], { allowFail: true })).trim() === "fuse.glusterfs" ? true : undefined), 300_000, 500);
-      const entered = (await host(c.name).exec("systemctl", ["show", "-p", "ActiveEnterTimestampMonotonic", "--value", mountUnitName(storage.client.mountPoint)])).trim();
+      await run.waitFor(
+        `${c.name}: ${storage.client.mountPoint} mounted`,
+        async () =>
+          (await host(c.name).exec("findmnt", ["-n", "-o", "FSTYPE", storage.client.mountPoint], { allowFail: true })).trim() === "fuse.glusterfs"
+            ? true
+            : undefined,
+        300_000,
+        500,
+      );
+      const entered = (
+        await host(c.name).exec("systemctl", ["show", "-p", "ActiveEnterTimestampMonotonic", "--value", mountUnitName(storage.client.mountPoint)])
+      ).trim();
       mountedAt[c.name] = round3(Number(entered) / 1e6 - bootStart);
       run.log(`boot: ${c.name} mounted ${storage.client.mountPoint} (bulwark-storage-mount.service) ${mountedAt[c.name]} s after boot`);
     }),
@@ -209,7 +225,9 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const generated = bootstrapHost.read(`/var/lib/glusterd/vols/${storage.volume}/${storage.volume}.tcp-fuse.vol`) ?? "";
   const kept = clientRendered.files.find((f) => f.path === storage.client.volfile)!.content;
   const volfileDiffs = compareVolfiles(parseVolfile(kept), parseVolfile(generated));
-  run.log(`volfile: kept volume file ${volfileDiffs.length === 0 ? "matches" : "DIFFERS from"} glusterd's ${storage.volume}.tcp-fuse.vol${volfileDiffs.length ? `: ${volfileDiffs.join("; ")}` : ""}`);
+  run.log(
+    `volfile: kept volume file ${volfileDiffs.length === 0 ? "matches" : "DIFFERS from"} glusterd's ${storage.volume}.tcp-fuse.vol${volfileDiffs.length ? `: ${volfileDiffs.join("; ")}` : ""}`,
+  );
 
   const volumeStatus = await gl(bootstrapHost, ["volume", "status", storage.volume]);
   const brickPorts = [...volumeStatus.matchAll(/^Brick \S+\s+(\d+)\s+\d+\s+Y/gm)].map((m) => Number(m[1]));
@@ -217,16 +235,31 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
 
   // Writers on both clients, for the whole run.
   const writers: Writer[] = clients.map((c) =>
-    startWriter(run, host(c.name), c.name, storage.client.mountPoint, { periodS: WRITER_PERIOD_S, maxS: WRITER_MAX_S, maxOps: WRITER_MAX_OPS, stopFile: WRITER_STOP_FILE, bytes: WRITER_BYTES }),
+    startWriter(run, host(c.name), c.name, storage.client.mountPoint, {
+      periodS: WRITER_PERIOD_S,
+      maxS: WRITER_MAX_S,
+      maxOps: WRITER_MAX_OPS,
+      stopFile: WRITER_STOP_FILE,
+      bytes: WRITER_BYTES,
+    }),
   );
   const allRecords = () => writers.flatMap((w) => w.records);
   const stallOf = (from: number, to: number) => Math.max(...writers.map((w) => longestStall(w.records, from, to)));
   const errorsIn = (from: number, to: number) => allRecords().filter((r) => r.kind === "E" && r.t1 >= from && r.t1 <= to).length;
-  await run.waitFor("both writers to complete a write", () => (writers.every((w) => w.records.some((r) => r.kind === "W")) ? true : undefined), 30_000, 100);
+  await run.waitFor(
+    "both writers to complete a write",
+    () => (writers.every((w) => w.records.some((r) => r.kind === "W")) ? true : undefined),
+    30_000,
+    100,
+  );
 
   const cli = (except?: string) => host(servers.find((s) => s.name !== except)!.name);
-  const disconnects = (c: string) => (host(c).read(`/var/log/glusterfs/${storage.client.mountPoint.slice(1).replace(/\//g, "-")}.log`) ?? "").split("\n").filter((l) => /disconnected from/.test(l)).length;
-  const bricksOnline = async (on: LabHost) => [...(await glOk(on, ["volume", "status", storage.volume])).matchAll(/^Brick \S+\s+\d+\s+\d+\s+Y\s/gm)].length;
+  const disconnects = (c: string) =>
+    (host(c).read(`/var/log/glusterfs/${storage.client.mountPoint.slice(1).replace(/\//g, "-")}.log`) ?? "")
+      .split("\n")
+      .filter((l) => /disconnected from/.test(l)).length;
+  const bricksOnline = async (on: LabHost) =>
+    [...(await glOk(on, ["volume", "status", storage.volume])).matchAll(/^Brick \S+\s+\d+\s+\d+\s+Y\s/gm)].length;
   const healInfo = async (on: LabHost) => {
     const out = await glOk(on, ["volume", "heal", storage.volume, "info"], 120_000);
     const connected = [...out.matchAll(/^Status: Connected$/gm)].length;
@@ -243,20 +276,25 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     // request made while a daemon is still reconnecting is refused. Progress is logged.
     let lastTrigger = 0;
     let lastLog = now();
-    await run.waitFor(`${what}: heal to finish`, async () => {
-      if (now() - lastTrigger >= HEAL_RETRIGGER_S) {
-        const answer = await glOk(on, ["volume", "heal", storage.volume]);
-        healTriggers.push(/successful/.test(answer));
-        lastTrigger = now();
-      }
-      const h = await healInfo(on);
-      if (h.complete && h.entries === 0) return true;
-      if (now() - lastLog >= 15) {
-        run.log(`${what}: heal pending: ${h.entries} entries, ${h.connected}/${servers.length} bricks connected`);
-        lastLog = now();
-      }
-      return undefined;
-    }, 300_000, 1000);
+    await run.waitFor(
+      `${what}: heal to finish`,
+      async () => {
+        if (now() - lastTrigger >= HEAL_RETRIGGER_S) {
+          const answer = await glOk(on, ["volume", "heal", storage.volume]);
+          healTriggers.push(/successful/.test(answer));
+          lastTrigger = now();
+        }
+        const h = await healInfo(on);
+        if (h.complete && h.entries === 0) return true;
+        if (now() - lastLog >= 15) {
+          run.log(`${what}: heal pending: ${h.entries} entries, ${h.connected}/${servers.length} bricks connected`);
+          lastLog = now();
+        }
+        return undefined;
+      },
+      300_000,
+      1000,
+    );
     return now() - t0;
   };
   const healTriggers: boolean[] = [];
@@ -270,7 +308,11 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     sleep(BASELINE_S * 1000).then(() => 0),
     ...clients.map(async (c) => {
       const t0 = now();
-      await host(c.name).exec("dd", ["if=/dev/zero", `of=${storage.client.mountPoint}/load-${c.name}`, "bs=1M", `count=${LOAD_MB}`, "conv=fsync", "status=none"], { timeoutMs: 300_000 });
+      await host(c.name).exec(
+        "dd",
+        ["if=/dev/zero", `of=${storage.client.mountPoint}/load-${c.name}`, "bs=1M", `count=${LOAD_MB}`, "conv=fsync", "status=none"],
+        { timeoutMs: 300_000 },
+      );
       return now() - t0;
     }),
   ]);
@@ -285,7 +327,9 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     write_errors: errorsIn(b0, b1),
     operations: allRecords().filter((r) => r.kind !== "E" && r.t1 >= b0 && r.t1 <= b1).length,
   };
-  run.log(`baseline: ${baseline.window_s} s, longest stall ${baseline.max_stall_s} s, ${baseline.false_disconnects} disconnects, ${baseline.operations} operations; load ${baseline.load_mib_per_s.join(", ")} MiB/s`);
+  run.log(
+    `baseline: ${baseline.window_s} s, longest stall ${baseline.max_stall_s} s, ${baseline.false_disconnects} disconnects, ${baseline.operations} operations; load ${baseline.load_mib_per_s.join(", ")} MiB/s`,
+  );
 
   // a. Brick kill.
   const brickKill: number[] = [];
@@ -303,7 +347,9 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     brickKillErrors += errorsIn(t0, t1);
     await gl(cli(), ["volume", "start", storage.volume, "force"]);
     const healS = await recover(`brick kill ${i + 1}`);
-    run.log(`a. brick kill ${i + 1}/${options.runs} on ${s.name} (pid ${pid}): longest stall ${round3(brickKill[i]!)} s; healed in ${round3(healS)} s`);
+    run.log(
+      `a. brick kill ${i + 1}/${options.runs} on ${s.name} (pid ${pid}): longest stall ${round3(brickKill[i]!)} s; healed in ${round3(healS)} s`,
+    );
   }
 
   // b. Host loss: the link cut at the switch, no goodbye.
@@ -330,12 +376,22 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     await mounter.exec("mkdir", ["-p", PROBE_MOUNT]);
     const t0 = now();
     try {
-      await mounter.exec("mount", ["-t", mountConfig.type, "-o", extraOptions ? `${mountConfig.options},${extraOptions}` : mountConfig.options, source, PROBE_MOUNT], { timeoutMs: 180_000 });
+      await mounter.exec(
+        "mount",
+        ["-t", mountConfig.type, "-o", extraOptions ? `${mountConfig.options},${extraOptions}` : mountConfig.options, source, PROBE_MOUNT],
+        { timeoutMs: 180_000 },
+      );
       await mounter.exec("stat", ["-f", PROBE_MOUNT]);
       await mounter.exec("ls", [PROBE_MOUNT]);
       const took = now() - t0;
       const log = mounter.read(`/var/log/glusterfs/${PROBE_MOUNT.slice(1).replace(/\//g, "-")}.log`) ?? "";
-      mountLogs.push(log.split("\n").filter((l) => /Connected|connect|going online|quorum|CHILD|disconnect|Started|Exhausted|transport/i.test(l)).slice(-40).join("\n"));
+      mountLogs.push(
+        log
+          .split("\n")
+          .filter((l) => /Connected|connect|going online|quorum|CHILD|disconnect|Started|Exhausted|transport/i.test(l))
+          .slice(-40)
+          .join("\n"),
+      );
       return took;
     } finally {
       await mounter.exec("umount", [PROBE_MOUNT], { allowFail: true });
@@ -351,13 +407,18 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
       await net.setLink(node(firstServer.name).link, true);
     }
     const healS = await recover(`mount ${i + 1}`);
-    run.log(`c. mount ${i + 1}/${options.runs} from ${mountConfig.what} with ${firstServer.name} cut off: ${round3(mountTimes[i]!)} s; healed in ${round3(healS)} s`);
+    run.log(
+      `c. mount ${i + 1}/${options.runs} from ${mountConfig.what} with ${firstServer.name} cut off: ${round3(mountTimes[i]!)} s; healed in ${round3(healS)} s`,
+    );
   }
   let baselineBackupVolfile: number | null = null;
   if (options.baseline) {
     await net.setLink(node(firstServer.name).link, false);
     try {
-      const backups = servers.slice(1).map((s) => s.privateIp).join(":");
+      const backups = servers
+        .slice(1)
+        .map((s) => s.privateIp)
+        .join(":");
       baselineBackupVolfile = round3(await mountOnce(`${firstServer.privateIp}:/${storage.volume}`, `backup-volfile-servers=${backups}`));
     } catch (err) {
       // The baseline is for comparison only: a mount that did not finish in 180 s is reported as such.
@@ -411,7 +472,11 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const manifest = new Map<string, string>();
   for (const r of allRecords()) if (r.kind === "W") manifest.set(r.path, r.detail);
   const onMount = new Map<string, string>();
-  const listing = await host(clients[0]!.name).exec("sh", ["-c", `cd '${storage.client.mountPoint}' && find . -type f -print0 | xargs -0 -r sha256sum`], { timeoutMs: 900_000 });
+  const listing = await host(clients[0]!.name).exec(
+    "sh",
+    ["-c", `cd '${storage.client.mountPoint}' && find . -type f -print0 | xargs -0 -r sha256sum`],
+    { timeoutMs: 900_000 },
+  );
   for (const line of listing.split("\n")) {
     const m = /^([0-9a-f]{64}) {2}\.\/(.+)$/.exec(line);
     if (m) onMount.set(`${storage.client.mountPoint}/${m[2]}`, m[1]!);
@@ -434,11 +499,15 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     }
   }
   const readBackBad = allRecords().filter((r) => r.kind === "R" && r.detail !== "ok").length;
-  run.log(`d. verify: ${manifest.size} files written; ${lost} lost, ${mismatched} checksum mismatches, ${brickCopiesDiffering} with a brick copy differing, ${splitBrain} split-brain entries, ${readBackBad} bad read-backs`);
+  run.log(
+    `d. verify: ${manifest.size} files written; ${lost} lost, ${mismatched} checksum mismatches, ${brickCopiesDiffering} with a brick copy differing, ${splitBrain} split-brain entries, ${readBackBad} bad read-backs`,
+  );
 
   const firstDataBrick = storage.bricks.find((b) => !b.arbiter)!;
   const onBrick = (rel: string) => join(brickRoot, firstDataBrick.host, storage.brickDir.slice(storage.brickMountPoint.length + 1), rel);
-  const services = options.services ? await runServicesScenario(run, { plan, host, app: clients[0]!.name, parsers: parsers.map((p) => p.name), onBrick }) : null;
+  const services = options.services
+    ? await runServicesScenario(run, { plan, host, app: clients[0]!.name, parsers: parsers.map((p) => p.name), onBrick })
+    : null;
 
   const versions = {
     glusterfs: (await bootstrapHost.exec("glusterfs", ["--version"])).split("\n")[0]!.trim(),
@@ -452,9 +521,34 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   };
 
   const scenarios = {
-    brick_kill: { max_stall_s: round3(Math.max(...brickKill)), median_stall_s: round3(median(brickKill)), min_stall_s: round3(Math.min(...brickKill)), runs: brickKill.length, stalls_s: brickKill.map(round3), failed_operations: brickKillErrors },
-    host_loss: { max_stall_s: round3(Math.max(...hostLoss)), median_stall_s: round3(median(hostLoss)), min_stall_s: round3(Math.min(...hostLoss)), runs: hostLoss.length, stalls_s: hostLoss.map(round3), failed_operations: hostLossErrors, window_s: hostLossWindowS },
-    mount_first_down: { median_s: round3(median(mountTimes)), min_s: round3(Math.min(...mountTimes)), max_s: round3(Math.max(...mountTimes)), runs: mountTimes.length, times_s: mountTimes.map(round3), source: mountConfig.what, baseline_backup_volfile_servers_s: baselineBackupVolfile, baseline_note: "one mount from the first server with backup-volfile-servers=the others, the first cut off; -1: did not mount within 180 s", first_client_log: mountLogs[0] ?? "" },
+    brick_kill: {
+      max_stall_s: round3(Math.max(...brickKill)),
+      median_stall_s: round3(median(brickKill)),
+      min_stall_s: round3(Math.min(...brickKill)),
+      runs: brickKill.length,
+      stalls_s: brickKill.map(round3),
+      failed_operations: brickKillErrors,
+    },
+    host_loss: {
+      max_stall_s: round3(Math.max(...hostLoss)),
+      median_stall_s: round3(median(hostLoss)),
+      min_stall_s: round3(Math.min(...hostLoss)),
+      runs: hostLoss.length,
+      stalls_s: hostLoss.map(round3),
+      failed_operations: hostLossErrors,
+      window_s: hostLossWindowS,
+    },
+    mount_first_down: {
+      median_s: round3(median(mountTimes)),
+      min_s: round3(Math.min(...mountTimes)),
+      max_s: round3(Math.max(...mountTimes)),
+      runs: mountTimes.length,
+      times_s: mountTimes.map(round3),
+      source: mountConfig.what,
+      baseline_backup_volfile_servers_s: baselineBackupVolfile,
+      baseline_note: "one mount from the first server with backup-volfile-servers=the others, the first cut off; -1: did not mount within 180 s",
+      first_client_log: mountLogs[0] ?? "",
+    },
     partitions: {
       split_brain: splitBrain,
       checksum_mismatches: mismatched,
@@ -469,7 +563,12 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
       failed_operations: allRecords().filter((r) => r.kind === "E").length,
       heal_requests: { made: healTriggers.length, accepted: healTriggers.filter(Boolean).length },
     },
-    bootstrap_rerun: { changed: reruns.some((r) => r.changed), runs: reruns.length, errors: reruns.filter((r) => r.exit !== "0").length, last_lines: [...new Set(reruns.map((r) => r.last))] },
+    bootstrap_rerun: {
+      changed: reruns.some((r) => r.changed),
+      runs: reruns.length,
+      errors: reruns.filter((r) => r.exit !== "0").length,
+      last_lines: [...new Set(reruns.map((r) => r.last))],
+    },
   };
   const pass = {
     brick_kill: scenarios.brick_kill.max_stall_s <= STORAGE_REQUIREMENTS.brick_kill_max_stall_s,
@@ -486,12 +585,23 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     baseline,
     volfile: { matches_glusterd: volfileDiffs.length === 0, differences: volfileDiffs, ignored: ["option volume-id (random per volume)"] },
     brick_ports: brickPorts,
-    boot: { cloud_init: cloudInit, volume_started_s: volumeReadyS, mounted_s: mountedAt, first_bootstrap: { last_line: lastLine(firstLog, /^changed=/), waited_for_pool: /pool complete/.test(firstLog), log: firstLog.trim().split("\n") } },
+    boot: {
+      cloud_init: cloudInit,
+      volume_started_s: volumeReadyS,
+      mounted_s: mountedAt,
+      first_bootstrap: {
+        last_line: lastLine(firstLog, /^changed=/),
+        waited_for_pool: /pool complete/.test(firstLog),
+        log: firstLog.trim().split("\n"),
+      },
+    },
     conditions: {
       topology: "seed",
       servers: servers.map((s) => `${s.name} ${s.privateIp}`),
       clients: clients.map((c) => `${c.name} ${c.privateIp}`),
-      service_hosts: options.services ? [clients[0]!, ...parsers].map((c) => `${c.name} ${c.privateIp} (${plan.services.hosts[c.name]!.service})`) : [],
+      service_hosts: options.services
+        ? [clients[0]!, ...parsers].map((c) => `${c.name} ${c.privateIp} (${plan.services.hosts[c.name]!.service})`)
+        : [],
       replica: storage.replica,
       arbiter: storage.arbiter,
       writer: `each client: write+fsync a 1-16 KiB file, read back an earlier one, every ${WRITER_PERIOD_S} s`,
@@ -504,7 +614,9 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
         "brick: a directory bound at the brick mount point instead of the Hetzner volume",
         "/dev/fuse bound into the clients",
         "lab/overrides.ts: deploy values, no package installation, the image",
-        ...(options.services ? ["lab/overrides.ts: service artifacts from the run's http server on the private bridge; documents in the fs store (no MongoDB)"] : []),
+        ...(options.services
+          ? ["lab/overrides.ts: service artifacts from the run's http server on the private bridge; documents in the fs store (no MongoDB)"]
+          : []),
       ],
       duration_s: Math.round((Date.now() - started) / 1000),
     },
@@ -519,20 +631,51 @@ export type StorageReport = Awaited<ReturnType<typeof runStorageLab>>;
 export function servicesPass(r: ServicesReport): { services_installed: boolean; shared_spool: boolean; crash_restart: boolean } {
   const installs = Object.values(r.install);
   return {
-    services_installed: installs.length > 0 && installs.every((i) => i.installed && i.active && i.healthz_ready && i.no_new_privileges && i.protect_system === "strict" && i.write_outside_refused && i.write_inside_ok !== false && i.uid !== null && i.uid !== 0),
-    shared_spool: r.shared_spool.double_parsed === 0 && r.shared_spool.lost === 0 && r.shared_spool.quarantined === 0 && r.shared_spool.duplicates === 0 && r.shared_spool.stored === r.shared_spool.messages && r.shared_spool.mail_api_get_ok,
+    services_installed:
+      installs.length > 0 &&
+      installs.every(
+        (i) =>
+          i.installed &&
+          i.active &&
+          i.healthz_ready &&
+          i.no_new_privileges &&
+          i.protect_system === "strict" &&
+          i.write_outside_refused &&
+          i.write_inside_ok !== false &&
+          i.uid !== null &&
+          i.uid !== 0,
+      ),
+    shared_spool:
+      r.shared_spool.double_parsed === 0 &&
+      r.shared_spool.lost === 0 &&
+      r.shared_spool.quarantined === 0 &&
+      r.shared_spool.duplicates === 0 &&
+      r.shared_spool.stored === r.shared_spool.messages &&
+      r.shared_spool.mail_api_get_ok,
     crash_restart:
-      r.crash.restarted && r.crash.lost === 0 && r.crash.duplicates === 0 && r.crash.quarantined === 0 && r.crash.stored === r.crash.messages && r.crash.reclaimed_not_held.length === 0 && r.crash.reclaimed_twice === 0 && r.crash.others_restarted === 0,
+      r.crash.restarted &&
+      r.crash.lost === 0 &&
+      r.crash.duplicates === 0 &&
+      r.crash.quarantined === 0 &&
+      r.crash.stored === r.crash.messages &&
+      r.crash.reclaimed_not_held.length === 0 &&
+      r.crash.reclaimed_twice === 0 &&
+      r.crash.others_restarted === 0,
   };
 }
-
 
 async function journal(on: LabHost, invocation: string): Promise<string> {
   return on.exec("journalctl", ["--no-pager", "-o", "cat", `_SYSTEMD_INVOCATION_ID=${invocation}`], { allowFail: true });
 }
 
 function lastLine(text: string, pattern: RegExp): string {
-  return text.split("\n").map((l) => l.trim()).filter((l) => pattern.test(l)).pop() ?? "(none)";
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => pattern.test(l))
+      .pop() ?? "(none)"
+  );
 }
 
 type Graph = Map<string, { type: string; options: Map<string, string>; subvolumes: string }>;
@@ -570,7 +713,8 @@ export function compareVolfiles(kept: Graph, generated: Graph): string[] {
     if (a.subvolumes !== b.subvolumes) out.push(`${name}: subvolumes ${a.subvolumes} vs ${b.subvolumes}`);
     for (const key of new Set([...a.options.keys(), ...b.options.keys()])) {
       if (key === "volume-id") continue;
-      if (a.options.get(key) !== b.options.get(key)) out.push(`${name}: option ${key} ${a.options.get(key) ?? "(absent)"} vs ${b.options.get(key) ?? "(absent)"}`);
+      if (a.options.get(key) !== b.options.get(key))
+        out.push(`${name}: option ${key} ${a.options.get(key) ?? "(absent)"} vs ${b.options.get(key) ?? "(absent)"}`);
     }
   }
   return out;

@@ -14,7 +14,7 @@
 import type { LabHost } from "./nspawn.ts";
 import type { LabRun } from "./run.ts";
 
-export const WRITER_PY = String.raw`
+export const WRITER_PY = `
 import hashlib, os, random, sys, time
 root, name, period, max_s, max_ops, stop = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 min_size, max_size = int(sys.argv[7]), int(sys.argv[8])
@@ -75,7 +75,10 @@ export function parseWriterLine(line: string): WriterRecord | undefined {
  * CLOCK_MONOTONIC). A stall still going on at `to` counts up to `to`.
  */
 export function longestStall(records: readonly WriterRecord[], from: number, to: number): number {
-  const done = records.filter((r) => r.kind !== "E").map((r) => r.t1).sort((a, b) => a - b);
+  const done = records
+    .filter((r) => r.kind !== "E")
+    .map((r) => r.t1)
+    .sort((a, b) => a - b);
   let worst = 0;
   for (let i = 1; i < done.length; i++) {
     const a = done[i - 1]!;
@@ -113,8 +116,7 @@ export function startWriter(run: LabRun, on: LabHost, name: string, mountPoint: 
   let buffer = "";
   child.stdout!.on("data", (chunk: Buffer) => {
     buffer += chunk.toString("utf8");
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
+    for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
       const rec = parseWriterLine(buffer.slice(0, nl));
       buffer = buffer.slice(nl + 1);
       if (rec) records.push(rec);

@@ -139,7 +139,10 @@ export interface ProcTimes {
 
 export function procTimes(stat: string): ProcTimes {
   // The command name (field 2) is in parentheses and may contain spaces or parentheses itself.
-  const f = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/);
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .trim()
+    .split(/\s+/);
   if (f.length < 15) throw new Error(`/proc/<pid>/stat: ${f.length + 2} fields, expected at least 17`);
   const n = (i: number) => {
     const v = Number(f[i]);

@@ -6,7 +6,7 @@
  * The same (n, seed) always gives the same bytes.
  */
 /** mulberry32: small deterministic PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -70,7 +70,10 @@ function qpEncode(buf: Buffer): string {
       i++;
       continue;
     }
-    const tok = (b >= 33 && b <= 126 && b !== 61) || (b === 32 && buf[i + 1] !== 13) ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, "0")}`;
+    const tok =
+      (b >= 33 && b <= 126 && b !== 61) || (b === 32 && buf[i + 1] !== 13)
+        ? String.fromCharCode(b)
+        : `=${b.toString(16).toUpperCase().padStart(2, "0")}`;
     if (line.length + tok.length > 75) {
       parts.push(line, "=\r\n");
       line = "";
@@ -96,7 +99,7 @@ function encodedWord(cs: Charset, text: Buffer): string {
 }
 
 /** One realistic message, deterministic for (seed, i). */
-export function cleanCorpusMessage(rng: () => number, i: number): Buffer {
+function cleanCorpusMessage(rng: () => number, i: number): Buffer {
   const size = Math.round(Math.exp(Math.log(2048) + rng() * (Math.log(2 * 1024 * 1024) - Math.log(2048))));
   const cs = CHARSETS[Math.floor(rng() * CHARSETS.length)]!;
   const qp = rng() < 0.5;
@@ -120,11 +123,26 @@ export function cleanCorpusMessage(rng: () => number, i: number): Buffer {
   let alt = textPart;
   if (withHtml) {
     const html = Buffer.concat([Buffer.from("<html><body><p>"), textIn(rng, cs, textBytes), Buffer.from("</p></body></html>")]);
-    alt = ['Content-Type: multipart/alternative; boundary="alt"', "", "--alt", textPart, "--alt", `Content-Type: text/html; charset=${cs}`, `Content-Transfer-Encoding: ${cte}`, "", enc(html), "--alt--"].join("\r\n");
+    alt = [
+      'Content-Type: multipart/alternative; boundary="alt"',
+      "",
+      "--alt",
+      textPart,
+      "--alt",
+      `Content-Type: text/html; charset=${cs}`,
+      `Content-Transfer-Encoding: ${cte}`,
+      "",
+      enc(html),
+      "--alt--",
+    ].join("\r\n");
   }
-  if (!withAttachment) return Buffer.from([...headers, alt].join("\r\n") + "\r\n", "latin1");
+  if (!withAttachment) return Buffer.from(`${[...headers, alt].join("\r\n")}\r\n`, "latin1");
   const attSize = Math.max(256, Math.floor(((size - textBytes * 1.3) * 3) / 4));
-  const types = [["application/pdf", "pdf"], ["image/png", "png"], ["application/zip", "zip"]] as const;
+  const types = [
+    ["application/pdf", "pdf"],
+    ["image/png", "png"],
+    ["application/zip", "zip"],
+  ] as const;
   const [mime, ext] = types[Math.floor(rng() * types.length)]!;
   return Buffer.from(
     [
@@ -152,4 +170,3 @@ export function cleanCorpus(n: number, seed = 20_261_127): Buffer[] {
   const rng = prng(seed);
   return Array.from({ length: n }, (_, i) => cleanCorpusMessage(rng, i));
 }
-

@@ -58,17 +58,47 @@ export const PRIVATE_SERVICES: readonly ServiceSpec[] = [
   { id: "ssh-bastion", description: "SSH from the lb pair (the rollout's bastion)", protocol: "tcp", ports: "22", on: EVERY_COMPONENT, from: ["lb"] },
   { id: "vrrp", description: "keepalived VRRP adverts (unicast)", protocol: "vrrp", on: ["lb"], from: ["lb"] },
   { id: "mail-api", description: "mail API / web app behind haproxy", protocol: "tcp", ports: String(APP_PORT), on: ["app"], from: ["lb"] },
-  { id: "smtp-ingress", description: "the SMTP receivers behind haproxy's :25", protocol: "tcp", ports: String(INGRESS_PORT), on: ["app"], from: ["lb"], onlyWithIngress: true },
+  {
+    id: "smtp-ingress",
+    description: "the SMTP receivers behind haproxy's :25",
+    protocol: "tcp",
+    ports: String(INGRESS_PORT),
+    on: ["app"],
+    from: ["lb"],
+    onlyWithIngress: true,
+  },
   { id: "glusterd", description: "GlusterFS management (glusterd)", protocol: "tcp", ports: "24007-24008", on: ["storage"], from: GLUSTER_PEERS },
   { id: "gluster-bricks", description: "GlusterFS brick processes", protocol: "tcp", ports: "49152-49251", on: ["storage"], from: GLUSTER_PEERS },
-  { id: "mongo-config", description: "MongoDB config servers (mongod --configsvr)", protocol: "tcp", ports: String(MONGO_CONFIG_PORT), on: ["mongo-config"], from: MONGO_CLIENTS },
-  { id: "mongo-shard", description: "MongoDB shard members (mongod --shardsvr)", protocol: "tcp", ports: String(MONGO_SHARD_PORT), on: ["mongo-shard"], from: MONGO_CLIENTS },
+  {
+    id: "mongo-config",
+    description: "MongoDB config servers (mongod --configsvr)",
+    protocol: "tcp",
+    ports: String(MONGO_CONFIG_PORT),
+    on: ["mongo-config"],
+    from: MONGO_CLIENTS,
+  },
+  {
+    id: "mongo-shard",
+    description: "MongoDB shard members (mongod --shardsvr)",
+    protocol: "tcp",
+    ports: String(MONGO_SHARD_PORT),
+    on: ["mongo-shard"],
+    from: MONGO_CLIENTS,
+  },
 ];
 
 export const PUBLIC_SERVICES: readonly PublicServiceSpec[] = [
   { id: "http", description: "HTTP to haproxy", protocol: "tcp", port: "80", on: ["lb"], sources: "any" },
   { id: "https", description: "HTTPS to haproxy", protocol: "tcp", port: "443", on: ["lb"], sources: "any", onlyWithTls: true },
-  { id: "smtp", description: "SMTP to haproxy (mail ingress)", protocol: "tcp", port: String(SMTP_PORT), on: ["lb"], sources: "any", onlyWithIngress: true },
+  {
+    id: "smtp",
+    description: "SMTP to haproxy (mail ingress)",
+    protocol: "tcp",
+    port: String(SMTP_PORT),
+    on: ["lb"],
+    sources: "any",
+    onlyWithIngress: true,
+  },
   { id: "ssh", description: "SSH for admins", protocol: "tcp", port: "22", on: "all", sources: "admin" },
 ];
 

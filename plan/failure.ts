@@ -18,7 +18,7 @@ export const FAILURE_GATE: NamedCheck = {
     "Losing any single host keeps every role available (lb 1 of 2; app and parser at least 1; gluster client quorum; a majority in every Mongo replica set), unless `allowSinglePointsOfFailure` gives a reason.",
 };
 
-export interface RoleVerdict {
+interface RoleVerdict {
   /** What the rule is about (`lb`, `storage`, `mongo shard1`, ...). */
   readonly subject: string;
   /** The topology field that sizes the subject (where a fix goes). */
@@ -32,7 +32,7 @@ export interface RoleVerdict {
   readonly reason: string;
 }
 
-export interface HostLoss {
+interface HostLoss {
   readonly host: string;
   readonly role: string;
   /** True when every rule holds without this host. */
@@ -66,9 +66,10 @@ function analyzeLoss(plan: Plan, lost: PlannedHost): HostLoss {
     size: plan.lb.hosts.length,
     ok: lbs.length >= 1,
     affected: lbs.length < plan.lb.hosts.length,
-    reason: lbs.length >= 1
-      ? `${lbs.length} of ${plan.lb.hosts.length} load balancers left; ${lost.role === "lb" ? `keepalived moves the entry address to ${lbs.join(", ")}` : "the entry address stays where it is"}`
-      : "no load balancer left to hold the entry address",
+    reason:
+      lbs.length >= 1
+        ? `${lbs.length} of ${plan.lb.hosts.length} load balancers left; ${lost.role === "lb" ? `keepalived moves the entry address to ${lbs.join(", ")}` : "the entry address stays where it is"}`
+        : "no load balancer left to hold the entry address",
   });
 
   for (const role of ["app", "parser"] as const) {
@@ -80,9 +81,10 @@ function analyzeLoss(plan: Plan, lost: PlannedHost): HostLoss {
       size: all.length,
       ok: left.length >= 1,
       affected: left.length < all.length,
-      reason: left.length >= 1
-        ? `${left.length} of ${all.length} ${role} hosts left${role === "app" ? "; haproxy's health checks take the dead one out" : ""}`
-        : `no ${role} host left`,
+      reason:
+        left.length >= 1
+          ? `${left.length} of ${all.length} ${role} hosts left${role === "app" ? "; haproxy's health checks take the dead one out" : ""}`
+          : `no ${role} host left`,
     });
   }
 

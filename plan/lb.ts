@@ -63,7 +63,7 @@ export interface LbPlan {
 }
 
 /** Hetzner's public API; the provider's default too (docs/facts.md#hetzner-cloud). */
-export const HETZNER_API = "https://api.hetzner.cloud/v1";
+const HETZNER_API = "https://api.hetzner.cloud/v1";
 
 export function planLb(t: Topology, hosts: readonly PlannedHost[]): LbPlan {
   const lbs = hosts.filter((h) => h.role === "lb");

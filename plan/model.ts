@@ -51,7 +51,7 @@ export interface HostFirewallRule {
 }
 
 /** One inbound rule of a Hetzner (public-side) firewall. */
-export interface PublicFirewallRule {
+interface PublicFirewallRule {
   readonly service: string;
   readonly description: string;
   readonly protocol: "tcp";

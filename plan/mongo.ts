@@ -20,10 +20,10 @@ export const MONGO_APP_USER = "bulwark-app";
 /** The services' database (services/store/mongo-store.ts MONGO_DB). */
 export const MONGO_APP_DB = "bulwark";
 /** The bootstrap member gets this priority, the others 1 (see `replicaSet` below). */
-export const BOOTSTRAP_MEMBER_PRIORITY = 2;
-export const MEMBER_PRIORITY = 1;
+const BOOTSTRAP_MEMBER_PRIORITY = 2;
+const MEMBER_PRIORITY = 1;
 
-export interface MongoMember {
+interface MongoMember {
   /** Replica set member `_id`: the member's position in the set, fixed for its lifetime. */
   readonly id: number;
   readonly host: string;
@@ -58,7 +58,7 @@ export interface MongoPlan {
 }
 
 /** The replica sets by membership, in host order (config hosts come before shard hosts). */
-export function replicaSetHosts(hosts: readonly PlannedHost[]): ReplicaSetHosts[] {
+function replicaSetHosts(hosts: readonly PlannedHost[]): ReplicaSetHosts[] {
   const sets = new Map<string, ReplicaSetHosts & { members: string[] }>();
   for (const h of hosts) {
     if (h.replicaSet === undefined) continue;

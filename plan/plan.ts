@@ -72,7 +72,12 @@ export function buildPlan(t: Topology, inputs: PlanInputs): Plan {
 
   const placementGroups = collectPlacementGroups(hosts);
   if (placementGroups.length > MAX_PLACEMENT_GROUPS) {
-    throw new UserError("roles", `needs ${placementGroups.length} placement groups, above Hetzner's ${MAX_PLACEMENT_GROUPS} per project`, placementGroups.length, "use fewer shards or fewer hosts");
+    throw new UserError(
+      "roles",
+      `needs ${placementGroups.length} placement groups, above Hetzner's ${MAX_PLACEMENT_GROUPS} per project`,
+      placementGroups.length,
+      "use fewer shards or fewer hosts",
+    );
   }
 
   const mongo = planMongo(hosts, placementGroups);
@@ -101,7 +106,14 @@ function checkAddressBlocks(t: Topology, specs: readonly HostSpec[]): void {
     const n = specs.filter((s) => s.role === role).length;
     return n <= block.size
       ? []
-      : [new UserError(`roles.${role}`, `has ${n} hosts, but the ${role} address block of ${t.network.subnet} holds ${block.size} (offsets ${block.first}-${block.first + block.size - 1})`, n, `use at most ${block.size} ${role} hosts`)];
+      : [
+          new UserError(
+            `roles.${role}`,
+            `has ${n} hosts, but the ${role} address block of ${t.network.subnet} holds ${block.size} (offsets ${block.first}-${block.first + block.size - 1})`,
+            n,
+            `use at most ${block.size} ${role} hosts`,
+          ),
+        ];
   });
   if (errors.length > 0) throw new UserErrors(errors);
 }
@@ -138,14 +150,16 @@ function hostFirewalls(t: Topology, hosts: readonly PlannedHost[]): Record<strin
     out[host.name] = PRIVATE_SERVICES.filter((s) => s.on.includes(host.component) && (!s.onlyWithIngress || t.mail.ingress)).flatMap((s) => {
       const peers = hosts.filter((p) => p.name !== host.name && s.from.includes(p.component));
       if (peers.length === 0) return [];
-      return [{
-        service: s.id,
-        description: s.description,
-        protocol: s.protocol,
-        ...(s.ports ? { ports: s.ports } : {}),
-        sources: peers.map((p) => p.privateIp),
-        sourceHosts: peers.map((p) => p.name),
-      }];
+      return [
+        {
+          service: s.id,
+          description: s.description,
+          protocol: s.protocol,
+          ...(s.ports ? { ports: s.ports } : {}),
+          sources: peers.map((p) => p.privateIp),
+          sourceHosts: peers.map((p) => p.name),
+        },
+      ];
     });
   }
   return out;
@@ -169,7 +183,13 @@ function publicFirewalls(t: Topology, hosts: readonly PlannedHost[]): PublicFire
       .filter((r) => r.sourceIps.length > 0),
   });
   return [
-    profile("lb", hosts.filter((h) => h.component === "lb")),
-    profile("base", hosts.filter((h) => h.component !== "lb")),
+    profile(
+      "lb",
+      hosts.filter((h) => h.component === "lb"),
+    ),
+    profile(
+      "base",
+      hosts.filter((h) => h.component !== "lb"),
+    ),
   ];
 }

@@ -11,13 +11,13 @@ import type { MongoPlan } from "./mongo.ts";
 
 export type GateKind = "lb" | "app" | "parser" | "storage" | "mongo";
 
-export interface GateBounds {
+interface GateBounds {
   /** Longest the gate is waited for after the actions; past it the rollout stops here. */
   readonly timeoutS: number;
   readonly intervalS: number;
 }
 
-export interface RolloutStep {
+interface RolloutStep {
   readonly host: string;
   readonly gate: GateKind;
 }

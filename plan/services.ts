@@ -5,12 +5,14 @@
  * input (`ServiceArtifactDigests`: synth/pipeline.ts `prepare` gets them from the build,
  * services/build.ts; tests may pass fixed ones), so the plan stays a pure function of its inputs.
  */
+import type { ServiceName } from "../services/build.ts";
 import type { MailConfig, ServerType, Topology } from "../topology/model.ts";
 import { APP_PORT, INGRESS_PORT, SMTP_PORT } from "./catalog.ts";
 import type { PlannedHost } from "./model.ts";
 import { CLIENT_MOUNT_POINT } from "./storage.ts";
 
-export type ServiceName = "parser" | "mail-api" | "ingress";
+/** The services the build makes (services/build.ts): the plan places their artifacts. */
+export type { ServiceName };
 
 /** The sha256 of each built artifact (services/build.ts), as the plan takes it. */
 export type ServiceArtifactDigests = Readonly<Record<ServiceName, { readonly sha256: string }>>;
@@ -114,10 +116,25 @@ export interface ServicesPlan {
  * be added to the model without its row here.
  */
 export const PARSER_THREADS_BY_SERVER_TYPE: Readonly<Record<ServerType, number>> = {
-  cx23: 2, cx33: 4, cx43: 8, cx53: 16,
-  cpx22: 2, cpx32: 4, cpx42: 8, cpx52: 12, cpx62: 16,
-  cax11: 2, cax21: 4, cax31: 8, cax41: 16,
-  ccx13: 2, ccx23: 4, ccx33: 8, ccx43: 16, ccx53: 32, ccx63: 48,
+  cx23: 2,
+  cx33: 4,
+  cx43: 8,
+  cx53: 16,
+  cpx22: 2,
+  cpx32: 4,
+  cpx42: 8,
+  cpx52: 12,
+  cpx62: 16,
+  cax11: 2,
+  cax21: 4,
+  cax31: 8,
+  cax41: 16,
+  ccx13: 2,
+  ccx23: 4,
+  ccx33: 8,
+  ccx43: 16,
+  ccx53: 32,
+  ccx63: 48,
 };
 
 /**
@@ -126,7 +143,7 @@ export const PARSER_THREADS_BY_SERVER_TYPE: Readonly<Record<ServerType, number>>
  * could differ. 2101/2102: outside Debian's dynamic system range (100-999) and above the first
  * login user (1000) that cloud-init creates.
  */
-export const SERVICE_IDS: Readonly<Record<ServiceName, number>> = { parser: 2101, "mail-api": 2102, ingress: 2101 };
+const SERVICE_IDS: Readonly<Record<ServiceName, number>> = { parser: 2101, "mail-api": 2102, ingress: 2101 };
 
 /**
  * The SMTP receiver runs as the parser's user: the spool on the shared volume has one owner, the
@@ -136,10 +153,10 @@ export const SERVICE_IDS: Readonly<Record<ServiceName, number>> = { parser: 2101
 const SPOOL_WRITER = "parser";
 
 /** The receiver's loopback /healthz port (the host agent's app gate; not in any firewall rule). */
-export const INGRESS_HEALTH_PORT = 9102;
+const INGRESS_HEALTH_PORT = 9102;
 
 /** The parser's local /healthz and /metrics port (loopback only; not in any firewall rule). */
-export const PARSER_HTTP_PORT = 9101;
+const PARSER_HTTP_PORT = 9101;
 
 /** The gluster volume's mount point on app and parser hosts (plan/storage.ts owns it). */
 const SHARED_MOUNT = CLIENT_MOUNT_POINT;
@@ -181,13 +198,24 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
         publicPort: SMTP_PORT,
         proxyFrom: lbs.map((h) => h.privateIp),
         tls: t.roles.lb.tls,
-        hosts: Object.fromEntries(apps.map((h) => [h.name, { service: "ingress" as const, listenHost: h.privateIp, listenPort: INGRESS_PORT, healthPort: INGRESS_HEALTH_PORT }])),
+        hosts: Object.fromEntries(
+          apps.map((h) => [
+            h.name,
+            { service: "ingress" as const, listenHost: h.privateIp, listenPort: INGRESS_PORT, healthPort: INGRESS_HEALTH_PORT },
+          ]),
+        ),
       }
     : undefined;
   const out: Record<string, HostServicePlan> = {};
   for (const h of hosts) {
     if (h.role === "app") out[h.name] = { service: "mail-api", listenHost: h.privateIp, listenPort: APP_PORT };
-    if (h.role === "parser") out[h.name] = { service: "parser", listenHost: "127.0.0.1", listenPort: PARSER_HTTP_PORT, threads: PARSER_THREADS_BY_SERVER_TYPE[h.serverType] };
+    if (h.role === "parser")
+      out[h.name] = {
+        service: "parser",
+        listenHost: "127.0.0.1",
+        listenPort: PARSER_HTTP_PORT,
+        threads: PARSER_THREADS_BY_SERVER_TYPE[h.serverType],
+      };
   }
   return {
     ...(ingress ? { ingress } : {}),
@@ -202,17 +230,26 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
     artifacts: {
       // The parser writes claims in the spool and attachments (and, with the fs store,
       // documents) in the store: those two and nothing else.
-      parser: artifact("parser", "parser/main.mjs", [spoolDir, storeDir], [
-        { path: spoolDir, owner: parserUser },
-        { path: `${spoolDir}/new`, owner: parserUser },
-        { path: storeDir, owner: parserUser },
-      ]),
+      parser: artifact(
+        "parser",
+        "parser/main.mjs",
+        [spoolDir, storeDir],
+        [
+          { path: spoolDir, owner: parserUser },
+          { path: `${spoolDir}/new`, owner: parserUser },
+          { path: storeDir, owner: parserUser },
+        ],
+      ),
       // The mail API only reads (documents from MongoDB, attachments and static files from the
       // shared volume): it gets no writable path at all. Every /api request must carry the
       // bearer token (the `mail_api_token` output); the service refuses to start without it.
-      "mail-api": artifact("mail-api", "mail-api/main.mjs", [], [{ path: staticDir, owner: "root" }], [
-        { name: "api-token", path: "/etc/bulwark/mail-api-token", secret: "mail_api_token" },
-      ]),
+      "mail-api": artifact(
+        "mail-api",
+        "mail-api/main.mjs",
+        [],
+        [{ path: staticDir, owner: "root" }],
+        [{ name: "api-token", path: "/etc/bulwark/mail-api-token", secret: "mail_api_token" }],
+      ),
       // The SMTP receiver writes into the spool's tmp/ and new/ only, as the parser's user. The
       // spool is writable as one mount, with the parser's cur/ and quarantine/ read-only below
       // it: tmp/ and new/ as two ReadWritePaths= would be two bind mounts, and the rename from
@@ -245,7 +282,9 @@ export function planServices(t: Topology, hosts: readonly PlannedHost[], digests
 function artifactSha256(digests: ServiceArtifactDigests, name: ServiceName): string {
   const sha256 = digests[name]?.sha256;
   if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
-    throw new Error(`plan/services: the ${name} artifact's sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}; pass the build's digests (services/build.ts serviceArtifacts())`);
+    throw new Error(
+      `plan/services: the ${name} artifact's sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}; pass the build's digests (services/build.ts serviceArtifacts())`,
+    );
   }
   return sha256;
 }

@@ -10,22 +10,22 @@ import { PRIVATE_SERVICES } from "./catalog.ts";
 import type { PlannedHost } from "./model.ts";
 
 /** Every replica set has 3 bricks: 3 data, or 2 data + 1 arbiter (topology rule storage-sets). */
-export const BRICKS_PER_SET = 3;
+const BRICKS_PER_SET = 3;
 
 /** The volume's name; also the prefix of its translators' names in the volume file. */
-export const STORAGE_VOLUME = "shared";
+const STORAGE_VOLUME = "shared";
 /** Where the Hetzner volume is mounted on a storage host. */
-export const BRICK_MOUNT_POINT = "/srv/gluster/brick";
+const BRICK_MOUNT_POINT = "/srv/gluster/brick";
 /**
  * The brick is a directory inside the mounted volume, never the mount point itself: when the
  * volume is not mounted the directory is missing, so the brick process fails to start instead
  * of filling the root disk.
  */
-export const BRICK_DIR = `${BRICK_MOUNT_POINT}/data`;
+const BRICK_DIR = `${BRICK_MOUNT_POINT}/data`;
 /** Where the app and parser hosts mount the volume. */
 export const CLIENT_MOUNT_POINT = "/srv/shared";
 /** The volume file kept on every client (the seed's "volume file"). */
-export const CLIENT_VOLFILE = `/etc/glusterfs/${STORAGE_VOLUME}.vol`;
+const CLIENT_VOLFILE = `/etc/glusterfs/${STORAGE_VOLUME}.vol`;
 
 /**
  * network.ping-timeout in seconds. Gluster's default is 42 s; a hard server loss stalls client I/O
@@ -51,7 +51,7 @@ export const PING_TIMEOUT_S = 5;
  */
 export const TCP_USER_TIMEOUT_S = 3;
 
-export interface StorageBrick {
+interface StorageBrick {
   readonly host: string;
   readonly address: string;
   /** `address:path`, as `gluster volume create` takes it. */
@@ -64,7 +64,7 @@ export interface StorageBrick {
   readonly arbiter: boolean;
 }
 
-export interface StorageOption {
+interface StorageOption {
   readonly key: string;
   readonly value: string;
   readonly why: string;
@@ -110,7 +110,9 @@ export interface StoragePlan {
 
 /** A port range of a plan/catalog.ts service (`first-last`). */
 function portRange(service: string): { first: number; last: number } {
-  const [first, last] = PRIVATE_SERVICES.find((s) => s.id === service)!.ports!.split("-").map(Number) as [number, number];
+  const [first, last] = PRIVATE_SERVICES.find((s) => s.id === service)!
+    .ports!.split("-")
+    .map(Number) as [number, number];
   return { first, last };
 }
 
@@ -144,16 +146,27 @@ export function planStorage(t: Topology, hosts: readonly PlannedHost[]): Storage
     bootstrap: { host: first.name, address: first.privateIp },
     peers: servers.map((h) => ({ host: h.name, address: h.privateIp })),
     options: [
-      { key: "cluster.quorum-type", value: "auto", why: "client quorum: a write needs a majority of each replica set (the arbiter counts), so two sides of a partition cannot both write" },
+      {
+        key: "cluster.quorum-type",
+        value: "auto",
+        why: "client quorum: a write needs a majority of each replica set (the arbiter counts), so two sides of a partition cannot both write",
+      },
       {
         key: "cluster.server-quorum-type",
         value: "none",
-        why:
-          "no server quorum: client quorum already keeps writes off a minority (replica 3), and a glusterd that stops its brick on a cut restarts it on a new port, where glusterfs 11.1 clients kept retrying the old port and never came back (the stack lab caught it; gluster issue 4274); volume changes need every peer connected anyway",
+        why: "no server quorum: client quorum already keeps writes off a minority (replica 3), and a glusterd that stops its brick on a cut restarts it on a new port, where glusterfs 11.1 clients kept retrying the old port and never came back (the stack lab caught it; gluster issue 4274); volume changes need every peer connected anyway",
       },
       { key: "network.ping-timeout", value: String(PING_TIMEOUT_S), why: "a dead server is given up after 5 s instead of 42 s (see PING_TIMEOUT_S)" },
-      { key: "client.tcp-user-timeout", value: String(TCP_USER_TIMEOUT_S), why: "a client gives up connecting to an unreachable server after 3 s, so a mount does not wait AFR's 10 s for it (see TCP_USER_TIMEOUT_S)" },
-      { key: "auth.allow", value: allowedClients.join(","), why: "only the app and parser hosts may mount; the servers' own daemons authenticate by the volume's internal login" },
+      {
+        key: "client.tcp-user-timeout",
+        value: String(TCP_USER_TIMEOUT_S),
+        why: "a client gives up connecting to an unreachable server after 3 s, so a mount does not wait AFR's 10 s for it (see TCP_USER_TIMEOUT_S)",
+      },
+      {
+        key: "auth.allow",
+        value: allowedClients.join(","),
+        why: "only the app and parser hosts may mount; the servers' own daemons authenticate by the volume's internal login",
+      },
     ],
     pingTimeoutS: PING_TIMEOUT_S,
     tcpUserTimeoutS: TCP_USER_TIMEOUT_S,

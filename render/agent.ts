@@ -48,17 +48,24 @@ export interface AgentConfig {
     readonly also?: readonly { readonly unit: string; readonly healthUrl: string }[];
   };
   readonly storage?: { readonly volume: string; readonly peers: number; readonly bricks: number };
-  readonly mongo?: { readonly port: number; readonly adminUser: string; readonly adminEnv: string; readonly maxLagS: number; readonly stepDownS: number; readonly catchUpS: number };
+  readonly mongo?: {
+    readonly port: number;
+    readonly adminUser: string;
+    readonly adminEnv: string;
+    readonly maxLagS: number;
+    readonly stepDownS: number;
+    readonly catchUpS: number;
+  };
 }
 
 /** The gate of a host, from its rollout step. */
-export function gateOf(plan: Plan, host: PlannedHost): GateKind {
+function gateOf(plan: Plan, host: PlannedHost): GateKind {
   const step = plan.rollout.steps.find((s) => s.host === host.name);
   if (!step) throw new Error(`render/agent: ${host.name} has no rollout step; plan/rollout.ts gives every host one`);
   return step.gate;
 }
 
-export function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[]): AgentConfig {
+function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[]): AgentConfig {
   const r = plan.rollout;
   const kind = gateOf(plan, host);
   const bounds = r.gates[kind];
@@ -108,7 +115,14 @@ export function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostF
       const set = plan.mongo.replicaSets.find((s) => s.members.some((m) => m.host === host.name))!;
       return {
         ...base,
-        mongo: { port: set.port, adminUser: MONGO_ADMIN_USER, adminEnv: MONGO_AGENT_ENV_PATH, maxLagS: r.mongo.maxLagS, stepDownS: r.mongo.stepDownS, catchUpS: r.mongo.catchUpS },
+        mongo: {
+          port: set.port,
+          adminUser: MONGO_ADMIN_USER,
+          adminEnv: MONGO_AGENT_ENV_PATH,
+          maxLagS: r.mongo.maxLagS,
+          stepDownS: r.mongo.stepDownS,
+          catchUpS: r.mongo.catchUpS,
+        },
       };
     }
   }
@@ -118,8 +132,10 @@ export function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostF
 export function agentFiles(plan: Plan, host: PlannedHost, files: readonly HostFile[]): HostFile[] {
   const r = plan.rollout;
   return [
-    hostFile(r.paths.agent, renderTemplate("base/bulwark-host.py", { managedRoots: JSON.stringify(r.managedRoots) }), { permissions: "0755", action: none("read at its next run") }),
+    hostFile(r.paths.agent, renderTemplate("base/bulwark-host.py", { managedRoots: JSON.stringify(r.managedRoots) }), {
+      permissions: "0755",
+      action: none("read at its next run"),
+    }),
     hostFile(r.paths.config, `${JSON.stringify(agentConfig(plan, host, files), null, 1)}\n`, { action: none("read at the agent's next run") }),
   ];
 }
-

@@ -11,7 +11,7 @@ import { hostFile, none, run, type HostFile } from "./host-file.ts";
 import type { Layer, RenderContext } from "./layer.ts";
 
 /** How long a boot waits for the private address before giving up (Hetzner attaches it within seconds). */
-export const WAIT_PRIVATE_IP_SECONDS = 120;
+const WAIT_PRIVATE_IP_SECONDS = 120;
 
 interface NftablesConfig {
   readonly host: string;
@@ -63,7 +63,7 @@ export function baseLayer({ plan, host }: RenderContext): Layer {
 }
 
 /** Where the host's own ed25519 host key goes (the rollout pins its public half). */
-export const SSH_HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key";
+const SSH_HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key";
 
 /**
  * The host's SSH host key, made by Terraform at deploy time (constructs/host-keys.ts), so every
@@ -74,7 +74,12 @@ export const SSH_HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key";
 function sshHostKeyFiles(): HostFile[] {
   const why = "read by sshd at its next start; a new key is made only with a new server";
   return [
-    hostFile(SSH_HOST_KEY_PATH, deployMarker("sshHostKey", { base64: true }), { permissions: "0600", encoding: "b64", defer: true, action: none(why) }),
+    hostFile(SSH_HOST_KEY_PATH, deployMarker("sshHostKey", { base64: true }), {
+      permissions: "0600",
+      encoding: "b64",
+      defer: true,
+      action: none(why),
+    }),
     hostFile(`${SSH_HOST_KEY_PATH}.pub`, `${deployMarker("sshHostKeyPublic")}\n`, { defer: true, action: none(why) }),
   ];
 }
@@ -84,7 +89,10 @@ function baseFiles(plan: Plan, host: PlannedHost): HostFile[] {
   return [
     hostFile("/etc/bulwark/host.env", renderTemplate("base/host.env", env), { action: none("read by the Bulwark scripts each time they run") }),
     // `flush ruleset` then the tables: nft -f replaces the whole ruleset in one transaction.
-    hostFile("/etc/nftables.conf", renderTemplate("base/nftables.conf", nftablesConfig(plan, host)), { permissions: "0755", action: run("/usr/sbin/nft", "-f", "/etc/nftables.conf") }),
+    hostFile("/etc/nftables.conf", renderTemplate("base/nftables.conf", nftablesConfig(plan, host)), {
+      permissions: "0755",
+      action: run("/usr/sbin/nft", "-f", "/etc/nftables.conf"),
+    }),
     hostFile(
       "/usr/local/sbin/bulwark-wait-private-ip",
       renderTemplate("base/wait-private-ip.sh", { privateIp: host.privateIp, timeoutSeconds: WAIT_PRIVATE_IP_SECONDS }),

@@ -69,7 +69,13 @@ export function cloudConfig(plan: Plan, host: PlannedHost, layers: readonly Laye
     ssh_genkeytypes: ["ed25519"],
     package_update: true,
     packages: host.packages,
-    write_files: files.map((f) => ({ path: f.path, ...packed(f), permissions: f.permissions, owner: f.owner, ...(f.defer ? { defer: true as const } : {}) })),
+    write_files: files.map((f) => ({
+      path: f.path,
+      ...packed(f),
+      permissions: f.permissions,
+      owner: f.owner,
+      ...(f.defer ? { defer: true as const } : {}),
+    })),
     runcmd: layers.flatMap((l) => l.runcmd),
     ...(Object.keys(aptSources).length > 0 ? { apt: { sources: aptSources } } : {}),
   };
@@ -82,7 +88,7 @@ export function cloudConfig(plan: Plan, host: PlannedHost, layers: readonly Laye
  * that is smaller. Deterministic: gzip from zlib carries no timestamp. The review bundle still
  * shows every file as text.
  */
-export const COMPRESS_FROM_BYTES = 512;
+const COMPRESS_FROM_BYTES = 512;
 
 function packed(f: HostFile): { content: string; encoding?: "b64" | "gz+b64" } {
   if (f.encoding) return { content: f.content, encoding: f.encoding };

@@ -20,20 +20,50 @@ export const DEPLOY_VALUES = {
   floatingIpId: { name: "floating_ip_id", description: "the entry Floating IP's Hetzner id", maxLength: 20, secret: false },
   // 6 KiB holds an ECDSA or RSA-2048 leaf, its intermediate and the key; the variable's
   // validation rejects more, because user_data is limited to 32 KiB.
-  tlsCertificate: { name: "tls_certificate_pem", description: "the HTTPS certificate chain and key (PEM) haproxy serves", maxLength: 6144, secret: true },
+  tlsCertificate: {
+    name: "tls_certificate_pem",
+    description: "the HTTPS certificate chain and key (PEM) haproxy serves",
+    maxLength: 6144,
+    secret: true,
+  },
   failoverToken: { name: "failover_api_token", description: "the Hetzner API token the lb failover hook uses", maxLength: 64, secret: true },
-  mongoKeyFile: { name: "mongo_keyfile", description: "the MongoDB internal-auth keyFile (base64 of 756 random bytes)", maxLength: 1008, secret: true },
+  mongoKeyFile: {
+    name: "mongo_keyfile",
+    description: "the MongoDB internal-auth keyFile (base64 of 756 random bytes)",
+    maxLength: 1008,
+    secret: true,
+  },
   mongoAdminPassword: { name: "mongo_admin_password", description: "the MongoDB cluster admin user's password", maxLength: 32, secret: true },
-  mongoAppPassword: { name: "mongo_app_password", description: "the password of the MongoDB user the services connect as (readWrite on their database)", maxLength: 32, secret: true },
+  mongoAppPassword: {
+    name: "mongo_app_password",
+    description: "the password of the MongoDB user the services connect as (readWrite on their database)",
+    maxLength: 32,
+    secret: true,
+  },
   // Per host (the stack and the lab give each host its own): the SSH host key every rollout
   // connection pins. An OpenSSH ed25519 private key is about 420 bytes, its public line about 100.
   sshHostKey: { name: "ssh_host_ed25519_key", description: "the host's own SSH host key (ed25519, OpenSSH format)", maxLength: 512, secret: true },
-  sshHostKeyPublic: { name: "ssh_host_ed25519_public", description: "the host's SSH host public key, pinned by every rollout connection", maxLength: 128, secret: false },
+  sshHostKeyPublic: {
+    name: "ssh_host_ed25519_public",
+    description: "the host's SSH host public key, pinned by every rollout connection",
+    maxLength: 128,
+    secret: false,
+  },
   // Every storage server's glusterd UUID (Terraform's random_uuid), `address=uuid` separated by
   // spaces: 53 bytes a server, room for 38 servers.
-  glusterdPoolUuids: { name: "glusterd_pool_uuids", description: "every storage server's private address and the glusterd UUID Terraform made for it", maxLength: 2048, secret: false },
+  glusterdPoolUuids: {
+    name: "glusterd_pool_uuids",
+    description: "every storage server's private address and the glusterd UUID Terraform made for it",
+    maxLength: 2048,
+    secret: false,
+  },
   // 48 characters of [A-Za-z0-9]: about 285 bits; the mail API refuses fewer than 32.
-  mailApiToken: { name: "mail_api_token", description: "the bearer token every request to the mail API (/api/) must carry", maxLength: 48, secret: true },
+  mailApiToken: {
+    name: "mail_api_token",
+    description: "the bearer token every request to the mail API (/api/) must carry",
+    maxLength: 48,
+    secret: true,
+  },
 } as const satisfies Record<string, DeployValue>;
 
 export type DeployValueKey = keyof typeof DEPLOY_VALUES;
@@ -69,7 +99,10 @@ export function deployValuesIn(text: string): string[] {
 
 /** For the review: `<set at deploy: floating_ip_address>` or `<secret set at deploy: ...>`. */
 export function showDeployValues(text: string): string {
-  return text.replace(MARKER, (_m, b64: string | undefined, name: string) => `<${byName(name).secret ? "secret " : ""}set at deploy: ${b64 ? "base64 of " : ""}${name}>`);
+  return text.replace(
+    MARKER,
+    (_m, b64: string | undefined, name: string) => `<${byName(name).secret ? "secret " : ""}set at deploy: ${b64 ? "base64 of " : ""}${name}>`,
+  );
 }
 
 /** For the size check: every marker as long as its value can get (base64: 4/3 of that). */

@@ -82,9 +82,21 @@ const BASE: readonly Directive[] = [
 /** The system call allow list of a unit that needs no privileged call; `extra` adds groups (e.g. @mount). */
 function syscalls(extra: readonly string[] = []): Directive[] {
   return [
-    d("SystemCallFilter", ["@system-service", ...extra].join(" "), `the calls a system service makes${extra.length > 0 ? `, and ${extra.join(" ")}` : ""}; anything else is denied`),
-    d("SystemCallFilter", "~@privileged @resources", "then no privileged call (chown, setuid, capset, clock, modules, swap, reboot) and no change of resource limits or scheduling"),
-    d("SystemCallErrorNumber", "EPERM", "a denied call fails with EPERM rather than killing the process, so tools fall back where they can (libuv without io_uring, tar without chown)"),
+    d(
+      "SystemCallFilter",
+      ["@system-service", ...extra].join(" "),
+      `the calls a system service makes${extra.length > 0 ? `, and ${extra.join(" ")}` : ""}; anything else is denied`,
+    ),
+    d(
+      "SystemCallFilter",
+      "~@privileged @resources",
+      "then no privileged call (chown, setuid, capset, clock, modules, swap, reboot) and no change of resource limits or scheduling",
+    ),
+    d(
+      "SystemCallErrorNumber",
+      "EPERM",
+      "a denied call fails with EPERM rather than killing the process, so tools fall back where they can (libuv without io_uring, tar without chown)",
+    ),
   ];
 }
 
@@ -108,8 +120,16 @@ const SANDBOXED: readonly Directive[] = [...BASE, ...KERNEL_AND_FS, d("PrivateMo
 
 const PROC_SUBSET = d("ProcSubset", "pid", "/proc holds process directories only (no /proc/sys, /proc/net, /proc/cpuinfo, ...)");
 const MDWE = d("MemoryDenyWriteExecute", "yes", "no memory both writable and executable (sh, curl, jq, python, C tools need none)");
-const PRIVATE_USERS = d("PrivateUsers", "yes", "a user namespace that maps root and the unit's user only: no capability held inside counts outside it");
-const NO_CAPS = d("CapabilityBoundingSet", "", "no capability at all: root here is an ordinary user that happens to own the root-owned files it writes");
+const PRIVATE_USERS = d(
+  "PrivateUsers",
+  "yes",
+  "a user namespace that maps root and the unit's user only: no capability held inside counts outside it",
+);
+const NO_CAPS = d(
+  "CapabilityBoundingSet",
+  "",
+  "no capability at all: root here is an ordinary user that happens to own the root-owned files it writes",
+);
 const UMASK_PRIVATE = d("UMask", "0077", "what it creates is its own user's only");
 const umaskShared = (reader: string) => d("UMask", "0022", `what it creates is world-readable: ${reader}`);
 const NO_MDWE_NODE = no("MemoryDenyWriteExecute", "node's JIT (V8) writes the machine code it then runs");
@@ -120,12 +140,16 @@ const NO_ROOT_DIRECTORY = no("RootDirectory/RootImage", "runs the host's binarie
  * The sandbox of the project's services (non-root users; the `+` ExecStartPre lines that check
  * the mount and make directories run outside it). The SMTP receiver takes the same set.
  */
-export const SERVICE_SANDBOX: readonly Directive[] = [
+const SERVICE_SANDBOX: readonly Directive[] = [
   ...SANDBOXED,
   PROC_SUBSET,
   PRIVATE_USERS,
   d("CapabilityBoundingSet", "", "no capability at all"),
-  d("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6", "TCP to mongos and for its HTTP port; AF_UNIX for name service lookups; no netlink, no packet sockets"),
+  d(
+    "RestrictAddressFamilies",
+    "AF_UNIX AF_INET AF_INET6",
+    "TCP to mongos and for its HTTP port; AF_UNIX for name service lookups; no netlink, no packet sockets",
+  ),
   ...syscalls(),
 ];
 
@@ -144,7 +168,7 @@ export const PARSER_HARDENING: HardeningProfile = {
 };
 
 /** The mail API: serves haproxy on the lbs over the private subnet; writes nothing. */
-export const MAIL_API_HARDENING: HardeningProfile = {
+const MAIL_API_HARDENING: HardeningProfile = {
   kind: "mail-api",
   runs: "the mail API (node; user bulwark-mail-api)",
   ip: "private",
@@ -160,7 +184,7 @@ export const MAIL_API_HARDENING: HardeningProfile = {
  * subnet too); its unit makes the spool writable (one mount, so the rename from tmp/ into new/
  * stays on one file system) with the parser's cur/ and quarantine/ read-only below it.
  */
-export const INGRESS_HARDENING: HardeningProfile = {
+const INGRESS_HARDENING: HardeningProfile = {
   ...MAIL_API_HARDENING,
   kind: "ingress",
   runs: "the SMTP receiver (node; user bulwark-parser, the spool's owner)",
@@ -178,14 +202,21 @@ export const HARDENING = {
       PROC_SUBSET,
       PRIVATE_USERS,
       NO_CAPS,
-      d("RuntimeDirectory", "bulwark", "/run/bulwark (the VRRP state it reads, the server-id cache it writes) is writable and exists even before keepalived's first notify"),
+      d(
+        "RuntimeDirectory",
+        "bulwark",
+        "/run/bulwark (the VRRP state it reads, the server-id cache it writes) is writable and exists even before keepalived's first notify",
+      ),
       d("RuntimeDirectoryPreserve", "yes", "and stays when the unit stops: keepalived's notify script and haproxy's state script write there too"),
       d("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6", "HTTPS to the API; AF_UNIX for name service lookups"),
       ...syscalls(),
       MDWE,
       UMASK_PRIVATE,
     ],
-    notSet: [no("PrivateNetwork", "it calls the Hetzner API"), no("IPAddressAllow", "the API's addresses are not known in advance: only the metadata service is denied")],
+    notSet: [
+      no("PrivateNetwork", "it calls the Hetzner API"),
+      no("IPAddressAllow", "the API's addresses are not known in advance: only the metadata service is denied"),
+    ],
     goal: 4.5,
     exposure: 1.4,
     exposureBefore: 9.6,
@@ -204,7 +235,10 @@ export const HARDENING = {
       MDWE,
       UMASK_PRIVATE,
     ],
-    notSet: [no("PrivateUsers", "CAP_NET_ADMIN must count in the host's network namespace"), no("PrivateNetwork", "it configures the host's own interface")],
+    notSet: [
+      no("PrivateUsers", "CAP_NET_ADMIN must count in the host's network namespace"),
+      no("PrivateNetwork", "it configures the host's own interface"),
+    ],
     goal: 4.5,
     exposure: 1.4,
     exposureBefore: 9.6,
@@ -246,7 +280,11 @@ export const HARDENING = {
       ...syscalls(),
       umaskShared("the service's own user runs what it unpacks"),
     ],
-    notSet: [NO_MDWE_NODE, no("PrivateNetwork", "it downloads the artifact"), no("IPAddressAllow", "the artifact server is the topology's choice: only the metadata service is denied")],
+    notSet: [
+      NO_MDWE_NODE,
+      no("PrivateNetwork", "it downloads the artifact"),
+      no("IPAddressAllow", "the artifact server is the topology's choice: only the metadata service is denied"),
+    ],
     goal: 4.5,
     exposure: 1.5,
     exposureBefore: 9.6,
@@ -261,7 +299,11 @@ export const HARDENING = {
       PROC_SUBSET,
       PRIVATE_USERS,
       NO_CAPS,
-      d("PrivateNetwork", "yes", "no network: systemd itself mounts the volume (the mount unit); systemctl reaches it over a Unix socket in the file system"),
+      d(
+        "PrivateNetwork",
+        "yes",
+        "no network: systemd itself mounts the volume (the mount unit); systemctl reaches it over a Unix socket in the file system",
+      ),
       d("RestrictAddressFamilies", "AF_UNIX", "systemctl's socket to systemd"),
       ...syscalls(),
       MDWE,
@@ -281,7 +323,11 @@ export const HARDENING = {
       ...BASE,
       d("CapabilityBoundingSet", "CAP_SYS_ADMIN", "mount(2) needs it; the rest it touches (the device, /etc/fstab, /srv) is root-owned"),
       d("ProtectClock", "yes", "cannot set the clock (a system call filter and a device rule: no mount namespace)"),
-      d("DevicePolicy", "closed", "the pseudo devices (null, zero, urandom, ...) and the DeviceAllow= below only: a device cgroup rule, no mount namespace"),
+      d(
+        "DevicePolicy",
+        "closed",
+        "the pseudo devices (null, zero, urandom, ...) and the DeviceAllow= below only: a device cgroup rule, no mount namespace",
+      ),
       d("DeviceAllow", "block-sd rw", "Hetzner volumes are SCSI disks (sd): mkfs.xfs, blkid and mount open the brick's"),
       d("RestrictAddressFamilies", "AF_UNIX", "no network sockets"),
       ...syscalls(["@mount"]),
@@ -289,7 +335,10 @@ export const HARDENING = {
       umaskShared("the brick directory's mode becomes the volume root's, which every client's services traverse"),
     ],
     notSet: [
-      no("ProtectSystem, PrivateTmp, PrivateDevices, ProtectKernel*, ProtectControlGroups, ProtectProc, ProtectHostname, PrivateNetwork", "each gives the unit a mount namespace of its own, where the brick mount would stay: glusterd must see it"),
+      no(
+        "ProtectSystem, PrivateTmp, PrivateDevices, ProtectKernel*, ProtectControlGroups, ProtectProc, ProtectHostname, PrivateNetwork",
+        "each gives the unit a mount namespace of its own, where the brick mount would stay: glusterd must see it",
+      ),
       no("PrivateUsers", "mount(2) needs CAP_SYS_ADMIN in the host's user namespace"),
     ],
     goal: 4.5,
@@ -304,7 +353,11 @@ export const HARDENING = {
     directives: [
       ...SANDBOXED,
       PROC_SUBSET,
-      d("CapabilityBoundingSet", "CAP_NET_BIND_SERVICE", "the gluster CLI binds a source port below 1024 for --remote-host when it can: a glusterd with rpc-auth-allow-insecure off takes privileged ports only (glusterd 11.1 here took the CLI without it; 10.x on Debian 12 was not tried)"),
+      d(
+        "CapabilityBoundingSet",
+        "CAP_NET_BIND_SERVICE",
+        "the gluster CLI binds a source port below 1024 for --remote-host when it can: a glusterd with rpc-auth-allow-insecure off takes privileged ports only (glusterd 11.1 here took the CLI without it; 10.x on Debian 12 was not tried)",
+      ),
       d("ReadWritePaths", "-/var/log/glusterfs", "the CLI's log (cli.log)"),
       d("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6", "glusterd's socket here, TCP to the peers"),
       ...syscalls(),
@@ -356,7 +409,12 @@ export const HARDENING = {
     runs: "the GlusterFS FUSE client (mount unit; root)",
     ip: "internet",
     directives: [],
-    notSet: [no("the rest", "a mount unit mounts in the host's mount namespace (no file system sandbox applies) and its FUSE client needs CAP_SYS_ADMIN; only the storage lab could show what else it needs")],
+    notSet: [
+      no(
+        "the rest",
+        "a mount unit mounts in the host's mount namespace (no file system sandbox applies) and its FUSE client needs CAP_SYS_ADMIN; only the storage lab could show what else it needs",
+      ),
+    ],
     goal: null,
     noGoal: "a mount unit: the FUSE client mounts in the host's namespace as root",
     exposure: 9.8,
@@ -371,7 +429,10 @@ export const ALL_PROFILES: readonly HardeningProfile[] = [PARSER_HARDENING, MAIL
 export function serviceHardening(service: "parser" | "mail-api" | "ingress", listenHost: string): HardeningProfile {
   if (service === "mail-api") return MAIL_API_HARDENING;
   if (service === "ingress") return INGRESS_HARDENING;
-  if (listenHost !== "127.0.0.1") throw new Error(`render/hardening: the parser listens on ${listenHost}, but its profile allows loopback only; add a profile (and its measured exposure) for a parser reached over the network`);
+  if (listenHost !== "127.0.0.1")
+    throw new Error(
+      `render/hardening: the parser listens on ${listenHost}, but its profile allows loopback only; add a profile (and its measured exposure) for a parser reached over the network`,
+    );
   return PARSER_HARDENING;
 }
 
@@ -398,7 +459,7 @@ export const IP_POLICY_WORDS: Readonly<Record<IpPolicy, string>> = {
 };
 
 /** The line that names a unit's profile (the review and the validate tier find units by it). */
-export const SANDBOX_MARKER = "# Sandbox profile: ";
+const SANDBOX_MARKER = "# Sandbox profile: ";
 
 /** What a unit template takes: the marker line and the directive lines, IP policy last. */
 export interface UnitSandbox {

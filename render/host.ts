@@ -47,7 +47,14 @@ export function renderAll(plan: Plan): RenderedHost[] {
     const size = worstCaseLength(r.userData);
     return size <= USER_DATA_LIMIT_BYTES
       ? []
-      : [new UserError(`hosts.${r.host.name}.user_data`, `is ${size} bytes, above Hetzner's ${USER_DATA_LIMIT_BYTES}-byte limit`, size, "move large files out of user_data (fetch them at boot) or trim the role's files")];
+      : [
+          new UserError(
+            `hosts.${r.host.name}.user_data`,
+            `is ${size} bytes, above Hetzner's ${USER_DATA_LIMIT_BYTES}-byte limit`,
+            size,
+            "move large files out of user_data (fetch them at boot) or trim the role's files",
+          ),
+        ];
   });
   if (tooBig.length > 0) throw new UserErrors(tooBig);
   return rendered;

@@ -15,7 +15,7 @@ export interface AptSourceWithKey {
 }
 
 /** A source whose key cloud-init fetches at boot from `keyserver`, pinned by its full fingerprint. */
-export interface AptSourceWithKeyId {
+interface AptSourceWithKeyId {
   /** The deb line; `$KEY_FILE` stands for the key cloud-init stores. */
   readonly source: string;
   /** The signing key's full 40-hex-digit fingerprint (gpg imports only the key with this fingerprint). */

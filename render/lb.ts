@@ -48,10 +48,10 @@ export const LB_PATHS = {
 } as const;
 
 /** The name the takeover unit gives the API token (LoadCredential=); the script reads $CREDENTIALS_DIRECTORY/<name>. */
-export const TAKEOVER_TOKEN_CREDENTIAL = "hcloud-token";
+const TAKEOVER_TOKEN_CREDENTIAL = "hcloud-token";
 
 /** haproxy's local liveness endpoint (keepalived's backstop check). */
-export const HAPROXY_MONITOR_PORT = 8404;
+const HAPROXY_MONITOR_PORT = 8404;
 /** How long the Floating IP script waits for a default route at boot. */
 const DEFAULT_ROUTE_WAIT_S = 60;
 
@@ -110,7 +110,12 @@ function keepalivedConf(lb: LbPlan, host: PlannedHost): string {
     // Floating IP on lo (scope host) as a marker of which node is MASTER; nothing routes by it.
     virtualAddresses: lb.vip
       ? [{ comment: "the layer-2 VIP, held by the MASTER", address: `${lb.vip.address}/32 dev ${lb.vip.interface}` }]
-      : [{ comment: "marker of the MASTER only: the Floating IP itself is configured on both servers' public interface", address: `${deployMarker("floatingIpAddress")}/32 dev lo scope host` }],
+      : [
+          {
+            comment: "marker of the MASTER only: the Floating IP itself is configured on both servers' public interface",
+            address: `${deployMarker("floatingIpAddress")}/32 dev lo scope host`,
+          },
+        ],
     notifyScript: LB_PATHS.notifyScript,
   });
 }
@@ -119,14 +124,45 @@ function keepalivedConf(lb: LbPlan, host: PlannedHost): string {
 function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string[], subnet: string, ingress: IngressPlan | undefined): HostFile[] {
   return [
     hostFile(LB_PATHS.haproxyCfg, haproxyCfg(lb, host, ingress), { action: reload(HAPROXY) }),
-    hostFile(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), { permissions: "0755", action: none("run by haproxy's unit at its next start or stop") }),
-    hostFile(LB_PATHS.haproxyDropin, renderTemplate("lb/haproxy-dropin.conf", { stateScript: LB_PATHS.stateScript, restartSec: "1s", timeoutStopSec: "5s", metadataAddress: METADATA_ADDRESS }), { action: restart(HAPROXY) }),
-    hostFile(LB_PATHS.watchScript, renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }), { permissions: "0755", action: restart(WATCH) }),
-    hostFile(LB_PATHS.watchService, renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript, sandbox: unitSandbox(HARDENING.haproxyWatch, subnet) }), { action: restart(WATCH) }),
+    hostFile(LB_PATHS.stateScript, renderTemplate("lb/haproxy-state.sh", { haproxyDownFile: LB_PATHS.haproxyDownFile }), {
+      permissions: "0755",
+      action: none("run by haproxy's unit at its next start or stop"),
+    }),
+    hostFile(
+      LB_PATHS.haproxyDropin,
+      renderTemplate("lb/haproxy-dropin.conf", {
+        stateScript: LB_PATHS.stateScript,
+        restartSec: "1s",
+        timeoutStopSec: "5s",
+        metadataAddress: METADATA_ADDRESS,
+      }),
+      { action: restart(HAPROXY) },
+    ),
+    hostFile(
+      LB_PATHS.watchScript,
+      renderTemplate("lb/haproxy-watch.py", { pidFile: LB_PATHS.haproxyPidFile, haproxyDownFile: LB_PATHS.haproxyDownFile, restartLookS: 0.05 }),
+      { permissions: "0755", action: restart(WATCH) },
+    ),
+    hostFile(
+      LB_PATHS.watchService,
+      renderTemplate("lb/haproxy-watch.service", { watchScript: LB_PATHS.watchScript, sandbox: unitSandbox(HARDENING.haproxyWatch, subnet) }),
+      { action: restart(WATCH) },
+    ),
     hostFile(LB_PATHS.keepalivedConf, keepalivedConf(lb, host), { action: restart(KEEPALIVED) }),
-    hostFile(LB_PATHS.interfaceScript, renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }), { permissions: "0755", action: restart(KEEPALIVED) }),
-    hostFile(LB_PATHS.keepalivedDropin, renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript, metadataAddress: METADATA_ADDRESS }), { action: restart(KEEPALIVED) }),
-    hostFile(LB_PATHS.notifyScript, renderTemplate("lb/vrrp-notify.sh", { vrrpStateFile: LB_PATHS.vrrpStateFile, masterUnits }), { permissions: "0755", action: none("run by keepalived at its next state change") }),
+    hostFile(
+      LB_PATHS.interfaceScript,
+      renderTemplate("lb/keepalived-interface.sh", { privateIp: host.privateIp, interfaceInclude: LB_PATHS.interfaceInclude }),
+      { permissions: "0755", action: restart(KEEPALIVED) },
+    ),
+    hostFile(
+      LB_PATHS.keepalivedDropin,
+      renderTemplate("lb/keepalived-dropin.conf", { interfaceScript: LB_PATHS.interfaceScript, metadataAddress: METADATA_ADDRESS }),
+      { action: restart(KEEPALIVED) },
+    ),
+    hostFile(LB_PATHS.notifyScript, renderTemplate("lb/vrrp-notify.sh", { vrrpStateFile: LB_PATHS.vrrpStateFile, masterUnits }), {
+      permissions: "0755",
+      action: none("run by keepalived at its next state change"),
+    }),
   ];
 }
 
@@ -134,7 +170,11 @@ function commonFiles(lb: LbPlan, host: PlannedHost, masterUnits: readonly string
 function floatingIpFiles(lb: LbPlan, host: PlannedHost, subnet: string): HostFile[] {
   const { hook } = lb;
   return [
-    hostFile(LB_PATHS.failoverEnv, renderTemplate("lb/failover.env", { apiEndpoint: lb.apiEndpoint, floatingIpId: deployMarker("floatingIpId"), serverName: host.serverName }), { action: none("read by each takeover run") }),
+    hostFile(
+      LB_PATHS.failoverEnv,
+      renderTemplate("lb/failover.env", { apiEndpoint: lb.apiEndpoint, floatingIpId: deployMarker("floatingIpId"), serverName: host.serverName }),
+      { action: none("read by each takeover run") },
+    ),
     hostFile(LB_PATHS.tokenFile, `${deployMarker("failoverToken")}\n`, { permissions: "0600", action: none("read by each takeover run") }),
     hostFile(
       LB_PATHS.takeoverScript,
@@ -171,15 +211,25 @@ function floatingIpFiles(lb: LbPlan, host: PlannedHost, subnet: string): HostFil
         action: none("started by each takeover; systemd reads the new unit after the daemon-reload"),
       },
     ),
-    hostFile(LB_PATHS.reconcileTimer, renderTemplate("lb/fip-reconcile.timer", { reconcileIntervalS: lb.reconcileIntervalS }), { action: restart("bulwark-fip-reconcile.timer") }),
+    hostFile(LB_PATHS.reconcileTimer, renderTemplate("lb/fip-reconcile.timer", { reconcileIntervalS: lb.reconcileIntervalS }), {
+      action: restart("bulwark-fip-reconcile.timer"),
+    }),
     // Restarting the address service would take the Floating IP off the interface for a moment.
-    hostFile(LB_PATHS.addressScript, renderTemplate("lb/floating-ip-address.sh", { floatingIp: deployMarker("floatingIpAddress"), timeoutSeconds: DEFAULT_ROUTE_WAIT_S }), {
-      permissions: "0755",
-      action: none("applies at the next boot: re-adding the address on a live host would drop traffic"),
-    }),
-    hostFile(LB_PATHS.addressService, renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript, sandbox: unitSandbox(HARDENING.floatingIp, subnet) }), {
-      action: none("applies at the next boot (see the address script)"),
-    }),
+    hostFile(
+      LB_PATHS.addressScript,
+      renderTemplate("lb/floating-ip-address.sh", { floatingIp: deployMarker("floatingIpAddress"), timeoutSeconds: DEFAULT_ROUTE_WAIT_S }),
+      {
+        permissions: "0755",
+        action: none("applies at the next boot: re-adding the address on a live host would drop traffic"),
+      },
+    ),
+    hostFile(
+      LB_PATHS.addressService,
+      renderTemplate("lb/floating-ip.service", { addressScript: LB_PATHS.addressScript, sandbox: unitSandbox(HARDENING.floatingIp, subnet) }),
+      {
+        action: none("applies at the next boot (see the address script)"),
+      },
+    ),
   ];
 }
 
@@ -187,10 +237,20 @@ export function lbLayer({ plan, host }: RenderContext): Layer {
   const lb = plan.lb;
   const floating = lb.failover === "floating-ip";
   const tls: HostFile[] = lb.tls
-    ? [hostFile(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), { permissions: "0600", encoding: "b64", action: reload(HAPROXY) })]
+    ? [
+        hostFile(LB_PATHS.certificate, deployMarker("tlsCertificate", { base64: true }), {
+          permissions: "0600",
+          encoding: "b64",
+          action: reload(HAPROXY),
+        }),
+      ]
     : [];
   return {
-    files: [...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : [], plan.network.subnet, plan.services.ingress), ...(floating ? floatingIpFiles(lb, host, plan.network.subnet) : []), ...tls],
+    files: [
+      ...commonFiles(lb, host, floating ? ["bulwark-fip-takeover.service"] : [], plan.network.subnet, plan.services.ingress),
+      ...(floating ? floatingIpFiles(lb, host, plan.network.subnet) : []),
+      ...tls,
+    ],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ...(floating ? [["systemctl", "enable", "--now", "bulwark-floating-ip.service"]] : []),

@@ -21,10 +21,10 @@ import { hostFile, none, type HostFile } from "./host-file.ts";
 import type { AptSourceWithKey } from "./layer.ts";
 import { armouredBlock, primaryKeyFingerprint } from "./openpgp.ts";
 
-export const MONGODB_SERIES = "8.0";
+const MONGODB_SERIES = "8.0";
 export const MONGODB_VERSION = "8.0.16";
 /** mongosh is versioned apart from the server; any 2.x speaks to 8.0 (the bootstrap uses only runCommand). */
-export const MONGOSH_VERSION = "2.*";
+const MONGOSH_VERSION = "2.*";
 export const MONGODB_KEY_FINGERPRINT = "4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05";
 /** The armoured signing key of MONGODB_SERIES, kept in the repository. */
 export const MONGODB_KEY_FILE = join(dirname(fileURLToPath(import.meta.url)), "keys", `mongodb-server-${MONGODB_SERIES}.asc`);
@@ -37,16 +37,18 @@ export function mongodbSigningKey(): string {
     const block = armouredBlock(readFileSync(MONGODB_KEY_FILE, "utf8"));
     const fingerprint = primaryKeyFingerprint(block);
     if (fingerprint !== MONGODB_KEY_FINGERPRINT) {
-      throw new Error(`render/mongo-apt: ${MONGODB_KEY_FILE} holds the key ${fingerprint}, not MongoDB's ${MONGODB_SERIES} signing key ${MONGODB_KEY_FINGERPRINT}; put MongoDB's published key there (or change the pin with the series)`);
+      throw new Error(
+        `render/mongo-apt: ${MONGODB_KEY_FILE} holds the key ${fingerprint}, not MongoDB's ${MONGODB_SERIES} signing key ${MONGODB_KEY_FINGERPRINT}; put MongoDB's published key there (or change the pin with the series)`,
+      );
     }
     mongoKey = block;
   }
   return mongoKey;
 }
 /** The packages the preferences file holds at MONGODB_VERSION. */
-export const MONGODB_SERVER_PACKAGES = ["mongodb-org-server", "mongodb-org-mongos"] as const;
+const MONGODB_SERVER_PACKAGES = ["mongodb-org-server", "mongodb-org-mongos"] as const;
 /** cloud-init's apt source name (the file /etc/apt/sources.list.d/mongodb-org.list). */
-export const MONGODB_APT_SOURCE_NAME = "mongodb-org";
+const MONGODB_APT_SOURCE_NAME = "mongodb-org";
 
 interface RepoSuite {
   readonly distro: "debian" | "ubuntu";
@@ -56,7 +58,7 @@ interface RepoSuite {
 }
 
 /** The repository suite per image. */
-export const MONGODB_SUITES: Readonly<Record<Image, RepoSuite>> = {
+const MONGODB_SUITES: Readonly<Record<Image, RepoSuite>> = {
   "debian-12": { distro: "debian", suite: "bookworm", component: "main", arch: "amd64" },
   // No 8.0 server packages for trixie: the bookworm build, which MongoDB supports on Debian 12.
   "debian-13": { distro: "debian", suite: "bookworm", component: "main", arch: "amd64" },
@@ -82,5 +84,7 @@ interface AptPreferences {
 /** /etc/apt/preferences.d/mongodb-org: written before packages are installed, so it also picks the version installed. */
 export function mongoAptPreferences(): HostFile {
   const prefs: AptPreferences = { serverPackages: MONGODB_SERVER_PACKAGES.join(" "), serverVersion: MONGODB_VERSION, shellVersion: MONGOSH_VERSION };
-  return hostFile("/etc/apt/preferences.d/mongodb-org", renderTemplate("mongo/mongodb-org.pref", prefs), { action: none("read by apt at the next install or upgrade") });
+  return hostFile("/etc/apt/preferences.d/mongodb-org", renderTemplate("mongo/mongodb-org.pref", prefs), {
+    action: none("read by apt at the next install or upgrade"),
+  });
 }

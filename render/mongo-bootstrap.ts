@@ -12,10 +12,10 @@ import { renderTemplate } from "./handlebars.ts";
 import { HARDENING, unitSandbox, type UnitSandbox } from "./hardening.ts";
 import { hostFile, restart, type HostFile } from "./host-file.ts";
 
-export const BOOTSTRAP_SCRIPT_PATH = "/usr/local/lib/bulwark/mongo-bootstrap.js";
-export const BOOTSTRAP_UNIT = "bulwark-mongo-bootstrap.service";
-export const BOOTSTRAP_UNIT_PATH = `/etc/systemd/system/${BOOTSTRAP_UNIT}`;
-export const BOOTSTRAP_ENV_PATH = "/etc/bulwark/mongo-bootstrap.env";
+const BOOTSTRAP_SCRIPT_PATH = "/usr/local/lib/bulwark/mongo-bootstrap.js";
+const BOOTSTRAP_UNIT = "bulwark-mongo-bootstrap.service";
+const BOOTSTRAP_UNIT_PATH = `/etc/systemd/system/${BOOTSTRAP_UNIT}`;
+const BOOTSTRAP_ENV_PATH = "/etc/bulwark/mongo-bootstrap.env";
 /**
  * One run: at most 180 rounds and 15 minutes, 5 s between waits (the whole cluster's first boot
  * takes a few minutes of package installs). systemd then retries a run that gave up 60 s
@@ -25,12 +25,12 @@ export const BOOTSTRAP_BUDGET = { rounds: 180, seconds: 900, waitMs: 5000 } as c
 const UNIT_LIMITS = { timeoutStart: "20min", restartSec: "60s", startLimitInterval: "2h", startLimitBurst: 5 } as const;
 
 /** The roles of the admin user: cluster administration and user administration, not root. */
-export const ADMIN_ROLES = [
+const ADMIN_ROLES = [
   { role: "clusterAdmin", db: "admin" },
   { role: "userAdminAnyDatabase", db: "admin" },
 ] as const;
 
-export interface ReplicaSetInitiate {
+interface ReplicaSetInitiate {
   readonly _id: string;
   readonly configsvr?: true;
   readonly members: readonly { readonly _id: number; readonly host: string; readonly priority: number; readonly votes: 1 }[];
@@ -122,7 +122,7 @@ interface BootstrapEnv {
 }
 
 /** The addresses (no ports) the script connects to besides 127.0.0.1: the members it asks directly. */
-export function bootstrapPeers(config: BootstrapConfig): string[] {
+function bootstrapPeers(config: BootstrapConfig): string[] {
   const addresses = config.kind === "replicaSet" ? config.members.map((m) => m.address) : config.shards.flatMap((s) => s.members);
   return [...new Set(addresses.map((a) => a.replace(/:\d+$/, "")))];
 }
@@ -147,7 +147,12 @@ export function bootstrapFiles(host: string, config: BootstrapConfig): HostFile[
     hostFile(BOOTSTRAP_SCRIPT_PATH, renderBootstrapScript(config), { action: restart(BOOTSTRAP_UNIT) }),
     hostFile(BOOTSTRAP_UNIT_PATH, renderTemplate("mongo/mongo-bootstrap.service", unit), { action: restart(BOOTSTRAP_UNIT) }),
     ...(variables.length > 0
-      ? [hostFile(BOOTSTRAP_ENV_PATH, renderTemplate("mongo/mongo-bootstrap.env", { variables } satisfies BootstrapEnv), { permissions: "0400", action: restart(BOOTSTRAP_UNIT) })]
+      ? [
+          hostFile(BOOTSTRAP_ENV_PATH, renderTemplate("mongo/mongo-bootstrap.env", { variables } satisfies BootstrapEnv), {
+            permissions: "0400",
+            action: restart(BOOTSTRAP_UNIT),
+          }),
+        ]
       : []),
   ];
 }

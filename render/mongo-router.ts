@@ -15,12 +15,12 @@ import { bootstrapFiles, clusterBootstrapConfig, START_BOOTSTRAP } from "./mongo
 import { MONGO_KEYFILE_PATH, mongoKeyFile } from "./mongo-keyfile.ts";
 import { checkedMongoConfig } from "./mongo-schema.ts";
 
-export const MONGOS_CONFIG_PATH = "/etc/mongos.conf";
-export const MONGOS_UNIT_PATH = "/etc/systemd/system/mongos.service";
+const MONGOS_CONFIG_PATH = "/etc/mongos.conf";
+const MONGOS_UNIT_PATH = "/etc/systemd/system/mongos.service";
 export const MONGO_ENV_PATH = "/etc/bulwark/mongo.env";
 
 /** The mongos options Bulwark sets (mongo-schema/mongos.schema.json checks the rendered file). */
-export interface MongosConfig {
+interface MongosConfig {
   readonly host: string;
   readonly port: number;
   /** Localhost only: nothing outside the host talks to this router. */
@@ -47,12 +47,22 @@ interface ServiceEnv {
   readonly options: string;
 }
 
-export function mongosConfig(ctx: RenderContext): MongosConfig {
+function mongosConfig(ctx: RenderContext): MongosConfig {
   return { host: ctx.host.name, port: MONGOS_PORT, bindIp: "127.0.0.1", configDB: configSetOf(ctx.plan.mongo).seedList, keyFile: MONGO_KEYFILE_PATH };
 }
 
 /** The system user mongos runs as; the mongos package (unlike the server package) creates none. */
-const CREATE_MONGODB_USER = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "mongodb"];
+const CREATE_MONGODB_USER = [
+  "useradd",
+  "--system",
+  "--user-group",
+  "--no-create-home",
+  "--home-dir",
+  "/nonexistent",
+  "--shell",
+  "/usr/sbin/nologin",
+  "mongodb",
+];
 
 /** The project service on this router host (mail API or parser), which reads mongo.env when it starts. */
 function serviceUnitOf(ctx: RenderContext): string {
@@ -65,7 +75,13 @@ export function mongoRouterLayer(ctx: RenderContext): Layer {
   const mongo = ctx.plan.mongo;
   const conf = mongosConfig(ctx);
   const designated = mongo.clusterBootstrapHost === ctx.host.name;
-  const unit: MongosUnit = { host: conf.host, bindIp: conf.bindIp, port: conf.port, configPath: MONGOS_CONFIG_PATH, sandbox: unitSandbox(HARDENING.mongoDaemon, ctx.plan.network.subnet) };
+  const unit: MongosUnit = {
+    host: conf.host,
+    bindIp: conf.bindIp,
+    port: conf.port,
+    configPath: MONGOS_CONFIG_PATH,
+    sandbox: unitSandbox(HARDENING.mongoDaemon, ctx.plan.network.subnet),
+  };
   const env: ServiceEnv = {
     user: MONGO_APP_USER,
     password: deployMarker("mongoAppPassword"),
@@ -76,7 +92,9 @@ export function mongoRouterLayer(ctx: RenderContext): Layer {
   };
   const files: HostFile[] = [
     mongoAptPreferences(),
-    hostFile(MONGOS_CONFIG_PATH, checkedMongoConfig("mongos", conf.host, renderTemplate("mongo/mongos.conf", conf)), { action: restart("mongos.service") }),
+    hostFile(MONGOS_CONFIG_PATH, checkedMongoConfig("mongos", conf.host, renderTemplate("mongo/mongos.conf", conf)), {
+      action: restart("mongos.service"),
+    }),
     hostFile(MONGOS_UNIT_PATH, renderTemplate("mongo/mongos.service", unit), { action: restart("mongos.service") }),
     mongoKeyFile("root"),
     // The host's service reads BULWARK_MONGO_URL at start.

@@ -34,14 +34,19 @@ export function mongoConfigProblems(kind: MongoConfigKind, text: string): string
   }
   const validate = validators[kind];
   if (validate(doc)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` (${String(e.params["additionalProperty"])})` : ""}`);
+  return (validate.errors ?? []).map(
+    (e) =>
+      `${e.instancePath || "/"}: ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` (${String(e.params["additionalProperty"])})` : ""}`,
+  );
 }
 
 /** The rendered text, or an error naming the file, the problems and the fix. */
 export function checkedMongoConfig(kind: MongoConfigKind, host: string, text: string): string {
   const problems = mongoConfigProblems(kind, text);
   if (problems.length > 0) {
-    throw new Error(`render/mongo: ${kind}.conf of ${host} breaks mongo-schema/${kind}.schema.json: ${problems.join("; ")}. Fix the typed config in render/mongo-${kind === "mongod" ? "server" : "router"}.ts or the template`);
+    throw new Error(
+      `render/mongo: ${kind}.conf of ${host} breaks mongo-schema/${kind}.schema.json: ${problems.join("; ")}. Fix the typed config in render/mongo-${kind === "mongod" ? "server" : "router"}.ts or the template`,
+    );
   }
   return text;
 }

@@ -15,17 +15,17 @@ import { bootstrapFiles, replicaSetBootstrapConfig, START_BOOTSTRAP } from "./mo
 import { MONGO_KEYFILE_PATH, mongoKeyFile } from "./mongo-keyfile.ts";
 import { checkedMongoConfig } from "./mongo-schema.ts";
 
-export const MONGOD_CONFIG_PATH = "/etc/mongod.conf";
+const MONGOD_CONFIG_PATH = "/etc/mongod.conf";
 /** The admin password the host agent steps a PRIMARY down with (render/agent.ts); root-only. */
 export const MONGO_AGENT_ENV_PATH = "/etc/bulwark/mongo-agent.env";
-export const MONGOD_UNIT_PATH = "/etc/systemd/system/mongod.service";
+const MONGOD_UNIT_PATH = "/etc/systemd/system/mongod.service";
 /** The data and log directories the mongodb-org-server package creates, owned by mongodb. */
-export const MONGOD_DB_PATH = "/var/lib/mongodb";
-export const MONGOD_LOG_PATH = "/var/log/mongodb/mongod.log";
+const MONGOD_DB_PATH = "/var/lib/mongodb";
+const MONGOD_LOG_PATH = "/var/log/mongodb/mongod.log";
 const WAIT_PRIVATE_IP = "/usr/local/sbin/bulwark-wait-private-ip";
 
 /** The mongod options Bulwark sets (mongo-schema/mongod.schema.json checks the rendered file). */
-export interface MongodConfig {
+interface MongodConfig {
   readonly host: string;
   readonly logPath: string;
   readonly dbPath: string;
@@ -46,7 +46,7 @@ interface MongodUnit {
   readonly sandbox: UnitSandbox;
 }
 
-export function mongodConfig(ctx: RenderContext): MongodConfig {
+function mongodConfig(ctx: RenderContext): MongodConfig {
   const set = replicaSetOf(ctx.plan.mongo, ctx.host.name);
   return {
     host: ctx.host.name,
@@ -76,15 +76,26 @@ export function mongoServerLayer(ctx: RenderContext): Layer {
     mongoAptPreferences(),
     hostFile(MONGOD_UNIT_PATH, renderTemplate("mongo/mongod.service", unit), { action: restart("mongod.service") }),
     // Deferred: written after the package has installed its own /etc/mongod.conf and created mongodb.
-    hostFile(MONGOD_CONFIG_PATH, checkedMongoConfig("mongod", conf.host, renderTemplate("mongo/mongod.conf", conf)), { defer: true, action: restart("mongod.service") }),
+    hostFile(MONGOD_CONFIG_PATH, checkedMongoConfig("mongod", conf.host, renderTemplate("mongo/mongod.conf", conf)), {
+      defer: true,
+      action: restart("mongod.service"),
+    }),
     mongoKeyFile("mongodb"),
-    hostFile(MONGO_AGENT_ENV_PATH, `BULWARK_MONGO_ADMIN_PASSWORD=${deployMarker("mongoAdminPassword")}\n`, { permissions: "0400", action: none("read by the host agent when it steps this member down") }),
+    hostFile(MONGO_AGENT_ENV_PATH, `BULWARK_MONGO_ADMIN_PASSWORD=${deployMarker("mongoAdminPassword")}\n`, {
+      permissions: "0400",
+      action: none("read by the host agent when it steps this member down"),
+    }),
     ...(designated ? bootstrapFiles(ctx.host.name, replicaSetBootstrapConfig(set)) : []),
   ];
   return {
     files,
     // restart, not start: should the package have started mongod with its own config, this applies ours.
-    runcmd: [["systemctl", "daemon-reload"], ["systemctl", "enable", "mongod.service"], ["systemctl", "restart", "mongod.service"], ...(designated ? [START_BOOTSTRAP] : [])],
+    runcmd: [
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "mongod.service"],
+      ["systemctl", "restart", "mongod.service"],
+      ...(designated ? [START_BOOTSTRAP] : []),
+    ],
     aptSources: mongoAptSource(ctx.host.image),
   };
 }

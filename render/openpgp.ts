@@ -30,7 +30,7 @@ function crc24(bytes: Uint8Array): number {
 }
 
 /** The binary packets of an armoured block; throws when its checksum does not match. */
-export function dearmour(block: string): Buffer {
+function dearmour(block: string): Buffer {
   const lines = armouredBlock(block).split("\n");
   let i = 1;
   while (i < lines.length && lines[i] !== "") i++; // armour headers ("Version: ...") end at a blank line

@@ -22,7 +22,7 @@ import { mountUnitName } from "./storage-client.ts";
 /** The base layer's wait-for-private-address helper (render/base.ts). */
 const WAIT_PRIVATE_IP = "/usr/local/sbin/bulwark-wait-private-ip";
 
-export interface InstallScript {
+interface InstallScript {
   readonly service: string;
   readonly installUnit: string;
   readonly url: string;
@@ -48,7 +48,7 @@ interface InstallUnit {
   readonly sandbox: UnitSandbox;
 }
 
-export interface ServiceUnit {
+interface ServiceUnit {
   readonly description: string;
   readonly installUnit: string;
   /** The shared volume's mount unit (render/storage-client.ts): wanted and waited for, not required (see serviceUnit). */
@@ -82,11 +82,11 @@ export interface ServiceUnit {
  * Where the artifact of `a` unpacks: versioned by (the first 16 hex digits of) its sha256, so a
  * new build never overwrites a running one. 16, not 64: user_data is short of room on app hosts.
  */
-export function installDir(services: ServicesPlan, a: ServiceArtifactPlan, sha256: string): string {
+function installDir(services: ServicesPlan, a: ServiceArtifactPlan, sha256: string): string {
   return `${services.installRoot}/${a.name}/${sha256.slice(0, 16)}`;
 }
 
-export function installScript(services: ServicesPlan, a: ServiceArtifactPlan, sha256: string): InstallScript {
+function installScript(services: ServicesPlan, a: ServiceArtifactPlan, sha256: string): InstallScript {
   const f = services.fetch;
   return {
     service: a.name,
@@ -118,7 +118,14 @@ function installTimeoutS(services: ServicesPlan): number {
  * cover failed dependencies. Instead the first ExecStartPre refuses to start until the volume is
  * mounted, and Restart=always (no start limit) tries again every RestartSec.
  */
-export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, hostName: string, host: HostServicePlan, sha256: string, subnet: string): ServiceUnit {
+function serviceUnit(
+  services: ServicesPlan,
+  a: ServiceArtifactPlan,
+  hostName: string,
+  host: HostServicePlan,
+  sha256: string,
+  subnet: string,
+): ServiceUnit {
   return {
     description:
       host.service === "parser"
@@ -130,11 +137,19 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
     mountUnit: mountUnitName(services.sharedMount),
     user: a.user,
     mongoEnvFile: MONGO_ENV_PATH,
-    environment: Object.entries(serviceEnvironment(services, hostName, host)).map(([k, v]) => `${k}=${v}`).join(" "),
+    environment: Object.entries(serviceEnvironment(services, hostName, host))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" "),
     startPre: [
       // Never write to the local disk under the mount point: wait (Restart=always) for the volume.
       `+/usr/bin/mountpoint -q ${services.sharedMount}`,
-      ...[...new Set(a.createDirs.map((d) => d.owner))].map((owner) => `+/usr/bin/install -d -o ${owner} -g ${owner} -m 0755 ${a.createDirs.filter((d) => d.owner === owner).map((d) => d.path).join(" ")}`),
+      ...[...new Set(a.createDirs.map((d) => d.owner))].map(
+        (owner) =>
+          `+/usr/bin/install -d -o ${owner} -g ${owner} -m 0755 ${a.createDirs
+            .filter((d) => d.owner === owner)
+            .map((d) => d.path)
+            .join(" ")}`,
+      ),
       // `+`: the helper runs `ip addr` (netlink), which RestrictAddressFamilies= denies the service.
       ...(host.listenHost === "127.0.0.1" ? [] : [`+${WAIT_PRIVATE_IP}`]),
     ],
@@ -160,7 +175,7 @@ export function serviceUnit(services: ServicesPlan, a: ServiceArtifactPlan, host
  * MongoDB through the local mongos (plan.services.storeKind), attachments and static files on
  * the shared volume.
  */
-export function serviceEnvironment(services: ServicesPlan, hostName: string, host: HostServicePlan): Record<string, string | number> {
+function serviceEnvironment(services: ServicesPlan, hostName: string, host: HostServicePlan): Record<string, string | number> {
   if (host.service === "ingress") return ingressEnvironment(services, hostName);
   return host.service === "parser"
     ? {
@@ -183,7 +198,6 @@ export function serviceEnvironment(services: ServicesPlan, hostName: string, hos
         MAILAPI_DRAIN_FILE: services.drainFile,
       };
 }
-
 
 /** The SMTP receiver's environment (services/ingress/README.md): the topology's `mail` limits, the spool, the lbs as PROXY senders. */
 function ingressEnvironment(services: ServicesPlan, hostName: string): Record<string, string | number> {
@@ -218,8 +232,15 @@ function hostServices(services: ServicesPlan, hostName: string): HostServicePlan
 
 export function servicesLayer({ plan, host }: RenderContext): Layer {
   const layers = hostServices(plan.services, host.name).map((hostPlan) => serviceLayer(plan, host.name, hostPlan));
-  if (layers.length === 0) throw new Error(`render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`);
-  return { files: layers.flatMap((l) => l.files), rolloutFiles: layers.flatMap((l) => l.rolloutFiles ?? []), runcmd: layers.flatMap((l) => l.runcmd ?? []) };
+  if (layers.length === 0)
+    throw new Error(
+      `render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`,
+    );
+  return {
+    files: layers.flatMap((l) => l.files),
+    rolloutFiles: layers.flatMap((l) => l.rolloutFiles ?? []),
+    runcmd: layers.flatMap((l) => l.runcmd ?? []),
+  };
 }
 
 function serviceLayer(plan: RenderContext["plan"], hostName: string, hostPlan: HostServicePlan): Layer {
@@ -239,14 +260,25 @@ function serviceLayer(plan: RenderContext["plan"], hostName: string, hostPlan: H
   const sysusers = `/etc/sysusers.d/${a.user}.conf`;
   return {
     files: [
-      hostFile(sysusers, renderTemplate("services/sysusers.conf", { service: a.name, user: a.user, uid: a.uid }), { action: run("/usr/bin/systemd-sysusers", sysusers) }),
+      hostFile(sysusers, renderTemplate("services/sysusers.conf", { service: a.name, user: a.user, uid: a.uid }), {
+        action: run("/usr/bin/systemd-sysusers", sysusers),
+      }),
       // A new build changes the install script (its sha256) and the unit (its ExecStart): the
       // install unit runs again (fetch, check, unpack beside the running build), then the
       // service restarts on the new one; the agent drains the host from haproxy first.
-      hostFile(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), { permissions: "0755", action: restart(a.installUnit) }),
+      hostFile(a.installScript, renderTemplate("services/install.sh", installScript(services, a, sha256)), {
+        permissions: "0755",
+        action: restart(a.installUnit),
+      }),
       hostFile(`/etc/systemd/system/${a.installUnit}`, renderTemplate("services/install.service", install), { action: restart(a.installUnit) }),
-      hostFile(`/etc/systemd/system/${a.unit}`, renderTemplate("services/service.service", serviceUnit(services, a, hostName, hostPlan, sha256, plan.network.subnet)), { action: restart(a.unit) }),
-      ...a.credentials.filter((c) => !c.base64).map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
+      hostFile(
+        `/etc/systemd/system/${a.unit}`,
+        renderTemplate("services/service.service", serviceUnit(services, a, hostName, hostPlan, sha256, plan.network.subnet)),
+        { action: restart(a.unit) },
+      ),
+      ...a.credentials
+        .filter((c) => !c.base64)
+        .map((c) => hostFile(c.path, `${deployMarkerNamed(c.secret)}\n`, { permissions: "0600", action: restart(a.unit) })),
     ],
     // A PEM (up to 6 KiB, 8 KiB in base64) does not fit the app hosts' user_data beside the rest:
     // the first rollout writes it and starts the unit, which waits for it (ConditionPathExists=).

@@ -27,13 +27,20 @@ export const STORAGE_CLIENT_PATHS = {
  * run gave up, at most 10 times an hour: a client that boots before the servers mounts as soon
  * as the volume is started.
  */
-export const CLIENT_MOUNT_RETRY = { attempts: 30, intervalS: 10, restartSec: "30s", startLimitInterval: "1h", startLimitBurst: 10, mountTimeoutS: 60 } as const;
+const CLIENT_MOUNT_RETRY = {
+  attempts: 30,
+  intervalS: 10,
+  restartSec: "30s",
+  startLimitInterval: "1h",
+  startLimitBurst: 10,
+  mountTimeoutS: 60,
+} as const;
 /**
  * glusterfs is a network filesystem: `_netdev` orders it after the network. `nosuid,nodev`: a
  * setuid binary or a device node on the shared volume (which every app and parser host writes)
  * means nothing on this host (mount.glusterfs passes both to the FUSE mount).
  */
-export const CLIENT_MOUNT_OPTIONS = "_netdev,nosuid,nodev";
+const CLIENT_MOUNT_OPTIONS = "_netdev,nosuid,nodev";
 
 /**
  * systemd's unit name for a mount point (`systemd-escape --path --suffix=mount`): the path
@@ -57,8 +64,19 @@ export function mountUnitName(path: string): string {
 
 interface ClientVolfile {
   readonly volume: string;
-  readonly clients: readonly { readonly name: string; readonly remoteHost: string; readonly remoteSubvolume: string; readonly pingTimeoutS: number; readonly tcpUserTimeoutS: number }[];
-  readonly replicaSets: readonly { readonly name: string; readonly options: readonly string[]; readonly pendingXattr: string; readonly subvolumes: string }[];
+  readonly clients: readonly {
+    readonly name: string;
+    readonly remoteHost: string;
+    readonly remoteSubvolume: string;
+    readonly pingTimeoutS: number;
+    readonly tcpUserTimeoutS: number;
+  }[];
+  readonly replicaSets: readonly {
+    readonly name: string;
+    readonly options: readonly string[];
+    readonly pendingXattr: string;
+    readonly subvolumes: string;
+  }[];
   readonly dhtSubvolumes: string;
 }
 
@@ -74,7 +92,13 @@ export function clientVolfile(storage: StoragePlan): ClientVolfile {
   const quorum = storage.options.find((o) => o.key === "cluster.quorum-type")!.value;
   return {
     volume: storage.volume,
-    clients: storage.bricks.map((b) => ({ name: clientName(b.index), remoteHost: b.address, remoteSubvolume: storage.brickDir, pingTimeoutS: storage.pingTimeoutS, tcpUserTimeoutS: storage.tcpUserTimeoutS })),
+    clients: storage.bricks.map((b) => ({
+      name: clientName(b.index),
+      remoteHost: b.address,
+      remoteSubvolume: storage.brickDir,
+      pingTimeoutS: storage.pingTimeoutS,
+      tcpUserTimeoutS: storage.tcpUserTimeoutS,
+    })),
     replicaSets: sets.map((bricks, set) => {
       const names = bricks.map((b) => clientName(b.index));
       return {
@@ -113,10 +137,14 @@ export function storageClientLayer({ plan }: RenderContext): Layer {
         }),
         { action: NEXT_MOUNT },
       ),
-      hostFile(P.mountScript, renderTemplate("storage/client-mount.sh", { mountPoint: storage.client.mountPoint, mountUnit, attempts: R.attempts, intervalS: R.intervalS }), {
-        permissions: "0755",
-        action: NEXT_MOUNT,
-      }),
+      hostFile(
+        P.mountScript,
+        renderTemplate("storage/client-mount.sh", { mountPoint: storage.client.mountPoint, mountUnit, attempts: R.attempts, intervalS: R.intervalS }),
+        {
+          permissions: "0755",
+          action: NEXT_MOUNT,
+        },
+      ),
       hostFile(
         P.mountService,
         renderTemplate("storage/client-mount.service", {

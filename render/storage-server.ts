@@ -47,16 +47,16 @@ export const HETZNER_VOLUME_DEVICE_PREFIX = "/dev/disk/by-id/scsi-0HC_Volume_";
  * runs, so the pool keeps its server quorum); `x-systemd.device-timeout`: how long systemd waits
  * for it; `noatime`: no metadata write per read.
  */
-export const BRICK_FSTAB_OPTIONS = "noatime,nofail,x-systemd.device-timeout=2min";
+const BRICK_FSTAB_OPTIONS = "noatime,nofail,x-systemd.device-timeout=2min";
 /** Hetzner attaches a volume within seconds of the server's creation; 2 min is generous. */
-export const BRICK_DEVICE_WAIT_S = 120;
+const BRICK_DEVICE_WAIT_S = 120;
 
 /**
  * One bootstrap run waits at most 10 min in all (on Hetzner every storage host installs its
  * packages at first boot: a few minutes), polling every 2 s; systemd retries a run that gave up
  * 30 s later, at most 5 starts in an hour.
  */
-export const STORAGE_BOOTSTRAP_BUDGET = { waitS: 600, intervalS: 2, restartSec: "30s", startLimitInterval: "1h", startLimitBurst: 5 } as const;
+const STORAGE_BOOTSTRAP_BUDGET = { waitS: 600, intervalS: 2, restartSec: "30s", startLimitInterval: "1h", startLimitBurst: 5 } as const;
 
 interface BootstrapScript {
   readonly volume: string;
@@ -73,7 +73,7 @@ interface BootstrapScript {
   readonly intervalS: number;
 }
 
-export function bootstrapScript(storage: StoragePlan): BootstrapScript {
+function bootstrapScript(storage: StoragePlan): BootstrapScript {
   const peers = storage.peers.filter((p) => p.host !== storage.bootstrap.host).map((p) => p.address);
   return {
     volume: storage.volume,
@@ -113,15 +113,35 @@ function serverFiles(storage: StoragePlan, subnet: string, self: string): HostFi
       }),
       { permissions: "0755", action: none("run at the next boot: the brick is mounted while glusterd serves it") },
     ),
-    hostFile(P.brickService, renderTemplate("storage/brick.service", { prepareScript: P.prepareScript, timeoutStartS: BRICK_DEVICE_WAIT_S + 60, sandbox: unitSandbox(HARDENING.brick, subnet) }), {
-      action: none("applies at the next boot: the brick is mounted while glusterd serves it"),
-    }),
-    hostFile(P.glusterdDropin, renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit, metadataAddress: METADATA_ADDRESS, identityScript: P.identityScript }), { action: restart(GLUSTERD) }),
+    hostFile(
+      P.brickService,
+      renderTemplate("storage/brick.service", {
+        prepareScript: P.prepareScript,
+        timeoutStartS: BRICK_DEVICE_WAIT_S + 60,
+        sandbox: unitSandbox(HARDENING.brick, subnet),
+      }),
+      {
+        action: none("applies at the next boot: the brick is mounted while glusterd serves it"),
+      },
+    ),
+    hostFile(
+      P.glusterdDropin,
+      renderTemplate("storage/glusterd-dropin.conf", { brickUnit: P.brickUnit, metadataAddress: METADATA_ADDRESS, identityScript: P.identityScript }),
+      { action: restart(GLUSTERD) },
+    ),
     // Deferred: it replaces the file the glusterfs-server package installs.
-    hostFile(P.glusterdVol, renderTemplate("storage/glusterd.vol", { listenPort: storage.glusterdPort, basePort: storage.brickPorts.first, maxPort: storage.brickPorts.last }), {
-      defer: true,
-      action: restart(GLUSTERD),
-    }),
+    hostFile(
+      P.glusterdVol,
+      renderTemplate("storage/glusterd.vol", {
+        listenPort: storage.glusterdPort,
+        basePort: storage.brickPorts.first,
+        maxPort: storage.brickPorts.last,
+      }),
+      {
+        defer: true,
+        action: restart(GLUSTERD),
+      },
+    ),
   ];
 }
 
@@ -152,10 +172,17 @@ function watchdogFiles(storage: StoragePlan, subnet: string, self: string): Host
     ),
     hostFile(
       P.watchdogService,
-      renderTemplate("storage/brick-watchdog.service", { volume: storage.volume, script: P.watchdogScript, timeoutStartS: W.timeoutStartS, sandbox: unitSandbox(HARDENING.glusterBootstrap, subnet) }),
+      renderTemplate("storage/brick-watchdog.service", {
+        volume: storage.volume,
+        script: P.watchdogScript,
+        timeoutStartS: W.timeoutStartS,
+        sandbox: unitSandbox(HARDENING.glusterBootstrap, subnet),
+      }),
       { action: none("read by the next watchdog run") },
     ),
-    hostFile(P.watchdogTimer, renderTemplate("storage/brick-watchdog.timer", { intervalS: W.intervalS, bootDelayS: W.bootDelayS }), { action: enable }),
+    hostFile(P.watchdogTimer, renderTemplate("storage/brick-watchdog.timer", { intervalS: W.intervalS, bootDelayS: W.bootDelayS }), {
+      action: enable,
+    }),
   ];
 }
 
@@ -164,7 +191,10 @@ function bootstrapFiles(storage: StoragePlan, subnet: string): HostFile[] {
   const B = STORAGE_BOOTSTRAP_BUDGET;
   return [
     // The bootstrap is idempotent: rerun, it sets the volume options the plan now has.
-    hostFile(P.bootstrapScript, renderTemplate("storage/gluster-bootstrap.sh", bootstrapScript(storage)), { permissions: "0755", action: restart(P.bootstrapUnit) }),
+    hostFile(P.bootstrapScript, renderTemplate("storage/gluster-bootstrap.sh", bootstrapScript(storage)), {
+      permissions: "0755",
+      action: restart(P.bootstrapUnit),
+    }),
     hostFile(
       P.bootstrapService,
       renderTemplate("storage/gluster-bootstrap.service", {
@@ -184,7 +214,7 @@ function bootstrapFiles(storage: StoragePlan, subnet: string): HostFile[] {
 }
 
 /** True when `host` is the storage server that runs the bootstrap. */
-export function isStorageBootstrapHost(storage: StoragePlan, host: PlannedHost): boolean {
+function isStorageBootstrapHost(storage: StoragePlan, host: PlannedHost): boolean {
   return storage.bootstrap.host === host.name;
 }
 

@@ -44,7 +44,18 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { benchMessage, latency, percentile, postfixMainCf, procTimes, roundedSpread, treeTicks, vmRssKb, type PostfixQueueMode, type ProcTimes } from "../measure/ingress-bench.ts";
+import {
+  benchMessage,
+  latency,
+  percentile,
+  postfixMainCf,
+  procTimes,
+  roundedSpread,
+  treeTicks,
+  vmRssKb,
+  type PostfixQueueMode,
+  type ProcTimes,
+} from "../measure/ingress-bench.ts";
 import { writeReport } from "../measure/report.ts";
 import { countFromEnv, round, spread } from "../measure/stats.ts";
 import { SmtpClient, type MessageTiming } from "../measure/smtp-client.ts";
@@ -98,7 +109,9 @@ type SenderRequest = RunRequest | IdleRequest | ProbeRequest | { op: "release" }
  */
 async function senderRun(req: RunRequest): Promise<RunResult> {
   const message = benchMessage(req.bytes);
-  const clients = await Promise.all(Array.from({ length: req.senders }, () => SmtpClient.open(HOST, req.port, { timeoutMs: REPLY_TIMEOUT_MS, helo: "sender.test" })));
+  const clients = await Promise.all(
+    Array.from({ length: req.senders }, () => SmtpClient.open(HOST, req.port, { timeoutMs: REPLY_TIMEOUT_MS, helo: "sender.test" })),
+  );
   const timings: MessageTiming[] = [];
   try {
     const t0 = performance.now();
@@ -147,7 +160,11 @@ async function senderMain(): Promise<void> {
             await sleep(100);
           }
         }
-        reply(banner !== null ? { ok: true, result: { banner } } : { ok: false, error: `no SMTP banner on ${HOST}:${req.port} within ${req.timeoutMs} ms: ${last}` });
+        reply(
+          banner !== null
+            ? { ok: true, result: { banner } }
+            : { ok: false, error: `no SMTP banner on ${HOST}:${req.port} within ${req.timeoutMs} ms: ${last}` },
+        );
       } else if (req.op === "exit") {
         reply({ ok: true, result: {} });
         break;
@@ -207,8 +224,9 @@ async function commandExists(cmd: string): Promise<boolean> {
 async function ensurePostfix(): Promise<string[]> {
   const notes: string[] = [];
   if (await commandExists("postfix")) return notes;
-  if (process.getuid?.() !== 0) throw new Error("postfix is not installed: install the Debian package postfix (as root: apt-get install postfix), or run this bench as root");
-  progress("postfix is missing: installing the Debian package postfix (apt-get, --no-install-recommends, debconf \"No configuration\")");
+  if (process.getuid?.() !== 0)
+    throw new Error("postfix is not installed: install the Debian package postfix (as root: apt-get install postfix), or run this bench as root");
+  progress('postfix is missing: installing the Debian package postfix (apt-get, --no-install-recommends, debconf "No configuration")');
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   await exec("debconf-set-selections", [], { input: "postfix postfix/main_mailer_type select No configuration\n", env });
   const install = () => exec("apt-get", ["install", "-y", "-q", "--no-install-recommends", "--no-remove", "postfix"], { env, timeoutMs: 600_000 });
@@ -373,7 +391,16 @@ interface ServerRuns {
   cpuMsPerMsg: number[];
   senderCpuCores: number[];
 }
-const emptyRuns = (): ServerRuns => ({ msgsPerS: [], ackP50: [], ackP99: [], totalP50: [], totalP99: [], cpuCores: [], cpuMsPerMsg: [], senderCpuCores: [] });
+const emptyRuns = (): ServerRuns => ({
+  msgsPerS: [],
+  ackP50: [],
+  ackP99: [],
+  totalP50: [],
+  totalP99: [],
+  cpuCores: [],
+  cpuMsPerMsg: [],
+  senderCpuCores: [],
+});
 
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
@@ -383,10 +410,12 @@ async function main(): Promise<void> {
   const SENDERS = countFromEnv("BENCH_SENDERS", 20);
   const SINGLE_FACTOR = 5;
   const IDLE = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 500);
-  if (!Number.isInteger(IDLE) || IDLE < 1 || IDLE > 5000) throw new Error(`BENCH_IDLE_CONNECTIONS=${process.env.BENCH_IDLE_CONNECTIONS}: use a whole number from 1 to 5000`);
+  if (!Number.isInteger(IDLE) || IDLE < 1 || IDLE > 5000)
+    throw new Error(`BENCH_IDLE_CONNECTIONS=${process.env.BENCH_IDLE_CONNECTIONS}: use a whole number from 1 to 5000`);
   // Diagnostic only: libuv's thread pool size for the ingress process (unset: node's default, 4, as deployed).
   const UV_POOL = process.env.BENCH_INGRESS_UV_THREADPOOL_SIZE ?? "";
-  if (UV_POOL !== "" && !/^([1-9]|[1-9]\d|1[01]\d|12[0-8])$/.test(UV_POOL)) throw new Error(`BENCH_INGRESS_UV_THREADPOOL_SIZE=${UV_POOL}: use a whole number from 1 to 128`);
+  if (UV_POOL !== "" && !/^([1-9]|[1-9]\d|1[01]\d|12[0-8])$/.test(UV_POOL))
+    throw new Error(`BENCH_INGRESS_UV_THREADPOOL_SIZE=${UV_POOL}: use a whole number from 1 to 128`);
   const mode = (process.env.BENCH_POSTFIX_QUEUE ?? "hold") as PostfixQueueMode;
   if (mode !== "hold" && mode !== "defer") throw new Error(`BENCH_POSTFIX_QUEUE=${mode}: use hold or defer`);
   if (process.getuid?.() !== 0) throw new Error("bench-ingress needs root: it creates a network namespace (ip netns) and runs a Postfix instance");
@@ -420,7 +449,10 @@ async function main(): Promise<void> {
 
     // ---- namespace
     const ns = `bench-ingress-${process.pid}`;
-    const stale = (await exec("ip", ["netns", "list"])).split("\n").filter((l) => l.startsWith("bench-ingress-")).map((l) => l.split(" ")[0]!);
+    const stale = (await exec("ip", ["netns", "list"]))
+      .split("\n")
+      .filter((l) => l.startsWith("bench-ingress-"))
+      .map((l) => l.split(" ")[0]!);
     if (stale.length) progress(`note: namespaces of earlier runs still exist (${stale.join(", ")}); left alone`);
     await exec("ip", ["netns", "add", ns]);
     cleanup.defer(`namespace ${ns}`, async () => {
@@ -485,7 +517,16 @@ async function main(): Promise<void> {
     await exec("chown", [`${owner}:`, data]);
     await writeFile(
       join(conf, "main.cf"),
-      postfixMainCf({ configDir: conf, queueDir: queue, dataDir: data, logFile: join(pf, "log", "maillog"), listenHost: HOST, domain: DOMAIN, hostName: `mx.${DOMAIN}`, mode }),
+      postfixMainCf({
+        configDir: conf,
+        queueDir: queue,
+        dataDir: data,
+        logFile: join(pf, "log", "maillog"),
+        listenHost: HOST,
+        domain: DOMAIN,
+        hostName: `mx.${DOMAIN}`,
+        mode,
+      }),
     );
     await mkdir(join(pf, "log"), { recursive: true });
     await chmod(join(pf, "log"), 0o755);
@@ -513,7 +554,9 @@ async function main(): Promise<void> {
       if (!gone) await postfix(["abort"]).catch((err: Error) => progress(`postfix abort: ${err.message}`));
     });
     await postfix(["start"]);
-    progress(`postfix ${postfixVersion}: own instance (config ${conf}), accepted mail ${mode === "hold" ? "put on hold" : "deferred"}; master pid ${await masterPid()}`);
+    progress(
+      `postfix ${postfixVersion}: own instance (config ${conf}), accepted mail ${mode === "hold" ? "put on hold" : "deferred"}; master pid ${await masterPid()}`,
+    );
 
     // ---- the sender
     const senderChild = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", SELF, "--sender"], {
@@ -535,8 +578,15 @@ async function main(): Promise<void> {
       await sleep(2_000);
       const at = await rss();
       await sender.call({ op: "release" }, 30_000);
-      progress(`ingress RSS (${label}): ${before} kB with no connection, ${at} kB with ${opened} idle connections (${round((at - before) / opened, 1)} kB each)`);
-      return { rss_kb_no_connections: before, rss_kb_idle_connections: at, idle_connections: opened, kb_per_connection: round((at - before) / opened, 2) };
+      progress(
+        `ingress RSS (${label}): ${before} kB with no connection, ${at} kB with ${opened} idle connections (${round((at - before) / opened, 1)} kB each)`,
+      );
+      return {
+        rss_kb_no_connections: before,
+        rss_kb_idle_connections: at,
+        idle_connections: opened,
+        kb_per_connection: round((at - before) / opened, 2),
+      };
     };
     await sleep(1_000);
     const rssFresh = await idleRss("fresh process");
@@ -555,7 +605,10 @@ async function main(): Promise<void> {
         await waitFor(
           `postfix's queue to hold the ${acked} acknowledged messages`,
           async () => {
-            queued = (await Promise.all(["incoming", "active", "deferred", "hold"].map((q) => countFiles(join(queue, q))))).reduce((a, b) => a + b, 0);
+            queued = (await Promise.all(["incoming", "active", "deferred", "hold"].map((q) => countFiles(join(queue, q))))).reduce(
+              (a, b) => a + b,
+              0,
+            );
             return queued === acked || undefined;
           },
           15_000,
@@ -624,7 +677,9 @@ async function main(): Promise<void> {
           x.cpuCores.push(r.cpuS / r.seconds);
           x.cpuMsPerMsg.push((r.cpuS * 1000) / r.acked);
           x.senderCpuCores.push(r.senderCpuS / r.seconds);
-          line.push(`${s} ${round(r.acked / r.seconds, 1)} msg/s (250 after dot p50 ${round(ack.p50, 2)} ms, p99 ${round(ack.p99, 2)} ms; CPU ${round(r.cpuS / r.seconds, 2)} cores)`);
+          line.push(
+            `${s} ${round(r.acked / r.seconds, 1)} msg/s (250 after dot p50 ${round(ack.p50, 2)} ms, p99 ${round(ack.p99, 2)} ms; CPU ${round(r.cpuS / r.seconds, 2)} cores)`,
+          );
         }
         progress(`rep ${rep + 1}/${REPS} ${c.name} (${c.senders * c.messages} messages): ${line.join("; ")}; load ${loadavg()[0]!.toFixed(2)}`);
       }
@@ -668,7 +723,8 @@ async function main(): Promise<void> {
         return "unknown";
       }
     })();
-    const version = (pkg: string) => (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+    const version = (pkg: string) =>
+      (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
     const report = {
       cases: caseReports,
       ratios_bulwark_over_postfix: ratios,
@@ -688,7 +744,8 @@ async function main(): Promise<void> {
         warmup: "each case once per server before the timed runs, with fewer messages per sender",
         order: "the two servers alternate which goes first, per repetition and case",
         between_runs: "spool new/ and the postfix queue emptied, then sync, outside the timing; the count of files is checked against the 250s",
-        sender: "one node process (this script with --sender) in the namespace: one connection per sender, no pipelining, EHLO once, MAIL/RCPT/DATA/message/dot per message, QUIT at the end; TCP_NODELAY",
+        sender:
+          "one node process (this script with --sender) in the namespace: one connection per sender, no pipelining, EHLO once, MAIL/RCPT/DATA/message/dot per message, QUIT at the end; TCP_NODELAY",
         network: `network namespace with loopback only; both servers on ${HOST} there (ingress :${INGRESS_PORT}, postfix :${POSTFIX_PORT})`,
         ingress: `the bundled services/ingress/main.ts (ingress/main.mjs), its own node process; defaults except INGRESS_MAX_CLIENTS=${Math.max(600, IDLE + 100)}; stderr to a file; spool in the temp dir: fsync file, rename to new/, fsync new/, then 250`,
         ingress_uv_threadpool_size: UV_POOL === "" ? "node default (4)" : Number(UV_POOL),
@@ -704,7 +761,9 @@ async function main(): Promise<void> {
         os: osRelease,
         loadavg_1m_at_start: round(loadStart, 2),
         loadavg_1m_at_end: round(loadEnd, 2),
-        counts: Object.fromEntries(cases.map((c) => [c.name, { bytes: c.bytes, senders: c.senders, messages_per_sender: c.messages, warmup_per_sender: c.warmup }])),
+        counts: Object.fromEntries(
+          cases.map((c) => [c.name, { bytes: c.bytes, senders: c.senders, messages_per_sender: c.messages, warmup_per_sender: c.warmup }]),
+        ),
         idle_connections: IDLE,
         quick,
         install_notes: installNotes,

@@ -35,7 +35,7 @@ import { ownArrayBuffer, ParsePool } from "../services/parser/pool.ts";
 import { ParserService, type ServiceEvent } from "../services/parser/service.ts";
 import { createFsStore, FsDocumentStore } from "../services/store/fs-store.ts";
 import { bundleEsm, REPO_ROOT, stageService } from "../services/build.ts";
-import { poisonCorpus, triggerMessage, type PoisonItem } from "./poison-corpus.ts";
+import { poisonCorpus, triggerMessage, type PoisonItem } from "../measure/poison-corpus.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -74,7 +74,14 @@ async function deliver(spool: string, files: [string, Buffer][], stageOnly = fal
 const children = new Set<ChildProcess>();
 function startParserProcess(entry: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH ?? "", PARSER_STORE_KIND: "fs", PARSER_LISTEN_HOST: "127.0.0.1", PARSER_LISTEN_PORT: "0", PARSER_POLL_MS: "20", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      PARSER_STORE_KIND: "fs",
+      PARSER_LISTEN_HOST: "127.0.0.1",
+      PARSER_LISTEN_PORT: "0",
+      PARSER_POLL_MS: "20",
+      ...env,
+    },
     stdio: ["ignore", "ignore", "ignore"],
   });
   children.add(child);
@@ -157,7 +164,11 @@ class BenchService {
   private readonly events: ServiceEvent[] = [];
   readonly service: ParserService;
 
-  constructor(readonly root: string, workerFile: string, threads: number) {
+  constructor(
+    readonly root: string,
+    workerFile: string,
+    threads: number,
+  ) {
     this.spool = join(root, "spool");
     this.store = join(root, "store");
     this.service = new ParserService({
@@ -206,7 +217,10 @@ class BenchService {
 
 /** The corpus for pass `tag`: one extra header line so each pass has its own keys. */
 function passFiles(corpus: Buffer[], tag: string): [string, Buffer][] {
-  return corpus.map((b, i): [string, Buffer] => [`${tag}-clean-${String(i).padStart(5, "0")}`, Buffer.concat([Buffer.from(`X-Bench-Pass: ${tag}\r\n`), b])]);
+  return corpus.map((b, i): [string, Buffer] => [
+    `${tag}-clean-${String(i).padStart(5, "0")}`,
+    Buffer.concat([Buffer.from(`X-Bench-Pass: ${tag}\r\n`), b]),
+  ]);
 }
 
 /**
@@ -215,7 +229,15 @@ function passFiles(corpus: Buffer[], tag: string): [string, Buffer][] {
  * raw workers, full work, service, raw, ...) so background load on the shared machine hits
  * all alike. Each gets one untimed warm-up pass over the whole corpus first.
  */
-async function measureRawAndService(base: string, workerFile: string, rawWorkerFile: string, corpus: Buffer[], runs: number, bytes: number, threads: number) {
+async function measureRawAndService(
+  base: string,
+  workerFile: string,
+  rawWorkerFile: string,
+  corpus: Buffer[],
+  runs: number,
+  bytes: number,
+  threads: number,
+) {
   const raw = { msgs: [] as number[], mb: [] as number[] };
   const rawWorkers: number[] = [];
   const full: number[] = [];
@@ -246,17 +268,26 @@ async function measureRawAndService(base: string, workerFile: string, rawWorkerF
       const files = passFiles(corpus, `run${r}`);
       const run = await bench.pass(files);
       const stored = run.events.filter((e) => e.type === "stored").length;
-      if (stored !== files.length) throw new Error(`bench: service run ${r + 1} stored ${stored} of ${files.length} clean messages; see ${bench.spool}/quarantine`);
+      if (stored !== files.length)
+        throw new Error(`bench: service run ${r + 1} stored ${stored} of ${files.length} clean messages; see ${bench.spool}/quarantine`);
       svc.msgs.push(files.length / run.seconds);
       svc.mb.push(bytes / 1e6 / run.seconds);
-      progress(`run ${r + 1}/${runs}: raw ${r3(corpus.length / rs)} msgs/s (${r3(bytes / 1e6 / rs)} MB/s); raw in ${threads} workers ${r3(rawWorkers.at(-1)!)} msgs/s; full work one thread ${r3(full.at(-1)!)} msgs/s; service ${r3(files.length / run.seconds)} msgs/s (${r3(bytes / 1e6 / run.seconds)} MB/s); load ${loadavg()[0]!.toFixed(2)}`);
+      progress(
+        `run ${r + 1}/${runs}: raw ${r3(corpus.length / rs)} msgs/s (${r3(bytes / 1e6 / rs)} MB/s); raw in ${threads} workers ${r3(rawWorkers.at(-1)!)} msgs/s; full work one thread ${r3(full.at(-1)!)} msgs/s; service ${r3(files.length / run.seconds)} msgs/s (${r3(bytes / 1e6 / run.seconds)} MB/s); load ${loadavg()[0]!.toFixed(2)}`,
+      );
     }
   } finally {
     await bench.stop();
     await rawPool.destroy();
     await rm(join(base, "service"), { recursive: true, force: true });
   }
-  return { raw: { msgs: stat(raw.msgs), mb: stat(raw.mb) }, rawWorkers: stat(rawWorkers), full: stat(full), svc: { msgs: stat(svc.msgs), mb: stat(svc.mb) }, poolOnly: stat(poolOnly) };
+  return {
+    raw: { msgs: stat(raw.msgs), mb: stat(raw.mb) },
+    rawWorkers: stat(rawWorkers),
+    full: stat(full),
+    svc: { msgs: stat(svc.msgs), mb: stat(svc.mb) },
+    poolOnly: stat(poolOnly),
+  };
 }
 
 async function measurePoisonMix(base: string, triggerWorker: string, corpus: Buffer[], runs: number, bytes: number) {
@@ -312,7 +343,8 @@ async function measurePoisonMix(base: string, triggerWorker: string, corpus: Buf
         if (inQ) {
           poisonQuarantined++;
           const reason = JSON.parse(await readFile(join(bench.spool, "quarantine", `${name}.reason.json`), "utf8")).reason;
-          if (item.expect.outcome !== "quarantine" || !item.expect.reasons.includes(reason)) unexpected.push(`${item.name}: quarantined as ${reason}`);
+          if (item.expect.outcome !== "quarantine" || !item.expect.reasons.includes(reason))
+            unexpected.push(`${item.name}: quarantined as ${reason}`);
         } else {
           const stored = !!(await docs.getDocument(sha256Hex(item.bytes)));
           if (stored) poisonParsed++;
@@ -451,7 +483,13 @@ async function twoInstances(base: string, entry: string, corpus: Buffer[]) {
   await mkdir(join(spool, "cur"), { recursive: true });
   const logs = [join(root, "a.log"), join(root, "b.log")];
   const procs = ["hostA", "hostB"].map((h, i) =>
-    startParserProcess(entry, { PARSER_SPOOL_DIR: spool, PARSER_STORE_DIR: store, PARSER_HOST_ID: h, PARSER_THREADS: "1", PARSER_PROCESSED_LOG: logs[i]! }),
+    startParserProcess(entry, {
+      PARSER_SPOOL_DIR: spool,
+      PARSER_STORE_DIR: store,
+      PARSER_HOST_ID: h,
+      PARSER_THREADS: "1",
+      PARSER_PROCESSED_LOG: logs[i]!,
+    }),
   );
   await new Promise((r) => setTimeout(r, 500));
   await publish();
@@ -526,7 +564,9 @@ async function main(): Promise<void> {
     const corpus = cleanCorpus(N);
     const bytes = corpus.reduce((s, b) => s + b.byteLength, 0);
     const withAtt = corpus.filter((b) => b.includes("Content-Disposition: attachment")).length;
-    progress(`corpus: ${N} messages, ${r3(bytes / 1e6)} MB, ${withAtt} with attachments, sizes ${Math.min(...corpus.map((b) => b.length))}..${Math.max(...corpus.map((b) => b.length))} bytes`);
+    progress(
+      `corpus: ${N} messages, ${r3(bytes / 1e6)} MB, ${withAtt} with attachments, sizes ${Math.min(...corpus.map((b) => b.length))}..${Math.max(...corpus.map((b) => b.length))} bytes`,
+    );
 
     const load_before = loadavg()[0]!;
     const { raw, rawWorkers, full, svc, poolOnly } = await measureRawAndService(base, prodWorker, rawWorker, corpus, RUNS, bytes, 2);
@@ -534,33 +574,51 @@ async function main(): Promise<void> {
     progress("measuring hang detection and worker replacement");
     const hang = stat([...mix.hangDetect, ...(await measureHangDetect(base, triggerWorker, quick ? 1 : 3))]);
     const replace = stat(await measureWorkerReplace(triggerWorker, RUNS));
-    progress(`hang_detect_s median ${r3(hang.median)} (min ${r3(hang.min)}, max ${r3(hang.max)}); worker_replace_ms median ${r3(replace.median)} (min ${r3(replace.min)}, max ${r3(replace.max)})`);
-    const childCorpus = cleanCorpus(N_CHILD, 777).map((b) => (b.length > 256 * 1024 ? b.subarray(0, 0) : b)).filter((b) => b.length > 0);
+    progress(
+      `hang_detect_s median ${r3(hang.median)} (min ${r3(hang.min)}, max ${r3(hang.max)}); worker_replace_ms median ${r3(replace.median)} (min ${r3(replace.min)}, max ${r3(replace.max)})`,
+    );
+    const childCorpus = cleanCorpus(N_CHILD, 777)
+      .map((b) => (b.length > 256 * 1024 ? b.subarray(0, 0) : b))
+      .filter((b) => b.length > 0);
     const crash = await crashRestart(base, entry, childCorpus);
     const two = await twoInstances(base, entry, childCorpus);
 
     const report = {
       raw_single_thread: {
-        msgs_per_s: r3(raw.msgs.median), msgs_per_s_min: r3(raw.msgs.min), msgs_per_s_max: r3(raw.msgs.max),
-        mb_per_s: r3(raw.mb.median), mb_per_s_min: r3(raw.mb.min), mb_per_s_max: r3(raw.mb.max),
+        msgs_per_s: r3(raw.msgs.median),
+        msgs_per_s_min: r3(raw.msgs.min),
+        msgs_per_s_max: r3(raw.msgs.max),
+        mb_per_s: r3(raw.mb.median),
+        mb_per_s_min: r3(raw.mb.min),
+        mb_per_s_max: r3(raw.mb.max),
       },
       service: {
         workers: 2,
-        msgs_per_s: r3(svc.msgs.median), msgs_per_s_min: r3(svc.msgs.min), msgs_per_s_max: r3(svc.msgs.max),
-        mb_per_s: r3(svc.mb.median), mb_per_s_min: r3(svc.mb.min), mb_per_s_max: r3(svc.mb.max),
+        msgs_per_s: r3(svc.msgs.median),
+        msgs_per_s_min: r3(svc.msgs.min),
+        msgs_per_s_max: r3(svc.msgs.max),
+        mb_per_s: r3(svc.mb.median),
+        mb_per_s_min: r3(svc.mb.min),
+        mb_per_s_max: r3(svc.mb.max),
         ratio_vs_raw: r3(svc.msgs.median / raw.msgs.median),
         target_ratio: 1.6,
-        pool_only_msgs_per_s: r3(poolOnly.median), pool_only_msgs_per_s_min: r3(poolOnly.min), pool_only_msgs_per_s_max: r3(poolOnly.max),
+        pool_only_msgs_per_s: r3(poolOnly.median),
+        pool_only_msgs_per_s_min: r3(poolOnly.min),
+        pool_only_msgs_per_s_max: r3(poolOnly.max),
         pool_only_ratio_vs_raw: r3(poolOnly.median / raw.msgs.median),
       },
       raw_two_workers: {
         note: "the scaling ceiling: raw postal-mime alone (no hashing, JSON or I/O) in 2 piscina workers, messages from memory",
-        msgs_per_s: r3(rawWorkers.median), msgs_per_s_min: r3(rawWorkers.min), msgs_per_s_max: r3(rawWorkers.max),
+        msgs_per_s: r3(rawWorkers.median),
+        msgs_per_s_min: r3(rawWorkers.min),
+        msgs_per_s_max: r3(rawWorkers.max),
         ratio_vs_raw: r3(rawWorkers.median / raw.msgs.median),
       },
       single_thread_full_work: {
         note: "the service's per-message CPU work (the worker's buildOutput: postal-mime, sha256 keys, canonical JSON, UTF-8) in one thread, no I/O",
-        msgs_per_s: r3(full.median), msgs_per_s_min: r3(full.min), msgs_per_s_max: r3(full.max),
+        msgs_per_s: r3(full.median),
+        msgs_per_s_min: r3(full.min),
+        msgs_per_s_max: r3(full.max),
         work_vs_raw: r3(raw.msgs.median / full.median),
         service_ratio_vs_full_work: r3(svc.msgs.median / full.median),
       },
@@ -569,7 +627,9 @@ async function main(): Promise<void> {
         service_ratio_vs_raw_at_most: r3(rawWorkers.median / raw.msgs.median / (raw.msgs.median / full.median)),
       },
       poison_mix: {
-        msgs_per_s: r3(mix.msgs.median), msgs_per_s_min: r3(mix.msgs.min), msgs_per_s_max: r3(mix.msgs.max),
+        msgs_per_s: r3(mix.msgs.median),
+        msgs_per_s_min: r3(mix.msgs.min),
+        msgs_per_s_max: r3(mix.msgs.max),
         clean_lost: mix.cleanLost,
         clean_quarantined: mix.cleanQuarantined,
         poison_quarantined: mix.poisonQuarantined,
@@ -577,16 +637,32 @@ async function main(): Promise<void> {
         poison_parsed_best_effort: mix.poisonParsed,
         note: "poison_total counts every corpus item mixed in; the malformed-encoding items (bad base64/QP, unknown charset, invalid UTF-8, truncated boundary) parse best-effort in < 10 ms and are stored, by design (quarantining readable mail for a sloppy encoding would lose it); every other item must be quarantined with its expected reason, and poison_unexpected lists any that was not",
         poison_unexpected: mix.unexpected,
-        hang_detect_s: r3(hang.median), hang_detect_s_min: r3(hang.min), hang_detect_s_max: r3(hang.max),
+        hang_detect_s: r3(hang.median),
+        hang_detect_s_min: r3(hang.min),
+        hang_detect_s_max: r3(hang.max),
         hang_timeout_s: 5,
-        worker_replace_ms: r3(replace.median), worker_replace_ms_min: r3(replace.min), worker_replace_ms_max: r3(replace.max),
+        worker_replace_ms: r3(replace.median),
+        worker_replace_ms_min: r3(replace.min),
+        worker_replace_ms_max: r3(replace.max),
       },
       crash_restart: { ...crash, messages: childCorpus.length },
       two_instances: { ...two, messages: childCorpus.length },
       conditions: {
-        corpus_messages: N, corpus_mb: r3(bytes / 1e6), corpus_with_attachments: withAtt, child_corpus_messages: childCorpus.length,
-        poison_per_run: Math.max(1, Math.round(N / 100)), runs: RUNS, cores: cpus().length, timeout_ms: 5000, heap_mb: 256,
-        max_message_bytes: 12 * 1024 * 1024, store: `fs store in a tmp dir under ${tmpRoot}`, loadavg_1m_at_start: r3(load_before), loadavg_1m_at_end: r3(loadavg()[0]!), seconds: Math.round((Date.now() - started) / 1000), quick,
+        corpus_messages: N,
+        corpus_mb: r3(bytes / 1e6),
+        corpus_with_attachments: withAtt,
+        child_corpus_messages: childCorpus.length,
+        poison_per_run: Math.max(1, Math.round(N / 100)),
+        runs: RUNS,
+        cores: cpus().length,
+        timeout_ms: 5000,
+        heap_mb: 256,
+        max_message_bytes: 12 * 1024 * 1024,
+        store: `fs store in a tmp dir under ${tmpRoot}`,
+        loadavg_1m_at_start: r3(load_before),
+        loadavg_1m_at_end: r3(loadavg()[0]!),
+        seconds: Math.round((Date.now() - started) / 1000),
+        quick,
       },
       versions: { node: process.version, "postal-mime": await versionOf("postal-mime"), piscina: await versionOf("piscina") },
     };
@@ -601,7 +677,7 @@ async function main(): Promise<void> {
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   main().catch((err) => {
     killAllChildren();
-    process.stderr.write(`bench-parser failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`bench-parser failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });
 }

@@ -63,12 +63,18 @@ function time(label: string, fn: (dir: string) => void): Stats {
 function timeInFreshProcesses(label: InProcessLabel, root = tmpdir()): Stats {
   const samples: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--child", label, root], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--child", label, root], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
     const line = out.split("\n").find((l) => l.startsWith("CHILD "));
     if (!line) throw new Error(`bench:synth: the child for ${label} printed no CHILD line; its output:\n${out}`);
     const seconds = (JSON.parse(line.slice("CHILD ".length)) as { seconds: number }).seconds;
     samples.push(seconds);
-    process.stdout.write(`bench:synth ${label} run ${i + 1}/${RUNS} (fresh process, after ${WARMUP} warm-up, output under ${root}): ${seconds.toFixed(3)} s\n`);
+    process.stdout.write(
+      `bench:synth ${label} run ${i + 1}/${RUNS} (fresh process, after ${WARMUP} warm-up, output under ${root}): ${seconds.toFixed(3)} s\n`,
+    );
   }
   return stats(samples);
 }
@@ -111,7 +117,13 @@ const hosts100 = timeInFreshProcesses("hosts_100");
 // The same with the output on tmpfs: what the synth costs apart from this machine's disk. On this
 // VM, writing the review bundle (a directory tree per host) is most of the 100-host time.
 const TMPFS = "/dev/shm";
-const onTmpfs = existsSync(TMPFS) ? { default: timeInFreshProcesses("default", TMPFS), hosts_50: timeInFreshProcesses("hosts_50", TMPFS), hosts_100: timeInFreshProcesses("hosts_100", TMPFS) } : null;
+const onTmpfs = existsSync(TMPFS)
+  ? {
+      default: timeInFreshProcesses("default", TMPFS),
+      hosts_50: timeInFreshProcesses("hosts_50", TMPFS),
+      hosts_100: timeInFreshProcesses("hosts_100", TMPFS),
+    }
+  : null;
 
 // The same comparison as whole processes (node --import tsx, module loading included): what a
 // user waits for with `npm run synth`, against an empty cdktf app started the same way.
@@ -119,7 +131,7 @@ const emptyAppFile = join(mkdtempSync(join(tmpdir(), "bulwark-bench-empty-")), "
 writeFileSync(
   emptyAppFile,
   `import { App, TerraformStack } from ${JSON.stringify(join(ROOT, "node_modules/cdktf/lib/index.js"))};\n` +
-    "const app = new App({ outdir: process.argv[2] });\nnew TerraformStack(app, \"empty\");\napp.synth();\n",
+    'const app = new App({ outdir: process.argv[2] });\nnew TerraformStack(app, "empty");\napp.synth();\n',
 );
 const node = (args: string[]) => execFileSync(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: "ignore", timeout: 120_000 });
 const emptyProcess = time("empty_app_process", (dir) => node([emptyAppFile, join(dir, "out")]));
@@ -140,7 +152,8 @@ const report = {
   },
   targets: { default_median_s_max: 1.5, hosts_100_median_s_max: 2.5 },
   conditions: {
-    measured: "synthesize(): validate, the services' artifact check (dist/services/ reused, sources hashed), plan, render, constructs, app.synth(), review bundle; each run in a fresh process after one untimed warm-up synth there; excludes process start-up and module loading; output (cdktf.out and the review bundle) under the OS temp dir on this VM's disk, and again under /dev/shm (output_on_tmpfs)",
+    measured:
+      "synthesize(): validate, the services' artifact check (dist/services/ reused, sources hashed), plan, render, constructs, app.synth(), review bundle; each run in a fresh process after one untimed warm-up synth there; excludes process start-up and module loading; output (cdktf.out and the review bundle) under the OS temp dir on this VM's disk, and again under /dev/shm (output_on_tmpfs)",
     runs: RUNS,
     warmup_runs: WARMUP,
     cpus: cpus().length,

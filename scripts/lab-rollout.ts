@@ -13,7 +13,10 @@ import { LabRun } from "../lab/run.ts";
 const run = new LabRun("rollout");
 let code = 0;
 try {
-  const report = await runRolloutLab(run, { runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs), emails: countFromEnv("LAB_EMAILS", ACCEPTANCE_COUNTS.emails) });
+  const report = await runRolloutLab(run, {
+    runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs),
+    emails: countFromEnv("LAB_EMAILS", ACCEPTANCE_COUNTS.emails),
+  });
   writeReport("rollout", report);
   const s = report.scenarios;
   const allPass = Object.values(report.pass).every(Boolean);

@@ -30,7 +30,9 @@ try {
 }
 const left = leftovers(run.prefix);
 const clean = Object.values(left).every((l) => l.length === 0);
-console.log(`lab:storage cleanup: ${clean ? "no namespace, mount, process, temp file or cgroup of the run left" : `LEFT BEHIND ${JSON.stringify(left)}`}`);
+console.log(
+  `lab:storage cleanup: ${clean ? "no namespace, mount, process, temp file or cgroup of the run left" : `LEFT BEHIND ${JSON.stringify(left)}`}`,
+);
 if (!report) {
   console.error(`lab:storage failed: ${(failure as Error)?.stack ?? String(failure)}`);
   console.log(`RESULT storage-failover ${JSON.stringify({ error: String((failure as Error)?.message ?? failure), clean })}`);

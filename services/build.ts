@@ -28,7 +28,6 @@ import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ServiceName } from "../plan/services.ts";
 
 /** Repository root (this file lives in <root>/services). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -89,14 +88,14 @@ function bundlePiscinaBootstrapSync(outfile: string): void {
 }
 
 /** Files of one service, staged into `<stage>/<name>/`. */
-export function stageServiceSync(name: ServiceName, stage: string): string {
+function stageServiceSync(name: ServiceName, stage: string): string {
   const dir = join(stage, name);
   mkdirSync(dir, { recursive: true });
   if (name === "parser") {
     bundleEsmSync("services/parser/main.ts", join(dir, "main.mjs"));
     bundleEsmSync("services/parser/worker.ts", join(dir, "parse-worker.mjs"));
     bundlePiscinaBootstrapSync(join(dir, "worker.js"));
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "commonjs", private: true }) + "\n");
+    writeFileSync(join(dir, "package.json"), `${JSON.stringify({ type: "commonjs", private: true })}\n`);
   } else {
     bundleEsmSync(`services/${name}/main.ts`, join(dir, "main.mjs"));
   }
@@ -117,7 +116,9 @@ export interface BuiltService {
 }
 
 /** Service names in build order. */
-export const SERVICE_NAMES = ["parser", "mail-api", "ingress"] as const satisfies readonly ServiceName[];
+/** The services this build makes, one artifact each (the plan names them by these). */
+const SERVICE_NAMES = ["parser", "mail-api", "ingress"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Builds every service into `outDir` as <name>.tar.gz + <name>.tar.gz.sha256 (+ manifest.json). */
 export async function buildServices(outDir = DIST_SERVICES): Promise<BuiltService[]> {
@@ -136,7 +137,9 @@ const SOURCE_INPUTS = ["services", "package-lock.json", "tsconfig.json"];
 function filesBelow(path: string): string[] {
   const abs = join(REPO_ROOT, path);
   if (!statSync(abs).isDirectory()) return [path];
-  return readdirSync(abs).sort().flatMap((n) => filesBelow(join(path, n)));
+  return readdirSync(abs)
+    .sort()
+    .flatMap((n) => filesBelow(join(path, n)));
 }
 
 /** sha256 over the names and bytes of every input file (plus esbuild's version). */
@@ -169,7 +172,7 @@ const MANIFEST = "manifest.json";
  * place, the manifest last, so a concurrent reader (parallel test workers) sees whole files;
  * two concurrent builds write identical bytes.
  */
-export function buildServicesSync(outDir = DIST_SERVICES): BuiltService[] {
+function buildServicesSync(outDir = DIST_SERVICES): BuiltService[] {
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   const sourceHash = serviceSourceHash();
@@ -186,8 +189,18 @@ export function buildServicesSync(outDir = DIST_SERVICES): BuiltService[] {
       stageServiceSync(name, stage);
       const tarFile = join(stage, `${name}.tar`);
       execFileSync("tar", [
-        "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
-        "--mode=u=rwX,go=rX", "--format=gnu", "-cf", tarFile, "-C", stage, name,
+        "--sort=name",
+        "--mtime=@0",
+        "--owner=0",
+        "--group=0",
+        "--numeric-owner",
+        "--mode=u=rwX,go=rX",
+        "--format=gnu",
+        "-cf",
+        tarFile,
+        "-C",
+        stage,
+        name,
       ]);
       execFileSync("gzip", ["-n", "-9", "-f", tarFile]);
       const gz = readFileSync(`${tarFile}.gz`);
@@ -198,8 +211,12 @@ export function buildServicesSync(outDir = DIST_SERVICES): BuiltService[] {
       results.push({ name, file, sha256 });
       artifacts[name] = { file: `${name}.tar.gz`, sha256, bytes: gz.byteLength };
     }
-    const manifest: ServicesManifest = { generator: "services/build.ts (npm run build:services; synth rebuilds when the sources change)", sourceHash, artifacts };
-    put(join(out, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
+    const manifest: ServicesManifest = {
+      generator: "services/build.ts (npm run build:services; synth rebuilds when the sources change)",
+      sourceHash,
+      artifacts,
+    };
+    put(join(out, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     return results;
   } finally {
     rmSync(stage, { recursive: true, force: true });
@@ -211,7 +228,10 @@ export function buildServicesSync(outDir = DIST_SERVICES): BuiltService[] {
  * the same inputs and every file still has its recorded sha256, otherwise rebuilt first.
  * Offline and deterministic (the build is byte-reproducible).
  */
-export function ensureServiceArtifacts(outDir = DIST_SERVICES): { readonly built: boolean; readonly artifacts: Readonly<Record<string, { readonly file: string; readonly sha256: string }>> } {
+export function ensureServiceArtifacts(outDir = DIST_SERVICES): {
+  readonly built: boolean;
+  readonly artifacts: Readonly<Record<string, { readonly file: string; readonly sha256: string }>>;
+} {
   const out = resolve(outDir);
   const sourceHash = serviceSourceHash();
   const cached = readManifest(out);
@@ -243,7 +263,9 @@ export function serviceArtifacts(outDir = DIST_SERVICES): Readonly<Record<Servic
 }
 
 function withPaths(out: string, m: ServicesManifest): Record<string, { file: string; sha256: string }> {
-  return Object.fromEntries(Object.entries(m.artifacts).map(([name, a]) => [name, { file: relative(REPO_ROOT, join(out, a.file)), sha256: a.sha256 }]));
+  return Object.fromEntries(
+    Object.entries(m.artifacts).map(([name, a]) => [name, { file: relative(REPO_ROOT, join(out, a.file)), sha256: a.sha256 }]),
+  );
 }
 
 function readManifest(out: string): ServicesManifest | null {

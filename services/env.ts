@@ -24,5 +24,8 @@ export function envStr(env: Env, name: string, def: string): string {
 
 /** A comma-separated list, entries trimmed, empty ones dropped. */
 export function envList(env: Env, name: string): string[] {
-  return (env[name] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return (env[name] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }

@@ -61,7 +61,7 @@ import { UserError } from "../topology/errors.ts";
 export const CHECKOUT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** How long each child (the ref's synth, its services' build included) may take before it is stopped. */
-export const DEFAULT_BASE_TIMEOUT_MS = 300_000;
+const DEFAULT_BASE_TIMEOUT_MS = 300_000;
 
 /** How many of the child's last output lines an error quotes. */
 const TAIL_LINES = 15;
@@ -109,11 +109,17 @@ export function isDirectory(path: string): boolean {
 
 /** Resolves `ref` to a commit of the repository holding `checkout`, or throws a UserError naming --base. */
 export function resolveBaseRef(ref: string, checkout = CHECKOUT_ROOT): ResolvedRef {
-  if (ref === "" || ref.startsWith("-")) throw new UserError("--base", "is not a directory, nor a git ref (a ref is not empty and does not start with '-')", ref, FIX);
+  if (ref === "" || ref.startsWith("-"))
+    throw new UserError("--base", "is not a directory, nor a git ref (a ref is not empty and does not start with '-')", ref, FIX);
   const top = git(checkout, ["rev-parse", "--show-toplevel"]);
   if (top.error || top.status !== 0) {
     const why = top.error ? top.error.message : firstLine(top.stderr);
-    throw new UserError("--base", `is not a directory, and ${checkout} is not in a git repository, so it is no git ref either (git: ${why})`, ref, FIX);
+    throw new UserError(
+      "--base",
+      `is not a directory, and ${checkout} is not in a git repository, so it is no git ref either (git: ${why})`,
+      ref,
+      FIX,
+    );
   }
   const verified = git(checkout, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
   const commit = verified.status === 0 ? verified.stdout.trim() : "";
@@ -156,11 +162,21 @@ export function withReviewBundleAtRef<T>(ref: string, options: BaseRefOptions, u
     }
     if (!existsSync(join(tree, ".gen"))) provideBindings(checkout, tree, tmp, resolved, timeoutMs, (line) => log(`${label}: ${line}`));
     const topology = topologyArgs(options, checkout, tree, ref, (line) => log(`${label}: ${line}`));
-    checkChild(runTs(tree, tmp, ["main.ts", "--out", join(tmp, "cdktf.out"), "--review", review, ...topology], timeoutMs), resolved, timeoutMs, "synth");
+    checkChild(
+      runTs(tree, tmp, ["main.ts", "--out", join(tmp, "cdktf.out"), "--review", review, ...topology], timeoutMs),
+      resolved,
+      timeoutMs,
+      "synth",
+    );
     if (!lstatOrUndefined(join(review, REVIEW_MARKER))?.isFile()) {
       // A commit from before the marker: its --review directory is a review bundle all the same.
       if (!isDirectory(join(review, "hosts")) && !existsSync(join(review, "TOPOLOGY.md"))) {
-        throw new UserError("--base", `names commit ${resolved.short}, whose synth wrote no review bundle (no TOPOLOGY.md, no hosts/): it predates the review bundle`, ref, FIX);
+        throw new UserError(
+          "--base",
+          `names commit ${resolved.short}, whose synth wrote no review bundle (no TOPOLOGY.md, no hosts/): it predates the review bundle`,
+          ref,
+          FIX,
+        );
       }
       const text = `A Bulwark review bundle, written by \`npm run synth\` of ${resolved.commit}; --base added this marker, which that commit did not write.\n`;
       writeFileSync(join(review, REVIEW_MARKER), text);
@@ -339,7 +355,12 @@ function runTs(tree: string, tmp: string, args: readonly string[], timeoutMs: nu
 function checkChild(child: SpawnSyncReturns<string>, resolved: ResolvedRef, timeoutMs: number, what: string): void {
   const at = `${resolved.ref} (${resolved.short})`;
   if ((child.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT") {
-    throw new UserError("--base", `the ${what} of ${at} did not finish within ${timeoutMs / 1000} s and was stopped`, resolved.ref, `${INSTEAD}${tail(child)}`);
+    throw new UserError(
+      "--base",
+      `the ${what} of ${at} did not finish within ${timeoutMs / 1000} s and was stopped`,
+      resolved.ref,
+      `${INSTEAD}${tail(child)}`,
+    );
   }
   if (child.error) throw child.error;
   if (child.signal && (SIGNALS as readonly string[]).includes(child.signal)) throw new ChildSignalled(child.signal);

@@ -26,16 +26,26 @@ export interface CliIo {
   readonly err: (line: string) => void;
 }
 
+function parseCliArgs(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      topology: { type: "string" },
+      out: { type: "string" },
+      review: { type: "string" },
+      base: { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
 /** Runs the CLI; returns the exit code (0 ok, 2 user error). Unexpected errors propagate. */
 export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): number {
-  let args;
+  let args: ReturnType<typeof parseCliArgs>;
   try {
-    args = parseArgs({
-      args: [...argv],
-      options: { topology: { type: "string" }, out: { type: "string" }, review: { type: "string" }, base: { type: "string" }, help: { type: "boolean" } },
-      strict: true,
-      allowPositionals: false,
-    });
+    args = parseCliArgs(argv);
   } catch (err) {
     io.err(`bulwark: ${(err as Error).message}`);
     io.err(USAGE);
@@ -67,7 +77,9 @@ export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliI
     }
     const { plan, failures } = result.prepared;
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    io.out(`bulwark: ${plan.hosts.length} hosts, ${plan.placementGroups.length} placement groups; every single-host loss analysed (${failures.singlePointsOfFailure.length} stop the service)`);
+    io.out(
+      `bulwark: ${plan.hosts.length} hosts, ${plan.placementGroups.length} placement groups; every single-host loss analysed (${failures.singlePointsOfFailure.length} stop the service)`,
+    );
     io.out(`bulwark: wrote ${result.stackFile} and ${reviewDir}/ (${result.review.files.length} files) in ${seconds} s`);
     if (base !== undefined) io.out(`bulwark: ${reviewDir}/CHANGES.md compares with ${base}`);
     return 0;

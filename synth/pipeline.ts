@@ -54,7 +54,7 @@ export function prepare(source: TopologySource, options: PrepareOptions = {}): P
 }
 
 /** The cdktf app with the stack for a prepared topology. */
-export function buildApp(prepared: Prepared, outdir: string): { app: App; stack: BulwarkStack } {
+function buildApp(prepared: Prepared, outdir: string): { app: App; stack: BulwarkStack } {
   const app = new App({ outdir });
   const stack = new BulwarkStack(app, prepared.plan.name, { plan: prepared.plan, rendered: prepared.rendered });
   return { app, stack };
@@ -67,7 +67,12 @@ export interface SynthResult {
 }
 
 /** Everything `npm run synth` does: cdktf.out/ plus the review bundle. */
-export function synthesize(source: TopologySource, outdir: string, reviewDir: string, options: PrepareOptions & { readonly base?: string } = {}): SynthResult {
+export function synthesize(
+  source: TopologySource,
+  outdir: string,
+  reviewDir: string,
+  options: PrepareOptions & { readonly base?: string } = {},
+): SynthResult {
   // Before anything is written: the review directory is replaced as a whole, so it must be one;
   // the base of CHANGES.md is read first (it may be that very directory).
   checkReviewDir(reviewDir);

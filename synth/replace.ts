@@ -38,7 +38,7 @@ export interface RetireTarget {
 }
 
 /** How long `retire` may take: connecting, and the lb handoff inside it (plan/rollout.ts lbHandoff, 30 s). */
-export const RETIRE_BOUNDS = { connectTimeoutS: 10, timeoutMs: 90_000 } as const;
+const RETIRE_BOUNDS = { connectTimeoutS: 10, timeoutMs: 90_000 } as const;
 
 /**
  * The ssh command that runs `bulwark-host retire` on the old server, its host key pinned (the
@@ -47,14 +47,21 @@ export const RETIRE_BOUNDS = { connectTimeoutS: 10, timeoutMs: 90_000 } as const
  */
 export function retireArgv(t: RetireTarget, knownHostsFile: string, extra: readonly string[] = []): string[] {
   return [
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHostsFile}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", `ConnectTimeout=${RETIRE_BOUNDS.connectTimeoutS}`,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHostsFile}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    `ConnectTimeout=${RETIRE_BOUNDS.connectTimeoutS}`,
     ...extra,
     `${t.user}@${t.address}`,
-    "sudo", t.agent, "retire",
+    "sudo",
+    t.agent,
+    "retire",
   ];
 }
 
@@ -70,15 +77,27 @@ export function replaceTarget(outdir: string, host: string): { stackDir: string;
   const stacks = join(outdir, "stacks");
   const names = existsSync(stacks) ? readdirSync(stacks) : [];
   if (names.length !== 1) {
-    throw new UserError("--out", `holds ${names.length} synthesized stacks (${names.join(", ") || "none"}) in ${stacks}`, outdir, "run `npm run synth` first, with the same --out");
+    throw new UserError(
+      "--out",
+      `holds ${names.length} synthesized stacks (${names.join(", ") || "none"}) in ${stacks}`,
+      outdir,
+      "run `npm run synth` first, with the same --out",
+    );
   }
   const stackDir = join(stacks, names[0]!);
   const tf = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as { resource?: Record<string, Record<string, { name?: string }>> };
   const prefix = `${constructId(host)}_Server_`;
   const server = Object.keys(tf.resource?.["hcloud_server"] ?? {}).find((id) => id.startsWith(prefix));
   if (!server) {
-    const servers = Object.values(tf.resource?.["hcloud_server"] ?? {}).map((r) => r.name).join(", ");
-    throw new UserError("host", `is not a host of the synthesized stack (servers: ${servers})`, host, "name a host as the plan names it (the server name without the project prefix), e.g. storage-2");
+    const servers = Object.values(tf.resource?.["hcloud_server"] ?? {})
+      .map((r) => r.name)
+      .join(", ");
+    throw new UserError(
+      "host",
+      `is not a host of the synthesized stack (servers: ${servers})`,
+      host,
+      "name a host as the plan names it (the server name without the project prefix), e.g. storage-2",
+    );
   }
   const step = Object.keys(tf.resource?.["terraform_data"] ?? {}).find((id) => id.startsWith(`HostRollout_${constructId(host)}_`));
   return { stackDir, address: `hcloud_server.${server}`, ...(step ? { step: `terraform_data.${step}` } : {}) };
@@ -100,7 +119,8 @@ export function retireTarget(stackDir: string, host: string, run = terraformOutp
   const out = run(stackDir);
   if (typeof out === "string") return out;
   const h = out[host];
-  if (!h?.ssh_host_key || !(h.public_ipv4 || h.private_ip)) return `terraform output hosts has no address or host key for ${host} (deploy once with this version first)`;
+  if (!h?.ssh_host_key || !(h.public_ipv4 || h.private_ip))
+    return `terraform output hosts has no address or host key for ${host} (deploy once with this version first)`;
   return { user, address: (h.public_ipv4 || h.private_ip)!, hostKey: h.ssh_host_key, agent: AGENT_PATH };
 }
 
@@ -114,7 +134,7 @@ function terraformOutput(stackDir: string): HostsOutput | string {
 }
 
 /** Runs `retire` on the old server; a failure is reported and the replacement goes on (a dead host has nothing to hand over). */
-export function retireHost(t: RetireTarget, io: { out: (line: string) => void }): boolean {
+function retireHost(t: RetireTarget, io: { out: (line: string) => void }): boolean {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-retire-"));
   try {
     writeFileSync(join(dir, "known_hosts"), knownHostsLine(t), { mode: 0o600 });
@@ -125,7 +145,9 @@ export function retireHost(t: RetireTarget, io: { out: (line: string) => void })
       return true;
     }
     const why = r.error ? r.error.message : (r.stderr || r.stdout).trim().split("\n").pop();
-    io.out(`bulwark: warning: could not retire ${t.address} (${why}); replacing it anyway: a dead host has nothing to hand over, a live lb MASTER fails over when its server goes`);
+    io.out(
+      `bulwark: warning: could not retire ${t.address} (${why}); replacing it anyway: a dead host has nothing to hand over, a live lb MASTER fails over when its server goes`,
+    );
     return false;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -135,13 +157,18 @@ export function retireHost(t: RetireTarget, io: { out: (line: string) => void })
 export function replaceHost(args: ReplaceArgs, io: { out: (line: string) => void } = { out: (l) => process.stdout.write(`${l}\n`) }): number {
   const { stackDir, address, step } = replaceTarget(args.outdir, args.host);
   io.out(`bulwark: replacing ${args.host}: terraform apply -replace=${address} in ${stackDir}`);
-  io.out(`bulwark: ${step ? `its rollout step ${step} runs again and waits for the role's gate` : "no rollout step found: the new server is not gated"}`);
+  io.out(
+    `bulwark: ${step ? `its rollout step ${step} runs again and waits for the role's gate` : "no rollout step found: the new server is not gated"}`,
+  );
   if (!args.noRetire) {
     const t = retireTarget(stackDir, args.host);
     if (typeof t === "string") io.out(`bulwark: warning: not retiring ${args.host} first: ${t}`);
     else retireHost(t, io);
   }
-  const r = spawnSync("terraform", [`-chdir=${stackDir}`, "apply", `-replace=${address}`, ...(args.autoApprove ? ["-auto-approve"] : [])], { stdio: "inherit" });
-  if (r.error) throw new UserError("terraform", `could not run: ${r.error.message}`, "terraform", "install terraform (1.5 or later) and put it on PATH");
+  const r = spawnSync("terraform", [`-chdir=${stackDir}`, "apply", `-replace=${address}`, ...(args.autoApprove ? ["-auto-approve"] : [])], {
+    stdio: "inherit",
+  });
+  if (r.error)
+    throw new UserError("terraform", `could not run: ${r.error.message}`, "terraform", "install terraform (1.5 or later) and put it on PATH");
   return r.status ?? 1;
 }

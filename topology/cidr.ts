@@ -42,7 +42,7 @@ export interface CidrProblem {
   readonly fix: string;
 }
 
-export function ipv4ToInt(address: string): number {
+function ipv4ToInt(address: string): number {
   return address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
 }
 
@@ -95,13 +95,19 @@ function parseCidr(text: string): Parsed {
   if (typeof text !== "string") return fail("is not text", "write a CIDR such as 203.0.113.0/24");
   if (!text.includes("/")) {
     const one = /^[0-9.]+$/.test(text) ? `${text}/32` : /^[0-9A-Fa-f:]+$/.test(text) ? `${text}/128` : undefined;
-    return fail("has no /prefix length", one ? `write the range with its prefix length, such as ${one} for that one address` : "write a CIDR such as 203.0.113.0/24");
+    return fail(
+      "has no /prefix length",
+      one ? `write the range with its prefix length, such as ${one} for that one address` : "write a CIDR such as 203.0.113.0/24",
+    );
   }
   const v4 = V4_CIDR.exec(text);
   if (v4) return parseV4(v4.slice(1, 5), v4[5]!);
   const v6 = V6_CIDR.exec(text);
   if (v6 && text.includes(":")) return parseV6(v6[1]!, v6[2], v6[3]!);
-  return fail("is not an IPv4 or IPv6 CIDR", "write a.b.c.d/n (IPv4) or an IPv6 address in hex groups with /n, such as 203.0.113.0/24 or 2001:db8::/32");
+  return fail(
+    "is not an IPv4 or IPv6 CIDR",
+    "write a.b.c.d/n (IPv4) or an IPv6 address in hex groups with /n, such as 203.0.113.0/24 or 2001:db8::/32",
+  );
 }
 
 function parseV4(octets: string[], prefixText: string): Parsed {
@@ -118,21 +124,34 @@ function parseV4(octets: string[], prefixText: string): Parsed {
 
 function parseV6(address: string, zone: string | undefined, prefixText: string): Parsed {
   if (zone !== undefined) {
-    return fail("has an IPv6 zone id (%...), which only means something on one link and which firewalls cannot match", `remove it: ${address}/${prefixText}`);
+    return fail(
+      "has an IPv6 zone id (%...), which only means something on one link and which firewalls cannot match",
+      `remove it: ${address}/${prefixText}`,
+    );
   }
   if (hasLeadingZero(prefixText)) return fail("has a prefix length with leading zeros", `write it without them: ${address}/${Number(prefixText)}`);
   const prefix = Number(prefixText);
   if (address.includes(".")) {
     const hex = dottedTailToHex(address);
-    return fail("writes the last 32 bits as a dotted IPv4 address, which nft cannot read", hex ? `write them in hex: ${hex}/${prefix}` : "write every part as hex groups");
+    return fail(
+      "writes the last 32 bits as a dotted IPv4 address, which nft cannot read",
+      hex ? `write them in hex: ${hex}/${prefix}` : "write every part as hex groups",
+    );
   }
   const value = ipv6ToBigInt(address);
-  if (value === undefined) return fail("is not a valid IPv6 address", "write up to 8 groups of 1 to 4 hex digits separated by ':', with at most one '::', such as 2001:db8::/32");
+  if (value === undefined)
+    return fail(
+      "is not a valid IPv6 address",
+      "write up to 8 groups of 1 to 4 hex digits separated by ':', with at most one '::', such as 2001:db8::/32",
+    );
   if (prefix > 128) return fail("has a prefix length above 128", "use a prefix length from 0 to 128");
   const parsed = withNetwork("IPv6", value, prefix, 128, formatIpv6);
   if (parsed.ok && prefix >= 96 && parsed.value.base >> 32n === 0xffffn) {
     const v4Base = intToIpv4(Number(parsed.value.base & 0xffffffffn));
-    return fail("is an IPv4-mapped IPv6 range (::ffff:0:0/96); IPv4 clients are matched by their IPv4 address", `write the IPv4 range itself: ${v4Base}/${prefix - 96}`);
+    return fail(
+      "is an IPv4-mapped IPv6 range (::ffff:0:0/96); IPv4 clients are matched by their IPv4 address",
+      `write the IPv4 range itself: ${v4Base}/${prefix - 96}`,
+    );
   }
   return parsed;
 }

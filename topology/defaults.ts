@@ -8,8 +8,7 @@ import type { Topology } from "./model.ts";
  * The seed's admin key is an example: nobody holds its private half, so a deploy of the
  * seed as-is gives no one SSH access. Set `admin.sshKeys` in your own topology.
  */
-export const EXAMPLE_ADMIN_KEY =
-  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINs3CRhnARuTlOItsK8cE+5E8VKxrHt49yuxuwUY+7H5 example-admin@bulwark.invalid";
+export const EXAMPLE_ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINs3CRhnARuTlOItsK8cE+5E8VKxrHt49yuxuwUY+7H5 example-admin@bulwark.invalid";
 
 export const SEED_TOPOLOGY: Topology = {
   name: "bulwark",
@@ -36,5 +35,13 @@ export const SEED_TOPOLOGY: Topology = {
   // Upload dist/services/* to your own https location and set services.artifactBaseUrl.
   services: { artifactBaseUrl: "https://artifacts.bulwark.invalid/" },
   // Off: a receiver needs the domains it accepts mail for (mail.domains). Limits: topology/schema.ts.
-  mail: { ingress: false, domains: [], maxMessageBytes: 10 * 1024 * 1024, maxRecipients: 100, maxConnections: 500, maxCommandsBeforeMail: 10, timeoutS: 300 },
+  mail: {
+    ingress: false,
+    domains: [],
+    maxMessageBytes: 10 * 1024 * 1024,
+    maxRecipients: 100,
+    maxConnections: 500,
+    maxCommandsBeforeMail: 10,
+    timeoutS: 300,
+  },
 };

@@ -37,7 +37,7 @@ export class UserErrors extends Error {
 const INVISIBLE = /[\u007f-\u009f\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/gu;
 
 /** A value shown on one line, escaped and cut short so an error message stays one line. */
-export function showValue(value: unknown): string {
+function showValue(value: unknown): string {
   if (value === undefined) return "nothing";
   const text = (JSON.stringify(value) ?? String(value)).replace(INVISIBLE, (c) => {
     const code = c.codePointAt(0)!;

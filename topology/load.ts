@@ -33,7 +33,7 @@ export const MAX_NESTING = 32;
 /** Most values (objects, lists, scalars; YAML aliases counted as often as used). A big topology has a few hundred. */
 export const MAX_VALUES = 10_000;
 /** The YAML library's guard against alias bombs (uses × nested aliases of one anchor). */
-export const MAX_YAML_ALIAS_COUNT = 100;
+const MAX_YAML_ALIAS_COUNT = 100;
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -63,7 +63,7 @@ export function loadTopology(source: TopologySource = { kind: "seed" }): Topolog
 }
 
 /** Parses a `.json`, `.yaml` or `.yml` file into plain data. */
-export function readTopologyFile(path: string): unknown {
+function readTopologyFile(path: string): unknown {
   const name = shown(path);
   const ext = extname(path).toLowerCase();
   if (ext !== ".json" && ext !== ".yaml" && ext !== ".yml") {
@@ -75,6 +75,7 @@ export function readTopologyFile(path: string): unknown {
 
 /** A path as printed: JSON-quoted when it holds control characters, so the error stays one line. */
 function shown(path: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }
 
@@ -94,10 +95,20 @@ function readBounded(path: string, name: string): string {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) {
-      throw new UserError(name, `is ${fileKind(stat)}, not a regular file`, path, "pass a regular .json, .yaml or .yml file (not a pipe, device, socket or directory)");
+      throw new UserError(
+        name,
+        `is ${fileKind(stat)}, not a regular file`,
+        path,
+        "pass a regular .json, .yaml or .yml file (not a pipe, device, socket or directory)",
+      );
     }
     const tooBig = (size: string) =>
-      new UserError(name, `is ${size} bytes, above the ${MAX_TOPOLOGY_BYTES}-byte limit of a topology file`, size, `keep the topology under ${MAX_TOPOLOGY_BYTES / 1024} KiB (the seed is about 1 KiB); check that this is the right file`);
+      new UserError(
+        name,
+        `is ${size} bytes, above the ${MAX_TOPOLOGY_BYTES}-byte limit of a topology file`,
+        size,
+        `keep the topology under ${MAX_TOPOLOGY_BYTES / 1024} KiB (the seed is about 1 KiB); check that this is the right file`,
+      );
     if (stat.size > MAX_TOPOLOGY_BYTES) throw tooBig(String(stat.size));
     // Read at most one byte past the limit, in case the file grew after fstat.
     const buf = Buffer.alloc(MAX_TOPOLOGY_BYTES + 1);
@@ -165,7 +176,12 @@ function scanJson(path: string, text: string): void {
       stack.push(c === "{" ? new Set() : undefined);
       if (stack.length > MAX_NESTING) {
         const at = position(text, i);
-        throw new UserError(`${path}:${at.line}:${at.col}`, `nests objects and lists more than ${MAX_NESTING} deep`, stack.length, "a topology nests at most 4 levels; remove the extra nesting");
+        throw new UserError(
+          `${path}:${at.line}:${at.col}`,
+          `nests objects and lists more than ${MAX_NESTING} deep`,
+          stack.length,
+          "a topology nests at most 4 levels; remove the extra nesting",
+        );
       }
     } else if (c === "}" || c === "]") {
       stack.pop();
@@ -180,7 +196,12 @@ function scanJson(path: string, text: string): void {
       const key = JSON.parse(text.slice(start, i + 1)) as string;
       if (keys.has(key)) {
         const at = position(text, start);
-        throw new UserError(`${path}:${at.line}:${at.col}`, "repeats a key of the same object (JSON would keep the last silently)", key, "keep one of the two entries");
+        throw new UserError(
+          `${path}:${at.line}:${at.col}`,
+          "repeats a key of the same object (JSON would keep the last silently)",
+          key,
+          "keep one of the two entries",
+        );
       }
       keys.add(key);
     }
@@ -212,15 +233,28 @@ function parseYaml(path: string, text: string): unknown {
     const at = first.linePos?.[0];
     const where = at ? `${path}:${at.line}:${at.col}` : path;
     const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-    const fix = first.code === "TAG_RESOLVE_FAILED" ? "remove the tag: a topology is plain YAML (strings, numbers, booleans, lists, maps)" : "correct the YAML syntax at that line and column";
-    throw new UserError(where, `YAML ${first.name === "YAMLWarning" ? "problem" : "syntax error"} (${first.code}): ${reason}`, lineAt(text, at?.line), fix);
+    const fix =
+      first.code === "TAG_RESOLVE_FAILED"
+        ? "remove the tag: a topology is plain YAML (strings, numbers, booleans, lists, maps)"
+        : "correct the YAML syntax at that line and column";
+    throw new UserError(
+      where,
+      `YAML ${first.name === "YAMLWarning" ? "problem" : "syntax error"} (${first.code}): ${reason}`,
+      lineAt(text, at?.line),
+      fix,
+    );
   }
   rejectDuplicateKeys(path, text, doc);
   try {
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (err) {
     if (err instanceof ReferenceError && /alias/i.test(err.message)) {
-      throw new UserError(path, `uses YAML aliases too often (${err.message})`, MAX_YAML_ALIAS_COUNT, "write the repeated values out, or alias them fewer times");
+      throw new UserError(
+        path,
+        `uses YAML aliases too often (${err.message})`,
+        MAX_YAML_ALIAS_COUNT,
+        "write the repeated values out, or alias them fewer times",
+      );
     }
     throw parserFailure(path, err);
   }
@@ -229,7 +263,12 @@ function parseYaml(path: string, text: string): unknown {
 /** Anything else the YAML library throws, as a user error (the pre-scan should leave none). */
 function parserFailure(path: string, err: unknown): UserError {
   const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
-  return new UserError(path, `the YAML parser gave up (${err instanceof Error ? err.name : "error"}: ${message})`, path, "simplify the file: plain keys and values, little nesting");
+  return new UserError(
+    path,
+    `the YAML parser gave up (${err instanceof Error ? err.name : "error"}: ${message})`,
+    path,
+    "simplify the file: plain keys and values, little nesting",
+  );
 }
 
 /**
@@ -274,10 +313,20 @@ function prescanYaml(path: string, text: string): void {
     }
     const bound = 2 * indents.length + compact + peak;
     if (bound > 2 * MAX_NESTING) {
-      throw new UserError(`${path}:${lineNo}`, `nests deeper than a topology can (${bound} levels of indentation, '- ', '? ', ': ', '[' and '{' on this line, above ${2 * MAX_NESTING})`, line, "a topology nests at most 4 levels; remove the extra nesting");
+      throw new UserError(
+        `${path}:${lineNo}`,
+        `nests deeper than a topology can (${bound} levels of indentation, '- ', '? ', ': ', '[' and '{' on this line, above ${2 * MAX_NESTING})`,
+        line,
+        "a topology nests at most 4 levels; remove the extra nesting",
+      );
     }
     if (items > MAX_VALUES) {
-      throw new UserError(`${path}:${lineNo}`, `holds more than ${MAX_VALUES} items by this line ('- ', ': ', ',', '[' and '{'); a topology has a few hundred`, items, "check that this is the right file, and list only the fields that differ from the seed");
+      throw new UserError(
+        `${path}:${lineNo}`,
+        `holds more than ${MAX_VALUES} items by this line ('- ', ': ', ',', '[' and '{'); a topology has a few hundred`,
+        items,
+        "check that this is the right file, and list only the fields that differ from the seed",
+      );
     }
   }
 }
@@ -326,14 +375,24 @@ function boundedCopy(input: unknown, file?: string): unknown {
   while (stack.length > 0) {
     const { value, depth, path, set } = stack.pop()!;
     if (++count > MAX_VALUES) {
-      throw new UserError(`${prefix}${dottedPath(path) || "(top level)"}`, `brings the topology above ${MAX_VALUES} values (YAML aliases count each time they are used); a topology has a few hundred`, count, "list only the fields that differ from the seed, and alias less");
+      throw new UserError(
+        `${prefix}${dottedPath(path) || "(top level)"}`,
+        `brings the topology above ${MAX_VALUES} values (YAML aliases count each time they are used); a topology has a few hundred`,
+        count,
+        "list only the fields that differ from the seed, and alias less",
+      );
     }
     if (value === null || typeof value !== "object") {
       set(value);
       continue;
     }
     if (depth + 1 > MAX_NESTING) {
-      throw new UserError(`${prefix}${dottedPath(path) || "(top level)"}`, `nests objects and lists more than ${MAX_NESTING} deep`, depth + 1, "a topology nests at most 4 levels; remove the extra nesting");
+      throw new UserError(
+        `${prefix}${dottedPath(path) || "(top level)"}`,
+        `nests objects and lists more than ${MAX_NESTING} deep`,
+        depth + 1,
+        "a topology nests at most 4 levels; remove the extra nesting",
+      );
     }
     const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? new Array<unknown>(value.length) : {};
     set(copy);

@@ -19,17 +19,29 @@ export type Location = (typeof LOCATIONS_BY_ZONE)[NetworkZone][number];
 
 /** Server types Hetzner sells today (docs/facts.md#hetzner-cloud). */
 export const CURRENT_SERVER_TYPES = [
-  "cx23", "cx33", "cx43", "cx53",
-  "cpx22", "cpx32", "cpx42", "cpx52", "cpx62",
-  "cax11", "cax21", "cax31", "cax41",
-  "ccx13", "ccx23", "ccx33", "ccx43", "ccx53", "ccx63",
+  "cx23",
+  "cx33",
+  "cx43",
+  "cx53",
+  "cpx22",
+  "cpx32",
+  "cpx42",
+  "cpx52",
+  "cpx62",
+  "cax11",
+  "cax21",
+  "cax31",
+  "cax41",
+  "ccx13",
+  "ccx23",
+  "ccx33",
+  "ccx43",
+  "ccx53",
+  "ccx63",
 ] as const;
 
 /** Server types retired at the end of 2025 (docs/facts.md#hetzner-cloud). */
-export const RETIRED_SERVER_TYPES = [
-  "cx22", "cx32", "cx42", "cx52",
-  "cpx11", "cpx21", "cpx31", "cpx41", "cpx51",
-] as const;
+export const RETIRED_SERVER_TYPES = ["cx22", "cx32", "cx42", "cx52", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51"] as const;
 
 export type ServerType = (typeof CURRENT_SERVER_TYPES)[number];
 

@@ -14,7 +14,7 @@ import { keyBody, MAX_PUBLIC_KEY_CHARS, MAX_PUBLIC_KEYS_TOTAL_BYTES, publicKeyPr
 import { reservedUserReason } from "./users.ts";
 
 /** Hetzner: a network holds at most 100 servers (a reported limit: docs/facts.md#hetzner-cloud). */
-export const MAX_SERVERS_PER_NETWORK = 100;
+const MAX_SERVERS_PER_NETWORK = 100;
 /** Above 7 voting members a replica set cannot be configured (docs/facts.md#mongodb). */
 export const MAX_VOTERS = 7;
 
@@ -39,17 +39,33 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
     description: "With `mail.ingress` on, `mail.domains` lists at least one domain (the receiver accepts mail for those only).",
     check: (t) =>
       t.mail.ingress && t.mail.domains.length === 0
-        ? [new UserError("mail.domains", "is empty while mail.ingress is on: the receiver would accept mail for no one", "[]", "list the domains to receive mail for, e.g. [example.com], or set mail.ingress: false")]
+        ? [
+            new UserError(
+              "mail.domains",
+              "is empty while mail.ingress is on: the receiver would accept mail for no one",
+              "[]",
+              "list the domains to receive mail for, e.g. [example.com], or set mail.ingress: false",
+            ),
+          ]
         : [],
   },
   {
     id: "location-in-zone",
-    description: `The location lies in the network zone (${Object.entries(LOCATIONS_BY_ZONE).map(([zone, locations]) => `${zone}: ${locations.join(", ")}`).join("; ")}).`,
+    description: `The location lies in the network zone (${Object.entries(LOCATIONS_BY_ZONE)
+      .map(([zone, locations]) => `${zone}: ${locations.join(", ")}`)
+      .join("; ")}).`,
     check: (t) => {
       const inZone: readonly string[] = LOCATIONS_BY_ZONE[t.networkZone];
       return inZone.includes(t.location)
         ? []
-        : [new UserError("location", `is not in network zone ${t.networkZone}`, t.location, `use one of ${inZone.join(", ")}, or the zone that holds ${t.location}`)];
+        : [
+            new UserError(
+              "location",
+              `is not in network zone ${t.networkZone}`,
+              t.location,
+              `use one of ${inZone.join(", ")}, or the zone that holds ${t.location}`,
+            ),
+          ];
     },
   },
   {
@@ -59,7 +75,14 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
       const range = parseIpv4Cidr(t.network.ipRange)!;
       return isPrivateCidr(range)
         ? []
-        : [new UserError("network.ipRange", "is not a private (RFC 1918) range", t.network.ipRange, "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")];
+        : [
+            new UserError(
+              "network.ipRange",
+              "is not a private (RFC 1918) range",
+              t.network.ipRange,
+              "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+            ),
+          ];
     },
   },
   {
@@ -69,10 +92,19 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
       const range = parseIpv4Cidr(t.network.ipRange)!;
       const subnet = parseIpv4Cidr(t.network.subnet)!;
       if (!cidrContains(range, subnet)) {
-        return [new UserError("network.subnet", `lies outside network.ipRange ${t.network.ipRange}`, t.network.subnet, `choose a subnet inside ${t.network.ipRange}`)];
+        return [
+          new UserError(
+            "network.subnet",
+            `lies outside network.ipRange ${t.network.ipRange}`,
+            t.network.subnet,
+            `choose a subnet inside ${t.network.ipRange}`,
+          ),
+        ];
       }
       if (subnet.prefix > 24) {
-        return [new UserError("network.subnet", "is smaller than a /24, which the host address blocks need", t.network.subnet, "use a /24 or larger")];
+        return [
+          new UserError("network.subnet", "is smaller than a /24, which the host address blocks need", t.network.subnet, "use a /24 or larger"),
+        ];
       }
       return [];
     },
@@ -114,7 +146,8 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "mongo-debian-amd64",
-    description: "Hosts that run mongod or mongos (mongo, app, parser) use an x86 server type on Debian: MongoDB publishes Debian packages for amd64 only.",
+    description:
+      "Hosts that run mongod or mongos (mongo, app, parser) use an x86 server type on Debian: MongoDB publishes Debian packages for amd64 only.",
     check: (t) =>
       (["mongo", "app", "parser"] as const).flatMap((role) => {
         const r = t.roles[role];
@@ -136,7 +169,9 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
     check: (t) => {
       const s = t.roles.storage;
       if (s.replica === 2 && !s.arbiter) {
-        return [new UserError("roles.storage.arbiter", "replica 2 without an arbiter risks split brain", s.arbiter, "set arbiter: true, or use replica: 3")];
+        return [
+          new UserError("roles.storage.arbiter", "replica 2 without an arbiter risks split brain", s.arbiter, "set arbiter: true, or use replica: 3"),
+        ];
       }
       if (s.replica === 3 && s.arbiter) {
         return [new UserError("roles.storage.arbiter", "an arbiter only goes with replica 2", s.arbiter, "set arbiter: false, or use replica: 2")];
@@ -150,7 +185,14 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
     check: (t) =>
       t.roles.storage.count % 3 === 0
         ? []
-        : [new UserError("roles.storage.count", "must be a multiple of 3 (each replica set has 3 bricks: 3 data, or 2 data + 1 arbiter)", t.roles.storage.count, "use 3, 6, 9, ...")],
+        : [
+            new UserError(
+              "roles.storage.count",
+              "must be a multiple of 3 (each replica set has 3 bricks: 3 data, or 2 data + 1 arbiter)",
+              t.roles.storage.count,
+              "use 3, 6, 9, ...",
+            ),
+          ],
   },
   {
     id: "max-servers",
@@ -159,7 +201,14 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
       const n = hostSpecs(t).length;
       return n <= MAX_SERVERS_PER_NETWORK
         ? []
-        : [new UserError("roles", `asks for ${n} servers, above the ${MAX_SERVERS_PER_NETWORK} a Hetzner network is reported to hold`, n, `reduce the counts to at most ${MAX_SERVERS_PER_NETWORK} servers in total`)];
+        : [
+            new UserError(
+              "roles",
+              `asks for ${n} servers, above the ${MAX_SERVERS_PER_NETWORK} a Hetzner network is reported to hold`,
+              n,
+              `reduce the counts to at most ${MAX_SERVERS_PER_NETWORK} servers in total`,
+            ),
+          ];
     },
   },
   {
@@ -172,11 +221,20 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         const field = `roles.${host.role}.namePrefix`;
         const other = seen.get(host.name);
         if (other !== undefined && other !== host.role) {
-          errors.push(new UserError(field, `makes host name ${host.name}, which roles.${other} also makes`, t.roles[host.role].namePrefix, "give each role a distinct namePrefix"));
+          errors.push(
+            new UserError(
+              field,
+              `makes host name ${host.name}, which roles.${other} also makes`,
+              t.roles[host.role].namePrefix,
+              "give each role a distinct namePrefix",
+            ),
+          );
         }
         seen.set(host.name, host.role);
         if (`${t.name}-${host.name}`.length > 63) {
-          errors.push(new UserError(field, `makes server name ${t.name}-${host.name}, longer than 63 characters`, host.name, "shorten name or namePrefix"));
+          errors.push(
+            new UserError(field, `makes server name ${t.name}-${host.name}, longer than 63 characters`, host.name, "shorten name or namePrefix"),
+          );
         }
       }
       return dedupeByPath(errors);
@@ -188,23 +246,48 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
     check: (t) => {
       const lb = t.roles.lb;
       if (lb.failover === "floating-ip") {
-        return lb.vip ? [new UserError("roles.lb.vip", "is only used with failover vrrp-vip", lb.vip, "remove roles.lb.vip, or set roles.lb.failover: vrrp-vip")] : [];
+        return lb.vip
+          ? [new UserError("roles.lb.vip", "is only used with failover vrrp-vip", lb.vip, "remove roles.lb.vip, or set roles.lb.failover: vrrp-vip")]
+          : [];
       }
-      if (!lb.vip) return [new UserError("roles.lb.vip", "is required when failover is vrrp-vip", undefined, "set roles.lb.vip: {address: <free IP in the subnet, e.g. offset 9>, interface: <private NIC>}")];
+      if (!lb.vip)
+        return [
+          new UserError(
+            "roles.lb.vip",
+            "is required when failover is vrrp-vip",
+            undefined,
+            "set roles.lb.vip: {address: <free IP in the subnet, e.g. offset 9>, interface: <private NIC>}",
+          ),
+        ];
       const subnet = parseIpv4Cidr(t.network.subnet)!;
       const vip = parseIpv4Cidr(`${lb.vip.address}/32`)!;
       if (!cidrContains(subnet, vip) || vip.base === subnet.base || vip.base === subnet.base + subnet.size - 1) {
-        return [new UserError("roles.lb.vip.address", `is not a host address inside network.subnet ${t.network.subnet}`, lb.vip.address, "choose a free address inside the subnet")];
+        return [
+          new UserError(
+            "roles.lb.vip.address",
+            `is not a host address inside network.subnet ${t.network.subnet}`,
+            lb.vip.address,
+            "choose a free address inside the subnet",
+          ),
+        ];
       }
       const offset = vip.base - subnet.base;
       return offset >= 2 && offset <= 9
         ? []
-        : [new UserError("roles.lb.vip.address", "is outside offsets 2-9 of the subnet (1 is the usual gateway, 10 and up are hosts)", lb.vip.address, `use one of the subnet's offsets 2-9, e.g. ${intToIpv4(subnet.base + 9)}`)];
+        : [
+            new UserError(
+              "roles.lb.vip.address",
+              "is outside offsets 2-9 of the subnet (1 is the usual gateway, 10 and up are hosts)",
+              lb.vip.address,
+              `use one of the subnet's offsets 2-9, e.g. ${intToIpv4(subnet.base + 9)}`,
+            ),
+          ];
     },
   },
   {
     id: "unique-construct-ids",
-    description: "Host names, and SSH key names, make distinct construct ids (the Terraform resource names): ids drop the '-', so `app-1-1` and `app-11` would clash.",
+    description:
+      "Host names, and SSH key names, make distinct construct ids (the Terraform resource names): ids drop the '-', so `app-1-1` and `app-11` would clash.",
     // Host ids share the stack's scope with fixed ids (PrivateNetwork, AdminSshKeys, ...) and the
     // `<HostId>Brick` volumes; host names end in `-<n>`, so their ids end in a digit and meet
     // neither. Key ids live in the AdminSshKeys scope (constructs/ use the same constructId).
@@ -232,7 +315,14 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         const other = keys.get(id);
         if (other === undefined) keys.set(id, k.name);
         else if (other !== k.name) {
-          errors.push(new UserError(`admin.sshKeys[${i}].name`, `makes construct id ${id}, as key ${other} does; construct ids drop the '-'`, k.name, "give the keys names that differ in more than '-'"));
+          errors.push(
+            new UserError(
+              `admin.sshKeys[${i}].name`,
+              `makes construct id ${id}, as key ${other} does; construct ids drop the '-'`,
+              k.name,
+              "give the keys names that differ in more than '-'",
+            ),
+          );
         }
       });
       return dedupeByPath(errors);
@@ -240,12 +330,20 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "admin-user-not-reserved",
-    description: "`admin.user` is no system, package or Bulwark service account or group (root, daemon, sshd, sudo, haproxy, mongodb, gluster, `systemd-*`, Bulwark's `bulwark-*` service users, ...): cloud-init would give it sudo and the admin keys.",
+    description:
+      "`admin.user` is no system, package or Bulwark service account or group (root, daemon, sshd, sudo, haproxy, mongodb, gluster, `systemd-*`, Bulwark's `bulwark-*` service users, ...): cloud-init would give it sudo and the admin keys.",
     check: (t) => {
       const reason = reservedUserReason(t.admin.user);
       return reason === undefined
         ? []
-        : [new UserError("admin.user", `${reason}; cloud-init would give that account sudo and the admin keys, or fail to create the user`, t.admin.user, "choose a login name of your own, such as ops or the default bulwark")];
+        : [
+            new UserError(
+              "admin.user",
+              `${reason}; cloud-init would give that account sudo and the admin keys, or fail to create the user`,
+              t.admin.user,
+              "choose a login name of your own, such as ops or the default bulwark",
+            ),
+          ];
     },
   },
   {
@@ -261,12 +359,24 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         const wide = c.indexes.filter((i) => parseIpRange(cidrs[i]!)!.prefix < floor);
         if (wide.length === 1) {
           const i = wide[0]!;
-          const problem = parseIpRange(cidrs[i]!)!.prefix === 0 ? `opens SSH to the whole ${c.family} internet` : `opens SSH to more ${c.family} addresses than a /${floor}, which counts as anywhere`;
+          const problem =
+            parseIpRange(cidrs[i]!)!.prefix === 0
+              ? `opens SSH to the whole ${c.family} internet`
+              : `opens SSH to more ${c.family} addresses than a /${floor}, which counts as anywhere`;
           return [new UserError(`admin.sshSourceCidrs[${i}]`, problem, cidrs[i], fix)];
         }
         // One error per family: several wide entries, or narrow ones that add up (two halves, 256 /8s).
-        const problem = c.whole ? `together open SSH to the whole ${c.family} internet` : `together open SSH to more ${c.family} addresses than a /${floor}, which counts as anywhere`;
-        return [new UserError("admin.sshSourceCidrs", problem, c.indexes.map((i) => cidrs[i]), fix)];
+        const problem = c.whole
+          ? `together open SSH to the whole ${c.family} internet`
+          : `together open SSH to more ${c.family} addresses than a /${floor}, which counts as anywhere`;
+        return [
+          new UserError(
+            "admin.sshSourceCidrs",
+            problem,
+            c.indexes.map((i) => cidrs[i]),
+            fix,
+          ),
+        ];
       });
     },
   },
@@ -298,7 +408,9 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
     check: (t) => {
       const names = t.admin.sshKeys.map((k) => k.name);
       return names.flatMap((name, i) =>
-        names.indexOf(name) === i ? [] : [new UserError(`admin.sshKeys[${i}].name`, "repeats an earlier key's name", name, "give each key its own name")],
+        names.indexOf(name) === i
+          ? []
+          : [new UserError(`admin.sshKeys[${i}].name`, "repeats an earlier key's name", name, "give each key its own name")],
       );
     },
   },
@@ -311,7 +423,14 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         const first = bodies.indexOf(bodies[i]!);
         return first === i
           ? []
-          : [new UserError(`admin.sshKeys[${i}].publicKey`, `is the same key as admin.sshKeys[${first}] (${t.admin.sshKeys[first]!.name}); only the comment or name differs`, k.publicKey, "list each key once")];
+          : [
+              new UserError(
+                `admin.sshKeys[${i}].publicKey`,
+                `is the same key as admin.sshKeys[${first}] (${t.admin.sshKeys[first]!.name}); only the comment or name differs`,
+                k.publicKey,
+                "list each key once",
+              ),
+            ];
       });
     },
   },
@@ -331,7 +450,14 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         if (/^admin\.sshKeys\[\d+\]\.publicKey$/.test(field)) {
           // The template can only be in the comment: the type and the base64 part have no '{'.
           const comment = text.split(" ").slice(2).join(" ");
-          return [new UserError(field, problem.replace("holds", "has in its comment"), comment, "remove the template sequence from the key comment, or drop the comment ('<type> <base64>' is the whole key)")];
+          return [
+            new UserError(
+              field,
+              problem.replace("holds", "has in its comment"),
+              comment,
+              "remove the template sequence from the key comment, or drop the comment ('<type> <base64>' is the whole key)",
+            ),
+          ];
         }
         return [new UserError(field, problem, text, `remove the '${sequence}' (no Bulwark field needs it)`)];
       }),

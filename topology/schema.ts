@@ -18,7 +18,7 @@ export const REASON_TEXT_CHECK: NamedCheck = {
 };
 
 /** `^[a-z][a-z0-9-]{0,62}$`: safe in host names, shell words, YAML and systemd units. */
-export const NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
+const NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
 const NAME_FIX = "use lowercase letters, digits and '-', starting with a letter, at most 63 characters";
 
 /**
@@ -36,7 +36,7 @@ const LABEL_VALUE_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
  * The artifact base URL reaches a shell script and a systemd unit as is, so it is limited to
  * characters that need no quoting there: https, a host name, an optional port and a path ending in `/`.
  */
-export const ARTIFACT_BASE_URL_PATTERN = "^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?/([A-Za-z0-9._~-]+/)*$";
+const ARTIFACT_BASE_URL_PATTERN = "^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?/([A-Za-z0-9._~-]+/)*$";
 
 /** Server types are checked against the current list by a rule, which also names retired ones. */
 const SERVER_TYPE_PATTERN = "^[a-z]{2,4}[0-9]{2}$";
@@ -158,7 +158,8 @@ export const TOPOLOGY_SCHEMA = {
           type: "string",
           pattern: "^[a-z][a-z0-9-]{0,30}$",
           default: SEED.admin.user,
-          description: "Login user created on every host (sudo, SSH key only, no password). Not a system, package or service account (root, sshd, haproxy, mongodb, systemd-*, bulwark-*, ...).",
+          description:
+            "Login user created on every host (sudo, SSH key only, no password). Not a system, package or service account (root, sshd, haproxy, mongodb, systemd-*, bulwark-*, ...).",
           "x-fix": "use lowercase letters, digits and '-', starting with a letter, at most 31 characters",
         },
         sshKeys: {
@@ -176,7 +177,8 @@ export const TOPOLOGY_SCHEMA = {
                 type: "string",
                 // The shape only; the type, the decoded key and the length are checked by rule ssh-public-keys.
                 pattern: "^[a-z][a-z0-9@.-]{0,63} [A-Za-z0-9+/]+={0,2}( [ -~]{0,200})?$",
-                description: "OpenSSH public key line: ed25519, RSA (1024-16384 bits), ECDSA or sk- (security key) type, at most 3072 characters; each key once.",
+                description:
+                  "OpenSSH public key line: ed25519, RSA (1024-16384 bits), ECDSA or sk- (security key) type, at most 3072 characters; each key once.",
                 "x-fix": "paste one line of a .pub file: '<type> <base64> [comment]', with no newline",
               },
             },
@@ -185,7 +187,8 @@ export const TOPOLOGY_SCHEMA = {
         sshSourceCidrs: {
           type: "array",
           default: SEED.admin.sshSourceCidrs,
-          description: "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed. Network addresses only (no host bits, leading zeros, zone ids or dotted IPv6 tails).",
+          description:
+            "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed. Network addresses only (no host bits, leading zeros, zone ids or dotted IPv6 tails).",
           items: {
             type: "string",
             format: "ip-cidr",
@@ -195,7 +198,8 @@ export const TOPOLOGY_SCHEMA = {
         allowSshFromAnywhere: {
           type: "boolean",
           default: false,
-          description: "Explicit opt-in needed before `sshSourceCidrs` may cover more than a /8 of IPv4 or a /16 of IPv6 addresses in total (such as 0.0.0.0/0 or ::/0).",
+          description:
+            "Explicit opt-in needed before `sshSourceCidrs` may cover more than a /8 of IPv4 or a /16 of IPv6 addresses in total (such as 0.0.0.0/0 or ::/0).",
         },
       },
     },
@@ -215,7 +219,8 @@ export const TOPOLOGY_SCHEMA = {
             failover: {
               enum: ["floating-ip", "vrrp-vip"],
               default: R.lb.failover,
-              description: "`floating-ip`: keepalived moves a Hetzner Floating IP by API. `vrrp-vip`: keepalived holds a layer-2 VIP (private clouds only).",
+              description:
+                "`floating-ip`: keepalived moves a Hetzner Floating IP by API. `vrrp-vip`: keepalived holds a layer-2 VIP (private clouds only).",
               "x-fix": "use floating-ip (Hetzner Cloud) or vrrp-vip (layer-2 networks)",
             },
             vip: {
@@ -241,7 +246,8 @@ export const TOPOLOGY_SCHEMA = {
             tls: {
               type: "boolean",
               default: R.lb.tls,
-              description: "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, and redirect 80 to 443. With `mail.ingress`, the SMTP receivers offer STARTTLS with the same PEM (docs/mail.md).",
+              description:
+                "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, and redirect 80 to 443. With `mail.ingress`, the SMTP receivers offer STARTTLS with the same PEM (docs/mail.md).",
             },
             ...roleCommon("lb", R.lb),
           },
@@ -313,8 +319,10 @@ export const TOPOLOGY_SCHEMA = {
           type: "string",
           pattern: ARTIFACT_BASE_URL_PATTERN,
           default: SEED.services.artifactBaseUrl,
-          description: "https URL, ending in `/`, that hosts fetch `parser.tar.gz`, `mail-api.tar.gz` (and `ingress.tar.gz` with `mail.ingress`) from at first boot; each is checked against the sha256 computed at synth. Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
-          "x-fix": "write an https URL ending in '/', such as https://artifacts.example.com/bulwark/ (letters, digits and . _ ~ - / only; no query, user or spaces)",
+          description:
+            "https URL, ending in `/`, that hosts fetch `parser.tar.gz`, `mail-api.tar.gz` (and `ingress.tar.gz` with `mail.ingress`) from at first boot; each is checked against the sha256 computed at synth. Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
+          "x-fix":
+            "write an https URL ending in '/', such as https://artifacts.example.com/bulwark/ (letters, digits and . _ ~ - / only; no query, user or spaces)",
         },
       },
     },
@@ -322,7 +330,8 @@ export const TOPOLOGY_SCHEMA = {
       type: "object",
       additionalProperties: false,
       default: {},
-      description: "Mail ingress: an SMTP receiver on the app hosts behind port 25 of the entry (services/ingress). A message gets 250 only once it is on the replicated spool.",
+      description:
+        "Mail ingress: an SMTP receiver on the app hosts behind port 25 of the entry (services/ingress). A message gets 250 only once it is on the replicated spool.",
       properties: {
         ingress: {
           type: "boolean",
@@ -335,8 +344,14 @@ export const TOPOLOGY_SCHEMA = {
           default: SEED.mail.domains,
           maxItems: 100,
           uniqueItems: true,
-          description: "Recipient domains the receiver accepts, lowercase; any other recipient gets 550 (never an open relay). Point their MX record at the Floating IP.",
-          items: { type: "string", maxLength: 253, pattern: DOMAIN_PATTERN, "x-fix": "write a lowercase domain name such as example.com (letters, digits, hyphens, dots)" },
+          description:
+            "Recipient domains the receiver accepts, lowercase; any other recipient gets 550 (never an open relay). Point their MX record at the Floating IP.",
+          items: {
+            type: "string",
+            maxLength: 253,
+            pattern: DOMAIN_PATTERN,
+            "x-fix": "write a lowercase domain name such as example.com (letters, digits, hyphens, dots)",
+          },
           "x-fix": "list at most 100 distinct lowercase domain names",
         },
         maxMessageBytes: {
@@ -344,7 +359,8 @@ export const TOPOLOGY_SCHEMA = {
           minimum: 64 * 1024,
           maximum: 11 * 1024 * 1024,
           default: SEED.mail.maxMessageBytes,
-          description: "Largest message accepted (SIZE, and counted while reading DATA: 552 above it). At most 11 MiB: the parser quarantines a spool file over 12 MiB, the envelope line included.",
+          description:
+            "Largest message accepted (SIZE, and counted while reading DATA: 552 above it). At most 11 MiB: the parser quarantines a spool file over 12 MiB, the envelope line included.",
           "x-fix": "use a whole number of bytes from 65536 to 11534336",
         },
         maxRecipients: {
@@ -395,8 +411,10 @@ export const TOPOLOGY_SCHEMA = {
           // private-use or surrogate: any of these could hide or reorder the rest of the review
           // in a PR view. Markdown in it is escaped where TOPOLOGY.md places it.
           pattern: "^[^\\p{C}\\p{Zl}\\p{Zp}]{3,200}$",
-          description: "Why this topology may lose service when one host dies: one line of 3 to 200 printable characters (no control or invisible formatting characters); shown as written at the top of TOPOLOGY.md.",
-          "x-fix": "write one line of 3 to 200 printable characters (no tabs, newlines, escape sequences or invisible formatting characters such as bidirectional overrides)",
+          description:
+            "Why this topology may lose service when one host dies: one line of 3 to 200 printable characters (no control or invisible formatting characters); shown as written at the top of TOPOLOGY.md.",
+          "x-fix":
+            "write one line of 3 to 200 printable characters (no tabs, newlines, escape sequences or invisible formatting characters such as bidirectional overrides)",
         },
       },
     },

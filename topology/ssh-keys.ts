@@ -5,7 +5,7 @@
  */
 import { createPublicKey } from "node:crypto";
 
-export const SSH_KEY_TYPES = [
+const SSH_KEY_TYPES = [
   "ssh-ed25519",
   "ssh-rsa",
   "ecdsa-sha2-nistp256",
@@ -51,7 +51,10 @@ export function keyBody(line: string): string {
 export function publicKeyProblem(line: string): KeyProblem | undefined {
   const paste = "paste the whole first line of the .pub file";
   if (line.length > MAX_PUBLIC_KEY_CHARS) {
-    return { problem: `is ${line.length} characters long, above the ${MAX_PUBLIC_KEY_CHARS} of the longest key OpenSSH makes (RSA 16384)`, fix: `${paste}, or use an ed25519 key (ssh-keygen -t ed25519)` };
+    return {
+      problem: `is ${line.length} characters long, above the ${MAX_PUBLIC_KEY_CHARS} of the longest key OpenSSH makes (RSA 16384)`,
+      fix: `${paste}, or use an ed25519 key (ssh-keygen -t ed25519)`,
+    };
   }
   const [type, body = ""] = line.split(" ");
   if (!(SSH_KEY_TYPES as readonly string[]).includes(type!)) {
@@ -112,7 +115,10 @@ function checkStructure(type: (typeof SSH_KEY_TYPES)[number], r: Reader, paste: 
   const embedded = r.text();
   if (embedded !== type) {
     return {
-      problem: embedded === undefined ? "has a base64 part that is too short to be a key" : `says ${type} but its base64 part holds a ${JSON.stringify(embedded.slice(0, 40))} key`,
+      problem:
+        embedded === undefined
+          ? "has a base64 part that is too short to be a key"
+          : `says ${type} but its base64 part holds a ${JSON.stringify(embedded.slice(0, 40))} key`,
       fix: `${paste}, unchanged`,
     };
   }
@@ -141,7 +147,10 @@ function checkStructure(type: (typeof SSH_KEY_TYPES)[number], r: Reader, paste: 
       if (!e || !n || e.length === 0 || n.length === 0 || (e[0]! & 0x80) !== 0 || (n[0]! & 0x80) !== 0) return broken;
       const bits = bitLength(n);
       if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
-        return { problem: `is an RSA key of ${bits} bits; sshd accepts ${RSA_MIN_BITS} to ${RSA_MAX_BITS}`, fix: "use an ed25519 key (ssh-keygen -t ed25519) or RSA of 3072 bits or more" };
+        return {
+          problem: `is an RSA key of ${bits} bits; sshd accepts ${RSA_MIN_BITS} to ${RSA_MAX_BITS}`,
+          fix: "use an ed25519 key (ssh-keygen -t ed25519) or RSA of 3072 bits or more",
+        };
       }
       break;
     }

@@ -26,7 +26,6 @@ export interface IngressConfig {
   healthHost: string;
 }
 
-
 /** Defaults, also documented in services/ingress/README.md. */
 export const INGRESS_ENV_DEFAULTS = {
   INGRESS_LISTEN_HOST: "127.0.0.1",
@@ -41,9 +40,6 @@ export const INGRESS_ENV_DEFAULTS = {
   INGRESS_WRITE_TIMEOUT_MS: INGRESS_DEFAULTS.writeTimeoutMs,
   INGRESS_FILE_MODE: "0640",
 } as const;
-
-
-
 
 function pem(env: Env, name: string): string {
   const file = env[name]!;

@@ -27,7 +27,7 @@ export const INGRESS_DEFAULTS = {
 } as const;
 
 /** Longest address accepted in MAIL FROM or RCPT TO: RFC 5321 §4.5.3.1.3 caps a path at 256 octets with its brackets. */
-export const MAX_ADDRESS_OCTETS = 254;
+const MAX_ADDRESS_OCTETS = 254;
 
 /** PEM key and certificate for STARTTLS. */
 export interface IngressTls {
@@ -190,7 +190,7 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<{ err: SmtpError | null; message?: string }> {
     const mailFrom = session.envelope.mailFrom;
     const envelope: MessageEnvelope = {
-      mailFrom: mailFrom && mailFrom.address ? mailFrom.address : null,
+      mailFrom: mailFrom === false ? null : mailFrom.address || null,
       rcptTo: session.envelope.rcptTo.map((r) => r.address),
       clientAddress: session.remoteAddress,
       receivedAt: new Date().toISOString(),

@@ -85,7 +85,7 @@ export function spoolFileName(host: string, now: number = Date.now()): string {
 }
 
 /** An error for a spool step that did not finish within the write timeout. */
-export class SpoolTimeoutError extends Error {
+class SpoolTimeoutError extends Error {
   readonly code = "ETIMEDOUT";
   constructor(what: string, ms: number) {
     super(`${what} did not finish within ${ms} ms (spool stalled?)`);

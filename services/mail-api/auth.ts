@@ -11,12 +11,10 @@ import { join } from "node:path";
 /** The credential name in the unit's `LoadCredential=` (plan/services.ts names the file). */
 export const API_TOKEN_CREDENTIAL = "api-token";
 /** Shortest token accepted: 32 characters of [A-Za-z0-9] is over 190 bits. */
-export const MIN_TOKEN_LENGTH = 32;
+const MIN_TOKEN_LENGTH = 32;
 
 /** A checker for `Authorization: Bearer <token>`; holds only the token's digest. */
-export interface BearerCheck {
-  (authorization: string | undefined): boolean;
-}
+export type BearerCheck = (authorization: string | undefined) => boolean;
 
 const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").digest();
 
@@ -26,7 +24,9 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
  */
 export function bearerCheck(token: string): BearerCheck {
   if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
-    throw new Error(`mail-api: the API token must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces; got ${token.length} characters`);
+    throw new Error(
+      `mail-api: the API token must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces; got ${token.length} characters`,
+    );
   }
   const expected = digest(token);
   return (authorization) => {
@@ -43,7 +43,9 @@ export function bearerCheck(token: string): BearerCheck {
 export function readApiToken(env: NodeJS.ProcessEnv): string {
   const file = env.MAILAPI_TOKEN_FILE || (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, API_TOKEN_CREDENTIAL) : undefined);
   if (!file) {
-    throw new Error(`no API token: set MAILAPI_TOKEN_FILE, or run under systemd with LoadCredential=${API_TOKEN_CREDENTIAL}:<file>; the mail API refuses to serve /api/ without one`);
+    throw new Error(
+      `no API token: set MAILAPI_TOKEN_FILE, or run under systemd with LoadCredential=${API_TOKEN_CREDENTIAL}:<file>; the mail API refuses to serve /api/ without one`,
+    );
   }
   let text: string;
   try {

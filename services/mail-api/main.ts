@@ -22,7 +22,13 @@ async function main(): Promise<void> {
     mongoUrl: envStr(env, "BULWARK_MONGO_URL", "mongodb://127.0.0.1:27017"),
   });
   const hostName = envStr(env, "MAILAPI_HOST_NAME", hostname());
-  const server = createMailApi({ store, staticDir: envStr(env, "MAILAPI_STATIC_DIR", "/srv/bulwark/static"), hostName, apiToken, ...(env.MAILAPI_DRAIN_FILE ? { drainFile: env.MAILAPI_DRAIN_FILE } : {}) });
+  const server = createMailApi({
+    store,
+    staticDir: envStr(env, "MAILAPI_STATIC_DIR", "/srv/bulwark/static"),
+    hostName,
+    apiToken,
+    ...(env.MAILAPI_DRAIN_FILE ? { drainFile: env.MAILAPI_DRAIN_FILE } : {}),
+  });
   const host = envStr(env, "MAILAPI_LISTEN_HOST", "127.0.0.1");
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -27,7 +27,7 @@ export interface MailApiOptions {
 
 function json(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
   res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
-  res.end(JSON.stringify(body) + "\n");
+  res.end(`${JSON.stringify(body)}\n`);
 }
 
 /**
@@ -75,7 +75,12 @@ export function createMailApi(opts: MailApiOptions): Server {
     // nothing, not even which routes exist.
     if (path === "/api" || path.startsWith("/api/")) {
       if (!authorized(req.headers.authorization)) {
-        return json(res, 401, { ...base, "WWW-Authenticate": 'Bearer realm="bulwark"' }, { error: "authentication required: send Authorization: Bearer <token>" });
+        return json(
+          res,
+          401,
+          { ...base, "WWW-Authenticate": 'Bearer realm="bulwark"' },
+          { error: "authentication required: send Authorization: Bearer <token>" },
+        );
       }
     }
     if (path === "/api/messages") {

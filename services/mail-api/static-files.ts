@@ -20,14 +20,14 @@ const TYPES: Record<string, string> = {
 };
 
 /** Result of mapping a URL path below /static/ to a file. */
-export type StaticResolution = { ok: true; file: string } | { ok: false; status: 400 | 403 | 404; reason: string };
+type StaticResolution = { ok: true; file: string } | { ok: false; status: 400 | 403 | 404; reason: string };
 
 /**
  * Maps the part of the URL after `/static/` to a file inside `root`, rejecting anything
  * that could leave it: bad percent-encoding, NUL, backslashes, `..` or `.` segments,
  * empty segments, and symlinks whose target is outside root.
  */
-export async function resolveStatic(root: string, urlPath: string): Promise<StaticResolution> {
+async function resolveStatic(root: string, urlPath: string): Promise<StaticResolution> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
@@ -82,7 +82,7 @@ export class StaticFiles {
       "Last-Modified": st.mtime.toUTCString(),
     };
     const inm = req.headers["if-none-match"];
-    if (inm && inm.split(",").some((t) => t.trim() === cached!.etag || t.trim() === "*")) {
+    if (inm?.split(",").some((t) => t.trim() === cached!.etag || t.trim() === "*")) {
       res.writeHead(304, common).end();
       return;
     }

@@ -20,9 +20,6 @@ export interface ParserConfig {
   processedLog: string | undefined;
 }
 
-
-
-
 /** Defaults, also documented in services/parser/README.md. */
 export const PARSER_DEFAULTS = {
   PARSER_SPOOL_DIR: "/srv/bulwark/spool",

@@ -27,7 +27,7 @@ export const ENVELOPE_PREFIX = "X-Bulwark-Envelope: ";
  * most 1000 recipients of at most 254 octets; even with every character JSON-escaped that is
  * under 3 MiB of base64, and the ingress refuses to write a longer line.
  */
-export const ENVELOPE_MAX_LINE_BYTES = 4 * 1024 * 1024;
+const ENVELOPE_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 const PREFIX_BYTES = Buffer.from(ENVELOPE_PREFIX, "latin1");
 const FIELDS = ["clientAddress", "mailFrom", "rcptTo", "receivedAt", "receivedBy"] as const;

@@ -13,7 +13,7 @@ export function createParserHttpServer(service: ParserService): Server {
     if (path === "/healthz") {
       void service.health().then((h) => {
         res.writeHead(h.ready ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-        res.end(JSON.stringify({ status: h.ready ? "ready" : "not-ready", reason: h.reason, host: service.opts.hostId }) + "\n");
+        res.end(`${JSON.stringify({ status: h.ready ? "ready" : "not-ready", reason: h.reason, host: service.opts.hostId })}\n`);
       });
       return;
     }

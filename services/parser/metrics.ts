@@ -26,7 +26,10 @@ interface Family {
 /** A monotonically increasing counter, optionally split by labels. */
 export class Counter implements Family {
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
 
   /** Adds `by` (default 1) to the series with `labels`. */
   inc(labels: Labels = {}, by = 1): void {
@@ -73,7 +76,11 @@ export class Histogram implements Family {
   private readonly counts: number[];
   private sum = 0;
   private count = 0;
-  constructor(readonly name: string, readonly help: string, readonly bounds: readonly number[]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly bounds: readonly number[],
+  ) {
     for (let i = 1; i < bounds.length; i++) {
       if (!(bounds[i]! > bounds[i - 1]!)) throw new Error(`histogram ${name} bounds must increase strictly, got ${bounds.join(",")}`);
     }
@@ -94,7 +101,7 @@ export class Histogram implements Family {
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.bounds.forEach((b, i) => lines.push(`${this.name}_bucket{le="${num(b)}"} ${this.counts[i]}`));
+    for (const [i, b] of this.bounds.entries()) lines.push(`${this.name}_bucket{le="${num(b)}"} ${this.counts[i]}`);
     lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`);
     lines.push(`${this.name}_sum ${num(this.sum)}`);
     lines.push(`${this.name}_count ${this.count}`);
@@ -115,7 +122,7 @@ export class Registry {
   /** The full exposition text, ending in a newline. */
   async render(): Promise<string> {
     const parts = await Promise.all(this.families.map((f) => f.render()));
-    return parts.join("\n") + "\n";
+    return `${parts.join("\n")}\n`;
   }
 }
 
@@ -143,7 +150,10 @@ export function createParserMetrics(
   const registry = new Registry();
   const processed = registry.register(new Counter("bulwark_parser_processed_total", "Messages parsed and stored."));
   const failed = registry.register(
-    new Counter("bulwark_parser_failed_total", "Messages whose processing failed for a non-message reason (I/O, store); they are released for retry."),
+    new Counter(
+      "bulwark_parser_failed_total",
+      "Messages whose processing failed for a non-message reason (I/O, store); they are released for retry.",
+    ),
   );
   const quarantined = registry.register(
     new Counter("bulwark_parser_quarantined_total", "Messages and spool entries moved to quarantine, by reason (see the parser README)."),
@@ -153,11 +163,20 @@ export function createParserMetrics(
   if (documentLimit) {
     const { bytes, measure } = documentLimit;
     registry.register(
-      new Gauge("bulwark_parser_document_limit_bytes", "Largest document the store accepts; larger ones are quarantined as document-too-large.", () => bytes, { measure }),
+      new Gauge(
+        "bulwark_parser_document_limit_bytes",
+        "Largest document the store accepts; larger ones are quarantined as document-too-large.",
+        () => bytes,
+        { measure },
+      ),
     );
   }
   const parseSeconds = registry.register(
-    new Histogram("bulwark_parser_parse_seconds", "Wall-clock time of one parse in a worker.", [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+    new Histogram(
+      "bulwark_parser_parse_seconds",
+      "Wall-clock time of one parse in a worker.",
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
   );
   return { registry, processed, failed, quarantined, parseSeconds };
 }

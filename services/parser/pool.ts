@@ -38,7 +38,12 @@ export interface ParsePoolOptions {
  * output: a stalled spool or store, not the message's fault, so it is released for retry.
  * Anything else killed the worker => crash.
  */
-export function classifyPoolError(err: unknown, timedOut: boolean, phase: number = PHASE_PARSING, timeoutMs?: number): { kind: FailureKind | "store-error"; detail: string } {
+export function classifyPoolError(
+  err: unknown,
+  timedOut: boolean,
+  phase: number = PHASE_PARSING,
+  timeoutMs?: number,
+): { kind: FailureKind | "store-error"; detail: string } {
   const e = err as { name?: string; code?: string; message?: string };
   const detail = e?.message ? `${e.name ?? "Error"}${e.code ? ` ${e.code}` : ""}: ${e.message}` : String(err);
   if (e?.code === "ERR_WORKER_OUT_OF_MEMORY") return { kind: "oom", detail };
@@ -63,11 +68,16 @@ export class ParsePool {
   private closed = false;
 
   constructor(readonly options: ParsePoolOptions) {
-    for (const [name, v] of [["threads", options.threads], ["timeoutMs", options.timeoutMs], ["heapMb", options.heapMb]] as const) {
+    for (const [name, v] of [
+      ["threads", options.threads],
+      ["timeoutMs", options.timeoutMs],
+      ["heapMb", options.heapMb],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`ParsePool ${name}=${v} is invalid: use a positive integer`);
     }
     const dmax = options.documentsMaxBytes;
-    if (dmax !== undefined && (!Number.isSafeInteger(dmax) || dmax <= 0)) throw new Error(`ParsePool documentsMaxBytes=${dmax} is invalid: use a positive integer`);
+    if (dmax !== undefined && (!Number.isSafeInteger(dmax) || dmax <= 0))
+      throw new Error(`ParsePool documentsMaxBytes=${dmax} is invalid: use a positive integer`);
     this.piscina = new Piscina<ParseTask, ParseTaskResult>({
       filename: options.workerFile,
       minThreads: options.threads,
@@ -134,7 +144,9 @@ export class ParsePool {
         ...input,
         phase,
         ...(attachmentsRoot ? { attachmentsRoot } : {}),
-        ...(documentsRoot ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}), ...(documentsMaxBytes !== undefined ? { documentsMaxBytes } : {}) } : {}),
+        ...(documentsRoot
+          ? { documentsRoot, ...(wantDocSha256 ? { wantDocSha256 } : {}), ...(documentsMaxBytes !== undefined ? { documentsMaxBytes } : {}) }
+          : {}),
       };
       const r = await this.piscina.run(task, { transferList: "buf" in input ? [input.buf] : [], signal: ac.signal });
       const ms = performance.now() - started;

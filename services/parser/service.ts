@@ -104,10 +104,14 @@ export class ParserService {
       // Workers writing documents check them against the store's limit before any write.
       ...(opts.documentsRoot ? { documentsMaxBytes: opts.store.documents.maxDocumentBytes } : {}),
     });
-    this.metrics = createParserMetrics(() => this.spool.queueDepth(), () => this.pool.threadCount, {
-      bytes: opts.store.documents.maxDocumentBytes,
-      measure: opts.store.documents.sizeMeasure,
-    });
+    this.metrics = createParserMetrics(
+      () => this.spool.queueDepth(),
+      () => this.pool.threadCount,
+      {
+        bytes: opts.store.documents.maxDocumentBytes,
+        measure: opts.store.documents.sizeMeasure,
+      },
+    );
     // Names too long to claim are quarantined by the spool itself, without a claim.
     this.spool.onUnclaimedQuarantine = (e) => this.recordQuarantine(e.name, e.quarantineName, e.reason, e.detail);
     // Claims held at once: enough to keep every worker busy while the main thread reads
@@ -211,7 +215,10 @@ export class ParserService {
         this.metrics.failed.inc();
         this.pauseUntil = Date.now() + FAILURE_BACKOFF_MS;
         this.log(`processing ${displayName(c.name)} failed: ${(err as Error).message}; releasing it for retry`);
-        return this.spool.release(c).then(() => undefined, () => undefined);
+        return this.spool.release(c).then(
+          () => undefined,
+          () => undefined,
+        );
       })
       .finally(() => {
         this.held.delete(c);
@@ -247,7 +254,10 @@ export class ParserService {
     let outcome: ParseOutcome;
     try {
       const onEvent = this.opts.onEvent;
-      outcome = await this.pool.parse({ fd: fh.fd, maxBytes: this.opts.maxMessageBytes }, onEvent && (() => onEvent({ type: "parse-start", name: c.name, t: performance.now() })));
+      outcome = await this.pool.parse(
+        { fd: fh.fd, maxBytes: this.opts.maxMessageBytes },
+        onEvent && (() => onEvent({ type: "parse-start", name: c.name, t: performance.now() })),
+      );
     } finally {
       await fh.close().catch((err: Error) => this.log(`closing ${c.name} failed: ${err.message}`));
     }

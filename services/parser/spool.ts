@@ -45,13 +45,13 @@ export interface Claim {
 }
 
 /** Why a spool entry that is not a regular file was quarantined (it is never read). */
-export type EntryReason = "symlink" | "fifo" | "socket" | "directory" | "device" | "special-file";
+type EntryReason = "symlink" | "fifo" | "socket" | "directory" | "device" | "special-file";
 
 /** Every reason a quarantine/<f>.reason.json can carry. */
 export type QuarantineKind = FailureKind | EntryReason | "name-too-long";
 
 /** The JSON written next to a quarantined message. */
-export interface QuarantineReason {
+interface QuarantineReason {
   reason: QuarantineKind;
   detail: string;
   time: string;
@@ -138,13 +138,13 @@ export function displayName(name: string, max = 64): string {
  * quarantine the same entry never share, and so never remove, each other's reason file).
  * At most 90 bytes.
  */
-export function shortQuarantineName(name: string): string {
+function shortQuarantineName(name: string): string {
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 16);
   return `${utf8Prefix(name, 64)}~${hash}~${randomBytes(4).toString("hex")}`;
 }
 
 /** Why a stat says an entry is not a regular file; null for a regular file. */
-export function entryReason(st: Stats, how: string): { reason: EntryReason; detail: string } | null {
+function entryReason(st: Stats, how: string): { reason: EntryReason; detail: string } | null {
   if (st.isFile()) return null;
   if (st.isSymbolicLink()) return { reason: "symlink", detail: `symbolic link (${how}): not followed, its target was not read` };
   if (st.isFIFO()) return { reason: "fifo", detail: `named pipe (FIFO) (${how}): not read` };

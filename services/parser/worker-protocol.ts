@@ -13,7 +13,7 @@ export type ParseInput = { buf: ArrayBuffer } | { fd: number; maxBytes: number }
 export type ParseTask = ParseInput & ParseTaskOptions;
 
 /** What a task asks of the worker besides its input. */
-export interface ParseTaskOptions {
+interface ParseTaskOptions {
   /**
    * Root of the filesystem attachment store. When set, the worker writes attachment
    * blobs itself (content addressed, idempotent) and returns none, so no attachment bytes

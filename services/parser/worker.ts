@@ -37,17 +37,26 @@ function readInput(task: ParseTask): { ok: true; bytes: Uint8Array } | Failure {
   }
   if ("buf" in task) {
     if (!(task.buf instanceof ArrayBuffer)) {
-      return { ok: false, kind: "parse-error", detail: "task.buf is not an ArrayBuffer: the pool must post { buf: ArrayBuffer } or { fd, maxBytes }" };
+      return {
+        ok: false,
+        kind: "parse-error",
+        detail: "task.buf is not an ArrayBuffer: the pool must post { buf: ArrayBuffer } or { fd, maxBytes }",
+      };
     }
     return { ok: true, bytes: new Uint8Array(task.buf) };
   }
   const { fd, maxBytes } = task as { fd: unknown; maxBytes: unknown };
   if (!Number.isInteger(fd) || !Number.isInteger(maxBytes)) {
-    return { ok: false, kind: "parse-error", detail: `task has neither buf nor an integer fd and maxBytes (fd=${String(fd)}, maxBytes=${String(maxBytes)})` };
+    return {
+      ok: false,
+      kind: "parse-error",
+      detail: `task has neither buf nor an integer fd and maxBytes (fd=${String(fd)}, maxBytes=${String(maxBytes)})`,
+    };
   }
   try {
     const { size } = fstatSync(fd as number);
-    if (size > (maxBytes as number)) return { ok: false, kind: "too-large", detail: `${size} bytes > limit ${maxBytes as number} (PARSER_MAX_MESSAGE_BYTES)` };
+    if (size > (maxBytes as number))
+      return { ok: false, kind: "too-large", detail: `${size} bytes > limit ${maxBytes as number} (PARSER_MAX_MESSAGE_BYTES)` };
     const bytes = new Uint8Array(size);
     let off = 0;
     while (off < size) {

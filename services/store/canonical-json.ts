@@ -3,7 +3,7 @@
  * Used for every stored document so that reprocessing yields identical bytes.
  */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) + "\n";
+  return `${JSON.stringify(sortKeys(value))}\n`;
 }
 
 function sortKeys(value: unknown): unknown {

@@ -23,7 +23,7 @@ import {
  * document per request, so a document is bounded by what one request may load. With the
  * 12 MiB message limit only amplification (huge recipient lists, JSON escapes) gets there.
  */
-export const FS_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+const FS_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Filesystem document store.
@@ -63,7 +63,7 @@ export class FsDocumentStore implements DocumentStore {
     this.assertFits(key, json);
     const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
     const existing = await readFile(path).catch(() => null);
-    if (existing && existing.equals(bytes)) return;
+    if (existing?.equals(bytes)) return;
     await writeFileAtomic(path, bytes);
   }
 
@@ -78,7 +78,7 @@ export class FsDocumentStore implements DocumentStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
-    if (existing && existing.equals(bytes)) return;
+    if (existing?.equals(bytes)) return;
     writeFileAtomicSync(path, bytes);
   }
 

@@ -10,11 +10,7 @@ export type MongoMessageRecord = MessageDocument & { _id: string };
  * server.
  */
 export interface MessageCollection {
-  replaceOne(
-    filter: { _id: string },
-    replacement: MongoMessageRecord,
-    options: { upsert: true },
-  ): Promise<unknown>;
+  replaceOne(filter: { _id: string }, replacement: MongoMessageRecord, options: { upsert: true }): Promise<unknown>;
   findOne(filter: { _id: string }): Promise<MongoMessageRecord | null>;
   find(
     filter: Record<string, never>,
@@ -23,8 +19,8 @@ export interface MessageCollection {
 }
 
 /** Default database/collection names. */
-export const MONGO_DB = "bulwark";
-export const MONGO_COLLECTION = "messages";
+const MONGO_DB = "bulwark";
+const MONGO_COLLECTION = "messages";
 
 /**
  * Client options for the production connection: majority write concern with a bounded
@@ -44,19 +40,15 @@ export function buildMongoClientOptions(): MongoClientOptions {
 /** Validates a MongoDB URL before handing it to the driver. */
 export function assertMongoUrl(url: string): void {
   if (!/^mongodb(\+srv)?:\/\//.test(url)) {
-    throw new Error(
-      `invalid MongoDB URL ${JSON.stringify(url)}: expected mongodb://host:port (e.g. mongodb://127.0.0.1:27017)`,
-    );
+    throw new Error(`invalid MongoDB URL ${JSON.stringify(url)}: expected mongodb://host:port (e.g. mongodb://127.0.0.1:27017)`);
   }
   if (/[?&]retryWrites=false/i.test(url) || /[?&]w=(?!majority)/i.test(url)) {
-    throw new Error(
-      `MongoDB URL ${JSON.stringify(url)} weakens durability (retryWrites=false or w!=majority): remove those parameters`,
-    );
+    throw new Error(`MongoDB URL ${JSON.stringify(url)} weakens durability (retryWrites=false or w!=majority): remove those parameters`);
   }
 }
 
 /** MongoDB's maximum BSON document size (`maxBsonObjectSize` in `hello`): 16 MiB. */
-export const MONGO_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+const MONGO_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 
 /**
  * Margin kept below MONGO_MAX_BSON_OBJECT_SIZE. A stored document travels inside larger
@@ -65,7 +57,7 @@ export const MONGO_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
  * differently from the driver. 64 KiB (0.4 % of the limit) keeps every such envelope inside
  * its cap; a document within 64 KiB of 16 MiB is pathological mail anyway.
  */
-export const MONGO_DOCUMENT_MARGIN_BYTES = 64 * 1024;
+const MONGO_DOCUMENT_MARGIN_BYTES = 64 * 1024;
 
 /** Largest record (BSON bytes, `_id` included) the Mongo store inserts: 16 MiB - 64 KiB = 16,711,680. */
 export const MONGO_MAX_DOCUMENT_BYTES = MONGO_MAX_BSON_OBJECT_SIZE - MONGO_DOCUMENT_MARGIN_BYTES;

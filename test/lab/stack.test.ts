@@ -24,16 +24,20 @@ describe.runIf(ready)("stack lab", () => {
     await run.cleanup();
   }, 120_000);
 
-  it("GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits THEN no acknowledged message is lost and each host comes back by itself", async () => {
-    const report = await runStackLab(run, CI_COUNTS);
-    writeReport("stack", report);
-    for (const d of report.drills) {
-      expect.soft(d.smtp.lost, `${d.drill}: acknowledged messages lost`).toBe(0);
-      expect.soft(d.smtp.refused, `${d.drill}: messages refused (5xx)`).toBe(0);
-    }
-    expect.soft(report.totals.lost, "acknowledged messages never seen as a document").toBe(0);
-    expect(report.pass).toEqual(Object.fromEntries(Object.keys(report.pass).map((k) => [k, true])));
-  }, 50 * 60_000);
+  it(
+    "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits THEN no acknowledged message is lost and each host comes back by itself",
+    async () => {
+      const report = await runStackLab(run, CI_COUNTS);
+      writeReport("stack", report);
+      for (const d of report.drills) {
+        expect.soft(d.smtp.lost, `${d.drill}: acknowledged messages lost`).toBe(0);
+        expect.soft(d.smtp.refused, `${d.drill}: messages refused (5xx)`).toBe(0);
+      }
+      expect.soft(report.totals.lost, "acknowledged messages never seen as a document").toBe(0);
+      expect(report.pass).toEqual(Object.fromEntries(Object.keys(report.pass).map((k) => [k, true])));
+    },
+    50 * 60_000,
+  );
 
   it("GIVEN the run WHEN cleaned up THEN no namespace, mount, process, file or cgroup of it is left", async () => {
     await run.cleanup();

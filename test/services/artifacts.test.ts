@@ -13,7 +13,10 @@ import { prepare } from "../../synth/pipeline.ts";
 import { TEST_PLAN_INPUTS } from "../support/fixtures.ts";
 import { tempDir } from "./helpers.ts";
 
-const sha = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
+const sha = async (file: string) =>
+  createHash("sha256")
+    .update(await readFile(file))
+    .digest("hex");
 
 describe("service artifacts for synth", () => {
   let dir: string;
@@ -51,7 +54,8 @@ describe("service artifacts for synth", () => {
 });
 
 describe("artifacts into the plan", () => {
-  const installScript = (p: ReturnType<typeof prepare>) => p.rendered.find((r) => r.host.name === "parser-1")!.files.find((f) => f.path === "/usr/local/sbin/bulwark-install-parser")!.content;
+  const installScript = (p: ReturnType<typeof prepare>) =>
+    p.rendered.find((r) => r.host.name === "parser-1")!.files.find((f) => f.path === "/usr/local/sbin/bulwark-install-parser")!.content;
 
   it("GIVEN no artifacts WHEN prepared THEN the plan carries the sha256 of the build in dist/services/ and the install scripts check it", () => {
     const p = prepare({ kind: "seed" });

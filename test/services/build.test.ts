@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServices, type BuiltService } from "../../services/build.ts";
-import { TRIGGER_HEADER } from "./fixtures/triggers.ts";
+import { TRIGGER_HEADER } from "../../measure/poison-triggers.ts";
 import { buildWorkers, tempDir } from "./helpers.ts";
 
 const run = promisify(execFile);

@@ -62,7 +62,9 @@ describe("filesystem document store limit", () => {
     const store = new FsDocumentStore(dir, 100);
     const key = "a".repeat(64);
     await expect(store.putSerialized(key, Buffer.alloc(101, 0x20))).rejects.toBeInstanceOf(DocumentTooLargeError);
-    expect(() => store.putSerializedSync(key, Buffer.alloc(101, 0x20))).toThrow("document " + key + " is 101 bytes (canonical-json) > store limit 100 bytes");
+    expect(() => store.putSerializedSync(key, Buffer.alloc(101, 0x20))).toThrow(
+      `document ${key} is 101 bytes (canonical-json) > store limit 100 bytes`,
+    );
     expect(await ls(join(dir, "messages"))).toEqual([]);
     await store.putSerialized(key, Buffer.alloc(100, 0x20));
     expect((await readFile(store.pathFor(key))).byteLength).toBe(100);
@@ -105,7 +107,11 @@ describe("parser service: documents over the store's limit", () => {
     });
     await service.start();
     try {
-      await waitFor("big message quarantined and clean ones stored", async () => (await ls(join(root, "spool", "quarantine"))).includes("big-rcpt") && replaced(coll).length === 4, 25_000);
+      await waitFor(
+        "big message quarantined and clean ones stored",
+        async () => (await ls(join(root, "spool", "quarantine"))).includes("big-rcpt") && replaced(coll).length === 4,
+        25_000,
+      );
       // Time for a retry, if there were one.
       await new Promise((r) => setTimeout(r, 300));
       const reason = JSON.parse(await readFile(join(root, "spool", "quarantine", "big-rcpt.reason.json"), "utf8"));
@@ -135,10 +141,24 @@ describe("parser service: documents over the store's limit", () => {
     await makeSpool(join(root, "spool"), { "big-rcpt": big, "clean-0": cleanMessage(600), "clean-1": cleanMessage(601) });
     const documents = new FsDocumentStore(storeDir, 8 * 1024);
     const store: MessageStore = { documents, attachments: new FsAttachmentStore(storeDir), close: async () => undefined };
-    const service = fsParserService(root, { workerFile: prodWorker, hostId: "dl2", leaseMs: 60_000, maxMessageBytes: 1024 * 1024, timeoutMs: 10_000, store, documentsRoot: storeDir });
+    const service = fsParserService(root, {
+      workerFile: prodWorker,
+      hostId: "dl2",
+      leaseMs: 60_000,
+      maxMessageBytes: 1024 * 1024,
+      timeoutMs: 10_000,
+      store,
+      documentsRoot: storeDir,
+    });
     await service.start();
     try {
-      await waitFor("spool drained", async () => (await ls(join(root, "spool", "new"))).length === 0 && (await ls(join(root, "spool", "cur"))).length === 0 && service.metrics.processed.get() === 2);
+      await waitFor(
+        "spool drained",
+        async () =>
+          (await ls(join(root, "spool", "new"))).length === 0 &&
+          (await ls(join(root, "spool", "cur"))).length === 0 &&
+          service.metrics.processed.get() === 2,
+      );
       const reason = JSON.parse(await readFile(join(root, "spool", "quarantine", "big-rcpt.reason.json"), "utf8"));
       expect(reason.reason).toBe("document-too-large");
       expect(reason.detail).toMatch(/bytes \(canonical-json\) > store limit 8192 bytes/);

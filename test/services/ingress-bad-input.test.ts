@@ -141,7 +141,9 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
       expect((await c.cmd("DATA")).code).toBe(354);
       // "\n.\n" is not the end of data (RFC 5321 §4.1.1.4 needs CRLF.CRLF): what follows it must
       // stay content, never a second transaction (SMTP smuggling).
-      c.write("Subject: bare\nFrom: <s@remote.test>\n\nline one\nnul\u0000byte\n.\nMAIL FROM:<evil@remote.test>\nRCPT TO:<r@example.test>\nDATA\nsmuggled\r\n");
+      c.write(
+        "Subject: bare\nFrom: <s@remote.test>\n\nline one\nnul\u0000byte\n.\nMAIL FROM:<evil@remote.test>\nRCPT TO:<r@example.test>\nDATA\nsmuggled\r\n",
+      );
       expect((await c.cmd(".")).code).toBe(250);
       await c.cmd("QUIT").catch(() => undefined);
     } finally {
@@ -208,13 +210,17 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
     expect(banners + refused).toBe(1000);
     expect(rssMb(child.pid!) - rss0, "RSS growth in MiB with 1,000 connections").toBeLessThan(RSS_BOUND_MB);
     for (const c of conns) c.socket.destroy();
-    await waitFor("the receiver to see them go", async () => {
-      try {
-        return (await deliver(port, { first: PROXY(7), body: cleanMessage(7) })).end?.code === 250;
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor(
+      "the receiver to see them go",
+      async () => {
+        try {
+          return (await deliver(port, { first: PROXY(7), body: cleanMessage(7) })).end?.code === 250;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
     await stillServes(7);
   }, 60_000);
 
@@ -229,7 +235,11 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
   });
 
   it("GIVEN a PROXY header with a forged source, or none at all, from the load balancer WHEN sent THEN the connection is refused without a banner", async () => {
-    for (const first of ["PROXY TCP4 not-an-ip 127.0.0.1 1 25\r\n", "PROXY TCP4 198.51.100.1\r\nMAIL FROM:<x@y> 127.0.0.1 1 25\r\n", "EHLO no-proxy.test\r\n"]) {
+    for (const first of [
+      "PROXY TCP4 not-an-ip 127.0.0.1 1 25\r\n",
+      "PROXY TCP4 198.51.100.1\r\nMAIL FROM:<x@y> 127.0.0.1 1 25\r\n",
+      "EHLO no-proxy.test\r\n",
+    ]) {
       const c = await rawConnection(port);
       c.socket.write(first);
       await Promise.race([c.closed, new Promise((r) => setTimeout(r, 5_000))]);
@@ -245,7 +255,14 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
     expect((await deliver(port, { first: "PROXY GARBAGE\r\n", body: cleanMessage(10) })).end!.code).toBe(250);
     const added = (await ls(join(spool, "new"))).filter((n) => !before.has(n));
     expect(added).toHaveLength(1);
-    const envelope = JSON.parse(Buffer.from(readFileSync(join(spool, "new", added[0]!), "latin1").split("\r\n")[0]!.split(": ")[1]!, "base64").toString("utf8")) as { clientAddress: string };
+    const envelope = JSON.parse(
+      Buffer.from(
+        readFileSync(join(spool, "new", added[0]!), "latin1")
+          .split("\r\n")[0]!
+          .split(": ")[1]!,
+        "base64",
+      ).toString("utf8"),
+    ) as { clientAddress: string };
     expect(envelope.clientAddress).toBe("127.0.0.1");
     await stillServes(10);
   });

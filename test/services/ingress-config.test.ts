@@ -60,9 +60,21 @@ describe("ingress configuration", () => {
       INGRESS_HEALTH_HOST: "10.0.1.5",
     });
     expect(c).toMatchObject({
-      listenHost: "10.0.1.5", listenPort: 25, spoolDir: "/mnt/spool", hostName: "mx1.a.test", maxMessageBytes: 1048576,
-      maxRecipients: 50, maxClients: 20, maxUnauthenticatedCommands: 5, socketTimeoutMs: 600000, shutdownGraceMs: 10000,
-      writeTimeoutMs: 5000, fileMode: 0o600, useProxy: ["10.0.1.2", "10.0.1.3"], healthPort: 9102, healthHost: "10.0.1.5",
+      listenHost: "10.0.1.5",
+      listenPort: 25,
+      spoolDir: "/mnt/spool",
+      hostName: "mx1.a.test",
+      maxMessageBytes: 1048576,
+      maxRecipients: 50,
+      maxClients: 20,
+      maxUnauthenticatedCommands: 5,
+      socketTimeoutMs: 600000,
+      shutdownGraceMs: 10000,
+      writeTimeoutMs: 5000,
+      fileMode: 0o600,
+      useProxy: ["10.0.1.2", "10.0.1.3"],
+      healthPort: 9102,
+      healthHost: "10.0.1.5",
     });
     expect(c.tls?.key).toContain("BEGIN PRIVATE KEY");
     expect(c.tls?.cert).toContain("BEGIN CERTIFICATE");

@@ -10,7 +10,11 @@ import { createFsStore } from "../../services/store/fs-store.ts";
 import { cleanMessage, tempDir } from "./helpers.ts";
 
 /** Raw GET that does not normalise the path (fetch would resolve ../ itself). */
-function rawGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, headers }, (res) => {
       let body = "";
@@ -120,7 +124,13 @@ describe("mail-api", () => {
 
   it("GIVEN a missing static dir WHEN /healthz is fetched twice THEN 503 without the reason, which is logged once", async () => {
     const lines: string[] = [];
-    const s2 = createMailApi({ store: createFsStore(join(dir, "store")), staticDir: join(dir, "nope"), hostName: "app-8", apiToken: TOKEN, log: (l) => lines.push(l) });
+    const s2 = createMailApi({
+      store: createFsStore(join(dir, "store")),
+      staticDir: join(dir, "nope"),
+      hostName: "app-8",
+      apiToken: TOKEN,
+      log: (l) => lines.push(l),
+    });
     await new Promise<void>((r) => s2.listen(0, "127.0.0.1", r));
     try {
       const res = await rawGet((s2.address() as AddressInfo).port, "/healthz");

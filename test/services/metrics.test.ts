@@ -5,8 +5,8 @@ describe("Prometheus exposition", () => {
   it("GIVEN a labelled counter WHEN incremented THEN HELP, TYPE and one sample per label set are rendered with escaped values", async () => {
     const r = new Registry();
     const c = r.register(new Counter("x_total", "Things."));
-    c.inc({ reason: "a\"b" });
-    c.inc({ reason: "a\"b" }, 2);
+    c.inc({ reason: 'a"b' });
+    c.inc({ reason: 'a"b' }, 2);
     c.inc({ reason: "c" });
     expect(await r.render()).toBe('# HELP x_total Things.\n# TYPE x_total counter\nx_total{reason="a\\"b"} 3\nx_total{reason="c"} 1\n');
   });

@@ -43,7 +43,9 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     await store.putDocument(doc);
     expect(coll.data.size).toBe(1);
     expect(await store.getDocument(doc.key)).toEqual(doc);
-    expect(await store.listDocuments(10)).toEqual([{ key: doc.key, messageId: doc.messageId, subject: doc.subject, date: doc.date, from: doc.from, size: doc.size }]);
+    expect(await store.listDocuments(10)).toEqual([
+      { key: doc.key, messageId: doc.messageId, subject: doc.subject, date: doc.date, from: doc.from, size: doc.size },
+    ]);
   });
 
   it("GIVEN a concurrent upsert losing with E11000 WHEN storing THEN the store retries once and succeeds; other errors propagate", async () => {
@@ -94,7 +96,9 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     expect(MONGO_MAX_DOCUMENT_BYTES).toBe(16 * 1024 * 1024 - 64 * 1024);
     expect(store.maxDocumentBytes).toBe(16_711_680);
     expect(store.sizeMeasure).toBe("bson");
-    expect(() => new MongoDocumentStore(new RecordingCollection(), undefined, { maxDocumentBytes: 16 * 1024 * 1024 + 1 })).toThrow(/maxDocumentBytes=16777217 is invalid/);
+    expect(() => new MongoDocumentStore(new RecordingCollection(), undefined, { maxDocumentBytes: 16 * 1024 * 1024 + 1 })).toThrow(
+      /maxDocumentBytes=16777217 is invalid/,
+    );
   });
 
   it("GIVEN records at exactly the limit and one byte over (the driver's own BSON size) WHEN stored THEN the first is upserted, the second throws DocumentTooLargeError and never reaches the collection", async () => {
@@ -111,7 +115,10 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
 
     const over = { ...atLimit, text: `${atLimit.text}a` };
-    const err = await store.putDocument(over).then(() => null, (e: unknown) => e);
+    const err = await store.putDocument(over).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DocumentTooLargeError);
     expect(isDocumentTooLarge(err)).toBe(true);
     expect((err as DocumentTooLargeError).message).toBe(`document ${doc.key} is 16711681 bytes (bson) > store limit 16711680 bytes`);
@@ -125,11 +132,16 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     const store = new MongoDocumentStore(coll);
     const { doc } = await parseMessage(cleanMessage(6));
     coll.failNextWith = Object.assign(new Error("BSONObj size: 16793700 is invalid"), { code: 10334 });
-    const err = await store.putDocument(doc).then(() => null, (e: unknown) => e);
+    const err = await store.putDocument(doc).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isDocumentTooLarge(err)).toBe(true);
   });
 
   it("GIVEN a malformed key WHEN fetched THEN it fails naming the key and the expected format", async () => {
-    await expect(new MongoDocumentStore(new RecordingCollection()).getDocument("nope")).rejects.toThrow('invalid message key "nope": expected 64 lowercase hex characters (sha256)');
+    await expect(new MongoDocumentStore(new RecordingCollection()).getDocument("nope")).rejects.toThrow(
+      'invalid message key "nope": expected 64 lowercase hex characters (sha256)',
+    );
   });
 });

@@ -138,7 +138,7 @@ describe("envelope line through the parse worker thread and the service", () => 
     const path = join(dir, "with-envelope");
     await writeFile(path, file);
     const fh = await open(path, "r");
-    let fromFd;
+    let fromFd: Awaited<ReturnType<typeof pool.parse>>;
     try {
       fromFd = await pool.parse({ fd: fh.fd, maxBytes: 1_000_000 });
     } finally {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyPoolError, ownArrayBuffer, ParsePool } from "../../services/parser/pool.ts";
-import { triggerMessage, hugeHeader, nestedMultipart } from "../../scripts/poison-corpus.ts";
+import { triggerMessage, hugeHeader, nestedMultipart } from "../../measure/poison-corpus.ts";
 import { buildWorkers, cleanMessage, tempDir } from "./helpers.ts";
 import { sha256Hex } from "../../services/parser/parse-message.ts";
 import { PHASE_PARSING, PHASE_READING, PHASE_WRITING } from "../../services/parser/worker-protocol.ts";
@@ -37,7 +37,12 @@ describe("parse pool isolation (built trigger worker)", () => {
     expect(doc.from).toEqual([{ name: "Sender 1", address: "sender1@example.test" }]);
     expect(doc.cc).toEqual([{ name: "", address: "cc1@example.test" }]);
     expect(doc.attachments).toHaveLength(1);
-    expect(doc.attachments[0]).toMatchObject({ filename: "a1.bin", mimeType: "application/octet-stream", size: 20, contentId: "<att1@example.test>" });
+    expect(doc.attachments[0]).toMatchObject({
+      filename: "a1.bin",
+      mimeType: "application/octet-stream",
+      size: 20,
+      contentId: "<att1@example.test>",
+    });
     expect(r.attachments[0]!.sha256).toBe(doc.attachments[0]!.sha256);
     expect(Buffer.from(r.attachments[0]!.content).toString()).toBe("attachment payload 1");
   });
@@ -126,8 +131,14 @@ describe("parse pool isolation (built trigger worker)", () => {
   it("GIVEN a timeout WHEN the worker was reading or writing rather than parsing THEN it is a store-error saying which, else a timeout", () => {
     const abort = Object.assign(new Error("aborted"), { name: "AbortError" });
     expect(classifyPoolError(abort, true, PHASE_PARSING).kind).toBe("timeout");
-    expect(classifyPoolError(abort, true, PHASE_READING, 700)).toMatchObject({ kind: "store-error", detail: expect.stringMatching(/^reading the message took over 700 ms/) });
-    expect(classifyPoolError(abort, true, PHASE_WRITING, 700)).toMatchObject({ kind: "store-error", detail: expect.stringMatching(/^writing the output took over 700 ms/) });
+    expect(classifyPoolError(abort, true, PHASE_READING, 700)).toMatchObject({
+      kind: "store-error",
+      detail: expect.stringMatching(/^reading the message took over 700 ms/),
+    });
+    expect(classifyPoolError(abort, true, PHASE_WRITING, 700)).toMatchObject({
+      kind: "store-error",
+      detail: expect.stringMatching(/^writing the output took over 700 ms/),
+    });
     expect(classifyPoolError(new Error("worker exited with code: 70"), false, PHASE_READING).kind).toBe("crash");
   });
 

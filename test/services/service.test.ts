@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createParserHttpServer } from "../../services/parser/http.ts";
 import { ParserService } from "../../services/parser/service.ts";
 import { createFsStore, FsDocumentStore } from "../../services/store/fs-store.ts";
-import { oversized, triggerMessage } from "../../scripts/poison-corpus.ts";
+import { oversized, triggerMessage } from "../../measure/poison-corpus.ts";
 import { buildWorkers, cleanMessage, fsParserService, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 import { sha256Hex } from "../../services/parser/parse-message.ts";
 
@@ -66,7 +66,18 @@ describe("parser service end to end (in process, fs store, built trigger worker)
     const blob = await createFsStore(join(dir, "store")).attachments.getAttachment(doc5.attachments[0]!.sha256);
     expect(Buffer.from(blob!).toString()).toBe("attachment payload 5");
     const q = await ls(join(spool, "quarantine"));
-    expect(q).toEqual(["p-big", "p-big.reason.json", "p-crash", "p-crash.reason.json", "p-hang", "p-hang.reason.json", "p-oom", "p-oom.reason.json", "p-throw", "p-throw.reason.json"]);
+    expect(q).toEqual([
+      "p-big",
+      "p-big.reason.json",
+      "p-crash",
+      "p-crash.reason.json",
+      "p-hang",
+      "p-hang.reason.json",
+      "p-oom",
+      "p-oom.reason.json",
+      "p-throw",
+      "p-throw.reason.json",
+    ]);
     const reason = async (n: string) => JSON.parse(await readFile(join(spool, "quarantine", `${n}.reason.json`), "utf8"));
     expect((await reason("p-crash")).reason).toBe("crash");
     expect((await reason("p-throw")).reason).toBe("crash");

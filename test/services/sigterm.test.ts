@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stageService } from "../../services/build.ts";
-import { triggerMessage } from "../../scripts/poison-corpus.ts";
+import { triggerMessage } from "../../measure/poison-corpus.ts";
 import { buildWorkers, cleanMessage, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
 
 describe("built parser process: SIGTERM releases claims and exits 0", () => {

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../services/parser/parse-message.ts";
-import { ParserService, type ServiceEvent } from "../../services/parser/service.ts";
+import type { ParserService, ServiceEvent } from "../../services/parser/service.ts";
 import { NAME_MAX, openRegularFile, parseClaimName, QUARANTINE_SUFFIX_BYTES, Spool, type QuarantinedEntry } from "../../services/parser/spool.ts";
 import { FsDocumentStore } from "../../services/store/fs-store.ts";
 import { buildWorkers, cleanMessage, fsParserService, ls, makeSpool, tempDir, waitFor } from "./helpers.ts";
@@ -107,7 +107,7 @@ describe("spool: names too long to claim, and quarantine names", () => {
     expect(seen).toHaveLength(1);
     const q = seen[0]!.quarantineName;
     expect(Buffer.byteLength(q) + QUARANTINE_SUFFIX_BYTES).toBeLessThanOrEqual(NAME_MAX);
-    expect(q.startsWith("m".repeat(64) + "~")).toBe(true);
+    expect(q.startsWith(`${"m".repeat(64)}~`)).toBe(true);
     expect(await ls(join(root, "quarantine"))).toEqual([q, `${q}.reason.json`]);
     expect(await readFile(join(root, "quarantine", q), "utf8")).toBe("body");
     const reason = JSON.parse(await readFile(join(root, "quarantine", `${q}.reason.json`), "utf8"));
@@ -219,7 +219,13 @@ describe("parser service: spool entries that are not regular files (production w
     await mkdir(join(dir, "outside"));
     await writeFile(secretFile, `From: a@example.test\r\nSubject: ${SECRET}\r\n\r\n${SECRET}\r\n`);
     await makeSpool(spool, {});
-    service = fsParserService(dir, { workerFile: prodWorker, hostId: "ent1", documentsRoot: store, log: (line) => logs.push(line), onEvent: (e) => events.push(e) });
+    service = fsParserService(dir, {
+      workerFile: prodWorker,
+      hostId: "ent1",
+      documentsRoot: store,
+      log: (line) => logs.push(line),
+      onEvent: (e) => events.push(e),
+    });
     await service.start();
   });
 
@@ -232,7 +238,10 @@ describe("parser service: spool entries that are not regular files (production w
   it("GIVEN a symlink in new/ to a secret file WHEN the service runs THEN the link itself is quarantined as symlink, and the secret appears in no store file, reason file, log line or event", async () => {
     await symlink(secretFile, join(spool, "new", "evil-link"));
     const keys = await deliverClean(3);
-    await waitFor("symlink quarantined and clean mail stored", async () => (await ls(join(spool, "quarantine"))).includes("evil-link") && (await stored(keys)));
+    await waitFor(
+      "symlink quarantined and clean mail stored",
+      async () => (await ls(join(spool, "quarantine"))).includes("evil-link") && (await stored(keys)),
+    );
     expect((await lstat(join(spool, "quarantine", "evil-link"))).isSymbolicLink()).toBe(true);
     const reason = await reasonOf("evil-link");
     expect(reason).toMatchObject({ reason: "symlink", host: "ent1" });
@@ -251,10 +260,14 @@ describe("parser service: spool entries that are not regular files (production w
     const t0 = Date.now();
     for (let i = 0; i < 8; i++) execFileSync("mkfifo", [join(spool, "new", `fifo-${i}`)]);
     const keys = await deliverClean(12);
-    await waitFor("fifos quarantined and clean mail stored", async () => {
-      const q = await ls(join(spool, "quarantine"));
-      return Array.from({ length: 8 }, (_, i) => `fifo-${i}`).every((f) => q.includes(f)) && (await stored(keys));
-    }, 10_000);
+    await waitFor(
+      "fifos quarantined and clean mail stored",
+      async () => {
+        const q = await ls(join(spool, "quarantine"));
+        return Array.from({ length: 8 }, (_, i) => `fifo-${i}`).every((f) => q.includes(f)) && (await stored(keys));
+      },
+      10_000,
+    );
     expect(Date.now() - t0).toBeLessThan(10_000);
     for (let i = 0; i < 8; i++) {
       expect((await lstat(join(spool, "quarantine", `fifo-${i}`))).isFIFO()).toBe(true);
@@ -296,7 +309,7 @@ describe("parser service: spool entries that are not regular files (production w
     const keys = await deliverClean(3);
     await waitFor("long name quarantined", async () => service.metrics.quarantined.get({ reason: "name-too-long" }) === 1 && (await stored(keys)));
     expect(await ls(join(spool, "new"))).toEqual([]);
-    const q = (await ls(join(spool, "quarantine"))).filter((f) => f.startsWith("x".repeat(64) + "~") && !f.endsWith(".reason.json"));
+    const q = (await ls(join(spool, "quarantine"))).filter((f) => f.startsWith(`${"x".repeat(64)}~`) && !f.endsWith(".reason.json"));
     expect(q).toHaveLength(1);
     const reason = await reasonOf(q[0]!);
     expect(reason).toMatchObject({ reason: "name-too-long", originalName: long });

@@ -20,10 +20,7 @@ describe("spool claim / lease / reclaim", () => {
     const b = new Spool(dir, "hostB", 60_000);
     await a.init();
     const names = Object.keys(files);
-    const [ra, rb] = await Promise.all([
-      Promise.all(names.map((n) => a.claim(n))),
-      Promise.all(names.map((n) => b.claim(n))),
-    ]);
+    const [ra, rb] = await Promise.all([Promise.all(names.map((n) => a.claim(n))), Promise.all(names.map((n) => b.claim(n)))]);
     const wonA = ra.filter((c) => c !== null).map((c) => c!.name);
     const wonB = rb.filter((c) => c !== null).map((c) => c!.name);
     expect(wonA.length + wonB.length).toBe(200);

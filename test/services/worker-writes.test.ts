@@ -11,7 +11,7 @@ import { parseMessage, sha256Hex } from "../../services/parser/parse-message.ts"
 import { ownArrayBuffer, ParsePool } from "../../services/parser/pool.ts";
 import { canonicalJson } from "../../services/store/canonical-json.ts";
 import { FsDocumentStore } from "../../services/store/fs-store.ts";
-import { TRIGGER_HEADER } from "./fixtures/triggers.ts";
+import { TRIGGER_HEADER } from "../../measure/poison-triggers.ts";
 import { buildWorkers, cleanMessage, tempDir } from "./helpers.ts";
 
 describe("parse workers writing documents (documentsRoot)", () => {
@@ -24,7 +24,15 @@ describe("parse workers writing documents (documentsRoot)", () => {
     ({ triggerWorker } = await buildWorkers(join(dir, "build")));
     // A generous timeout for the clean cases (a loaded machine must not turn them into timeouts);
     // the stall case has its own short one.
-    pool = new ParsePool({ workerFile: triggerWorker, threads: 2, timeoutMs: 10_000, heapMb: 64, attachmentsRoot: join(dir, "store"), documentsRoot: join(dir, "store"), wantDocSha256: true });
+    pool = new ParsePool({
+      workerFile: triggerWorker,
+      threads: 2,
+      timeoutMs: 10_000,
+      heapMb: 64,
+      attachmentsRoot: join(dir, "store"),
+      documentsRoot: join(dir, "store"),
+      wantDocSha256: true,
+    });
   });
   afterAll(async () => {
     await pool?.close();
@@ -41,7 +49,9 @@ describe("parse workers writing documents (documentsRoot)", () => {
     expect(await readFile(path)).toEqual(expected);
     expect(r.docSha256).toBe(sha256Hex(expected));
     const doc = JSON.parse(expected.toString("utf8")) as { attachments: { sha256: string }[] };
-    expect((await readFile(join(dir, "store", "attachments", doc.attachments[0]!.sha256.slice(0, 2), doc.attachments[0]!.sha256))).toString()).toBe("attachment payload 7");
+    expect((await readFile(join(dir, "store", "attachments", doc.attachments[0]!.sha256.slice(0, 2), doc.attachments[0]!.sha256))).toString()).toBe(
+      "attachment payload 7",
+    );
   });
 
   it("GIVEN the same message again WHEN parsed THEN the identical document is left as it was (not rewritten)", async () => {
@@ -77,7 +87,14 @@ describe("parse workers writing documents (documentsRoot)", () => {
 
   it("GIVEN a store write that stalls past the timeout WHEN parsed THEN the outcome is store-error (release for retry), not timeout", async () => {
     const msg = Buffer.from(`Subject: stall\r\n${TRIGGER_HEADER}: stall\r\n\r\nbody\r\n`);
-    const p = new ParsePool({ workerFile: triggerWorker, threads: 1, timeoutMs: 700, heapMb: 64, attachmentsRoot: join(dir, "store"), documentsRoot: join(dir, "store") });
+    const p = new ParsePool({
+      workerFile: triggerWorker,
+      threads: 1,
+      timeoutMs: 700,
+      heapMb: 64,
+      attachmentsRoot: join(dir, "store"),
+      documentsRoot: join(dir, "store"),
+    });
     try {
       await run(cleanMessage(11), p); // the worker is up before the clock matters
       const started = performance.now();

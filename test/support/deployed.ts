@@ -13,7 +13,27 @@ import type { RenderedHost } from "../../render/host.ts";
 /** A self-signed certificate + key, made once per test process with openssl. */
 function samplePem(): string {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-pem-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=bulwark.invalid", "-keyout", join(dir, "k.pem"), "-out", join(dir, "c.pem")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=bulwark.invalid",
+      "-keyout",
+      join(dir, "k.pem"),
+      "-out",
+      join(dir, "c.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   return readFileSync(join(dir, "c.pem"), "utf8") + readFileSync(join(dir, "k.pem"), "utf8");
 }
 

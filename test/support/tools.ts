@@ -14,7 +14,7 @@ export function haveTool(command: string, debianPackage: string): boolean {
 }
 
 /** True when running as root (nft -c needs CAP_NET_ADMIN). */
-export function isRoot(): boolean {
+function isRoot(): boolean {
   return typeof process.getuid === "function" && process.getuid() === 0;
 }
 

@@ -27,7 +27,8 @@ function capture() {
 /** A scratch repository with one commit holding `files`. */
 function scratchRepo(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-base-repo-"));
-  const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=bulwark-test", "-c", "user.email=test@example.invalid", ...args], { stdio: "pipe" });
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", dir, "-c", "user.name=bulwark-test", "-c", "user.email=test@example.invalid", ...args], { stdio: "pipe" });
   git("init", "-q");
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   git("add", ".");
@@ -39,19 +40,29 @@ function scratchRepo(files: Record<string, string>): string {
 const baseTemps = (root = tmpdir()) => readdirSync(root).filter((n) => n.startsWith("bulwark-base-") && !n.startsWith("bulwark-base-repo-"));
 
 describe("--base as a git ref: resolution and errors", () => {
-  const FIX = /Fix: pass a review directory an earlier `npm run synth` wrote \(it holds \.bulwark-review\), or a branch, tag or commit of this repository/;
+  const FIX =
+    /Fix: pass a review directory an earlier `npm run synth` wrote \(it holds \.bulwark-review\), or a branch, tag or commit of this repository/;
 
   it("GIVEN a branch, HEAD and a short commit WHEN resolved THEN each names the commit", () => {
     const repo = scratchRepo({ "a.txt": "a\n" });
     const head = execFileSync("git", ["-C", repo, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
     const branch = execFileSync("git", ["-C", repo, "branch", "--show-current"], { encoding: "utf8" }).trim();
-    for (const ref of ["HEAD", branch, head.slice(0, 10)]) expect(resolveBaseRef(ref, repo)).toMatchObject({ ref, commit: head, short: expect.stringMatching(/^[0-9a-f]{4,}$/) });
+    for (const ref of ["HEAD", branch, head.slice(0, 10)])
+      expect(resolveBaseRef(ref, repo)).toMatchObject({ ref, commit: head, short: expect.stringMatching(/^[0-9a-f]{4,}$/) });
   });
 
   it.each([
-    ["a ref the repository does not have", "no-such-branch", /^--base: is neither a directory nor a commit of the git repository at .*; got "no-such-branch"\. /],
+    [
+      "a ref the repository does not have",
+      "no-such-branch",
+      /^--base: is neither a directory nor a commit of the git repository at .*; got "no-such-branch"\. /,
+    ],
     ["a ref beyond the first commit", "HEAD~5", /^--base: is neither a directory nor a commit of the git repository at .*; got "HEAD~5"\. /],
-    ["a value that starts with a dash", "--help", /^--base: is not a directory, nor a git ref \(a ref is not empty and does not start with '-'\); got "--help"\. /],
+    [
+      "a value that starts with a dash",
+      "--help",
+      /^--base: is not a directory, nor a git ref \(a ref is not empty and does not start with '-'\); got "--help"\. /,
+    ],
     ["an empty value", "", /^--base: is not a directory, nor a git ref .*; got ""\. /],
   ])("GIVEN %s WHEN used as --base THEN a user error names --base, the value and the fix, and nothing is left behind", (_case, ref, expected) => {
     const repo = scratchRepo({ "a.txt": "a\n" });
@@ -106,7 +117,8 @@ describe("--base as a git ref: this repository's HEAD", () => {
       // node_modules is linked in file by file, not as one symbolic link, so that esbuild's output (and so
       // each artifact's sha256) does not depend on where the tree is: the same sources give the same sha256.
       const unchanged = (paths: string[]) =>
-        execFileSync("git", ["-C", CHECKOUT_ROOT, "status", "--porcelain", "--untracked-files=all", "--", ...paths], { encoding: "utf8" }).trim() === "";
+        execFileSync("git", ["-C", CHECKOUT_ROOT, "status", "--porcelain", "--untracked-files=all", "--", ...paths], { encoding: "utf8" }).trim() ===
+        "";
       if (unchanged(["services", "package-lock.json", "tsconfig.json"])) {
         const plan = bundle.files.get("plan.json")!;
         for (const a of Object.values(serviceArtifacts())) expect(plan).toContain(a.sha256);
@@ -191,7 +203,9 @@ describe("--base as a git ref: this repository's HEAD", () => {
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stdout = "";
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => cli.on("exit", (code, signal) => done({ code, signal })));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+        cli.on("exit", (code, signal) => done({ code, signal })),
+      );
       await new Promise<void>((started) => {
         cli.stdout.on("data", (chunk: Buffer) => {
           stdout += chunk.toString();

@@ -19,7 +19,11 @@ describe("synth CLI", () => {
     const base = mkdtempSync(join(tmpdir(), "bulwark-det-"));
     const runs = await Promise.all(
       ["a", "b"].map(async (n) => {
-        const { stdout } = await run(process.execPath, ["--import", "tsx", join(ROOT, "main.ts"), "--out", join(base, n, "cdktf.out"), "--review", join(base, n, "review")], { cwd: ROOT, timeout: 60_000 });
+        const { stdout } = await run(
+          process.execPath,
+          ["--import", "tsx", join(ROOT, "main.ts"), "--out", join(base, n, "cdktf.out"), "--review", join(base, n, "review")],
+          { cwd: ROOT, timeout: 60_000 },
+        );
         return { stdout, out: tree(join(base, n, "cdktf.out")), review: tree(join(base, n, "review")) };
       }),
     );

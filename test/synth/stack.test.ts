@@ -33,7 +33,10 @@ const META = new Set(["//", "depends_on", "lifecycle", "provider", "count", "for
 function unknownAttributes(block: Json, value: Json, path: string, meta: boolean): string[] {
   return Object.entries(value).flatMap(([key, v]) => {
     if (meta && META.has(key)) return [];
-    if (block["attributes"]?.[key]) return block["attributes"][key].computed && !block["attributes"][key].optional && !block["attributes"][key].required ? [`${path}.${key} (computed only)`] : [];
+    if (block["attributes"]?.[key])
+      return block["attributes"][key].computed && !block["attributes"][key].optional && !block["attributes"][key].required
+        ? [`${path}.${key} (computed only)`]
+        : [];
     const nested = block["block_types"]?.[key];
     if (!nested) return [`${path}.${key}`];
     return (Array.isArray(v) ? v : [v]).flatMap((item: Json, i: number) => unknownAttributes(nested.block, item, `${path}.${key}[${i}]`, false));
@@ -104,7 +107,9 @@ describe("synthesized stack of the seed", () => {
   it("GIVEN the provider schema WHEN every resource is compared THEN every required attribute is set", () => {
     const hcloud = Object.entries(tf["resource"] as Json).filter(([type]) => type.startsWith("hcloud_"));
     const missing = hcloud.flatMap(([type, byId]) => {
-      const required = Object.entries(RESOURCE_SCHEMAS[type].block.attributes as Json).filter(([, a]) => a.required).map(([k]) => k);
+      const required = Object.entries(RESOURCE_SCHEMAS[type].block.attributes as Json)
+        .filter(([, a]) => a.required)
+        .map(([k]) => k);
       return Object.entries(byId as Json).flatMap(([id, v]) => required.filter((k) => (v as Json)[k] === undefined).map((k) => `${type}.${id}.${k}`));
     });
     expect(missing).toEqual([]);
@@ -122,7 +127,9 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN the public firewalls (TLS off) WHEN synthesized THEN the lb one opens 80 and 22, the other only 22, all inbound; 443 stays closed", () => {
-    const rules = Object.fromEntries(resources(tf, "hcloud_firewall").map((f) => [f.name, f.rule.map((r: Json) => `${r.direction} ${r.protocol}/${r.port}`)]));
+    const rules = Object.fromEntries(
+      resources(tf, "hcloud_firewall").map((f) => [f.name, f.rule.map((r: Json) => `${r.direction} ${r.protocol}/${r.port}`)]),
+    );
     expect(rules).toEqual({ "bulwark-lb": ["in tcp/80", "in tcp/22"], "bulwark-base": ["in tcp/22"] });
     const lbFirewall = Object.entries(tf["resource"]["hcloud_firewall"] as Json).find(([, f]) => (f as Json).name === "bulwark-lb")![0];
     for (const s of servers) {
@@ -145,7 +152,26 @@ describe("synthesized stack of the seed", () => {
 
   it("GIVEN host names WHEN synthesized THEN construct IDs come from them, not from positions", () => {
     const ids = Object.keys(tf["resource"]["hcloud_server"] as Json).map((id) => id.replace(/_Server_[0-9A-F]+$/, ""));
-    expect(ids.sort()).toEqual(["App1", "App2", "Lb1", "Lb2", "MongoCfg1", "MongoCfg2", "MongoCfg3", "MongoS11", "MongoS12", "MongoS13", "MongoS21", "MongoS22", "MongoS23", "Parser1", "Parser2", "Storage1", "Storage2", "Storage3"]);
+    expect(ids.sort()).toEqual([
+      "App1",
+      "App2",
+      "Lb1",
+      "Lb2",
+      "MongoCfg1",
+      "MongoCfg2",
+      "MongoCfg3",
+      "MongoS11",
+      "MongoS12",
+      "MongoS13",
+      "MongoS21",
+      "MongoS22",
+      "MongoS23",
+      "Parser1",
+      "Parser2",
+      "Storage1",
+      "Storage2",
+      "Storage3",
+    ]);
   });
 
   it("GIVEN the provider WHEN synthesized THEN it is pinned ~> 1.68 and carries no token (HCLOUD_TOKEN is read at deploy)", () => {
@@ -154,7 +180,10 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN vrrp-vip failover WHEN synthesized THEN no Floating IP is created", () => {
-    const vip = synth({ kind: "object", topology: withInput({ roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" } } } }) });
+    const vip = synth({
+      kind: "object",
+      topology: withInput({ roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" } } } }),
+    });
     expect(resources(vip, "hcloud_floating_ip")).toEqual([]);
     expect(vip["output"]["floating_ip_address"]).toBeUndefined();
     expect(vip["variable"]?.["failover_api_token"]).toBeUndefined();
@@ -170,7 +199,10 @@ describe("synthesized stack of the seed", () => {
 
   it("GIVEN TLS on WHEN synthesized THEN the certificate comes base64-encoded from a sensitive, size-checked variable", () => {
     const tls = synth({ kind: "object", topology: withInput({ roles: { lb: { tls: true } } }) });
-    expect(tls["variable"]["tls_certificate_pem"]).toMatchObject({ sensitive: true, validation: [expect.objectContaining({ condition: expect.stringContaining("length(var.tls_certificate_pem) <= 6144") })] });
+    expect(tls["variable"]["tls_certificate_pem"]).toMatchObject({
+      sensitive: true,
+      validation: [expect.objectContaining({ condition: expect.stringContaining("length(var.tls_certificate_pem) <= 6144") })],
+    });
     const lb = resources(tls, "hcloud_server").find((s) => s.name === "bulwark-lb-1")!;
     expect(lb.user_data).toContain("${base64encode(var.tls_certificate_pem)}");
     expect(lb.user_data).toContain("encoding: b64");
@@ -207,7 +239,15 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
     expect(order.slice(0, 7)).toEqual(["lb-2", "lb-1", "app-1", "app-2", "parser-1", "parser-2", "storage-1"]);
     const ids = Object.keys(steps);
     expect(ids).toHaveLength(18);
-    const idOf = (host: string) => ids.find((id) => id.startsWith(`HostRollout_${host.split("-").map((p) => p[0]!.toUpperCase() + p.slice(1)).join("")}_`))!;
+    const idOf = (host: string) =>
+      ids.find((id) =>
+        id.startsWith(
+          `HostRollout_${host
+            .split("-")
+            .map((p) => p[0]!.toUpperCase() + p.slice(1))
+            .join("")}_`,
+        ),
+      )!;
     for (const [i, host] of order.entries()) {
       const step = steps[idOf(host)];
       if (i === 0) expect(step.depends_on, host).toEqual(expect.arrayContaining([expect.stringMatching(/^hcloud_volume_attachment\./)]));
@@ -226,7 +266,9 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
     expect(mkdir["remote-exec"].inline).toEqual(["install -d -m 0700 /home/bulwark/.bulwark-rollout"]);
     expect(agent.file.content).toMatch(/^\$\{local\.HostRollout_Agent_[0-9A-F]+\}$/);
     expect(bundle.file).toEqual({ content: "${self.input.bundle}", destination: "/home/bulwark/.bulwark-rollout/app-1.json" });
-    expect(apply["remote-exec"].inline[0]).toContain("sudo /usr/bin/python3 /home/bulwark/.bulwark-rollout/bulwark-host apply /home/bulwark/.bulwark-rollout/app-1.json --sha256 ${nonsensitive(sha256(self.input.bundle))}");
+    expect(apply["remote-exec"].inline[0]).toContain(
+      "sudo /usr/bin/python3 /home/bulwark/.bulwark-rollout/bulwark-host apply /home/bulwark/.bulwark-rollout/app-1.json --sha256 ${nonsensitive(sha256(self.input.bundle))}",
+    );
     // The bundle is sensitive (a plan prints no file of it), and secrets reach it as JSON-escaped
     // Terraform expressions, never as text.
     const local = /^\$\{sensitive\(local\.(HostRollout_BundleApp1_[0-9A-F]+)\)\}$/.exec(step.input.bundle)![1]!;
@@ -238,7 +280,13 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
     const app = Testing.app();
     const stack = new BulwarkStack(app, changedPlan.name, { plan: changedPlan, rendered: renderAll(changedPlan) });
     const after = JSON.parse(Testing.synth(stack)) as Json;
-    const triggers = (t: Json) => Object.fromEntries(Object.entries(t["resource"]["terraform_data"] as Json).map(([id, s]: [string, Json]) => [id.split("_")[1], s.triggers_replace.bundle_sha256]));
+    const triggers = (t: Json) =>
+      Object.fromEntries(
+        Object.entries(t["resource"]["terraform_data"] as Json).map(([id, s]: [string, Json]) => [
+          id.split("_")[1],
+          s.triggers_replace.bundle_sha256,
+        ]),
+      );
     const before = triggers(tf);
     const now = triggers(after);
     const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
@@ -250,7 +298,10 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
   it("GIVEN each host WHEN synthesized THEN its user_data carries its own host key from the tls provider, and every connection pins that host's key", () => {
     for (const s of servers) {
       const host = s.name.replace(/^bulwark-/, "");
-      const id = host.split("-").map((p: string) => p[0]!.toUpperCase() + p.slice(1)).join("");
+      const id = host
+        .split("-")
+        .map((p: string) => p[0]!.toUpperCase() + p.slice(1))
+        .join("");
       expect(s.user_data, host).toMatch(new RegExp(`\\$\\{base64encode\\(tls_private_key\\.HostKeys_${id}_[0-9A-F]+\\.private_key_openssh\\)\\}`));
     }
     expect(Object.values(tf["resource"]["tls_private_key"] as Json).every((k: Json) => k.algorithm === "ED25519")).toBe(true);

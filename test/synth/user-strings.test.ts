@@ -35,7 +35,10 @@ const MARKED: TopologyInput = {
   labels: { [`${MARK}.example/${MARK}-k`]: `${MARK}-v`, [`${MARK}-k2`]: "" },
   admin: {
     user: `${MARK}-admin`,
-    sshKeys: COMMENTS.map((comment, i) => ({ name: `${MARK}-key${i}`, publicKey: i === 0 ? `${EXAMPLE_ADMIN_KEY.split(" ").slice(0, 2).join(" ")} ${comment}` : ed25519Key(i + 1, comment) })),
+    sshKeys: COMMENTS.map((comment, i) => ({
+      name: `${MARK}-key${i}`,
+      publicKey: i === 0 ? `${EXAMPLE_ADMIN_KEY.split(" ").slice(0, 2).join(" ")} ${comment}` : ed25519Key(i + 1, comment),
+    })),
     sshSourceCidrs: ["203.0.113.0/24"],
   },
   roles: {
@@ -51,7 +54,10 @@ const MARKED: TopologyInput = {
 } as TopologyInput;
 
 /** The same in vrrp-vip mode, for the VIP's interface. */
-const MARKED_VIP: TopologyInput = { ...MARKED, roles: { ...MARKED.roles, lb: { ...MARKED.roles!.lb, tls: false, failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: `${MARK}eth1` } } } } as TopologyInput;
+const MARKED_VIP: TopologyInput = {
+  ...MARKED,
+  roles: { ...MARKED.roles, lb: { ...MARKED.roles!.lb, tls: false, failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: `${MARK}eth1` } } },
+} as TopologyInput;
 
 /**
  * String fields that cannot hold the marker, and why: a closed list or a format Bulwark checks,
@@ -136,7 +142,8 @@ function stringFields(node: Json, path: string): string[] {
   if (node["type"] === "string") return [path];
   const out: string[] = [];
   for (const [name, child] of Object.entries((node["properties"] ?? {}) as Json)) out.push(...stringFields(child, path ? `${path}.${name}` : name));
-  if (node["type"] === "object" && typeof node["additionalProperties"] === "object") out.push(...stringFields(node["additionalProperties"], `${path}.*`));
+  if (node["type"] === "object" && typeof node["additionalProperties"] === "object")
+    out.push(...stringFields(node["additionalProperties"], `${path}.*`));
   if (node["items"]) out.push(...stringFields(node["items"], `${path}[]`));
   return out;
 }
@@ -175,11 +182,22 @@ describe("user strings in the synthesized JSON", () => {
         .filter((s) => s.text.includes(MARK))
         .map((s) => s.path.replace(/\[\d+\]/g, "[]").replace(/^\.resource\.([a-z_]+)\.[^.{]+/, ".resource.$1.*")),
     );
-    for (const place of [".resource.hcloud_ssh_key.*.public_key", ".resource.hcloud_ssh_key.*.name", ".resource.hcloud_server.*.name", ".resource.hcloud_server.*.user_data", ".resource.hcloud_server.*.labels{key}", ".resource.hcloud_network.*.labels{key}"]) {
+    for (const place of [
+      ".resource.hcloud_ssh_key.*.public_key",
+      ".resource.hcloud_ssh_key.*.name",
+      ".resource.hcloud_server.*.name",
+      ".resource.hcloud_server.*.user_data",
+      ".resource.hcloud_server.*.labels{key}",
+      ".resource.hcloud_network.*.labels{key}",
+    ]) {
       expect(places, place).toContain(place);
     }
     const keys = Object.values(tf["resource"]["hcloud_ssh_key"] as Json).map((k) => k.public_key as string);
-    for (const comment of COMMENTS) expect(keys.filter((k) => k.endsWith(` ${comment}`)), comment).toHaveLength(1);
+    for (const comment of COMMENTS)
+      expect(
+        keys.filter((k) => k.endsWith(` ${comment}`)),
+        comment,
+      ).toHaveLength(1);
     expect(JSON.stringify(tfVip)).toContain(`${MARK}eth1`);
   });
 
@@ -197,9 +215,18 @@ describe("user strings in the synthesized JSON", () => {
         // user text inside Terraform's own expression or directive
         b: { value: `\${lookup(var.hosts, "${MARK}-app-1")}`, directive: `%{ if "${MARK}" != "" }x%{ endif }` },
         // escaped user text, and Terraform's own references next to user text
-        ok: { user_data: `- ${escapeTerraformTemplate(comment)} %%{b}\ntoken: \${var.failover_api_token}`, id: `\${hcloud_server.Zq7xApp1_Server_0.id}`, around: `%{ if true }${MARK}%{ endif }` },
+        ok: {
+          user_data: `- ${escapeTerraformTemplate(comment)} %%{b}\ntoken: \${var.failover_api_token}`,
+          id: `\${hcloud_server.Zq7xApp1_Server_0.id}`,
+          around: `%{ if true }${MARK}%{ endif }`,
+        },
       },
     };
-    expect(taintedTemplates(injected, [...userTexts, comment]).map((t) => t.split(":")[0])).toEqual([".resource.a.public_key", ".resource.a.user_data", ".resource.b.value", ".resource.b.directive"]);
+    expect(taintedTemplates(injected, [...userTexts, comment]).map((t) => t.split(":")[0])).toEqual([
+      ".resource.a.public_key",
+      ".resource.a.user_data",
+      ".resource.b.value",
+      ".resource.b.directive",
+    ]);
   });
 });

@@ -1,17 +1,37 @@
 import { describe, expect, it } from "vitest";
-import { cidrContains, cidrProblem, coverage, formatIpv6, hostAddress, isAnywhere, isIpCidr, isPrivateCidr, parseIpRange, parseIpv4Cidr } from "../../topology/cidr.ts";
+import {
+  cidrContains,
+  cidrProblem,
+  coverage,
+  formatIpv6,
+  hostAddress,
+  isAnywhere,
+  isIpCidr,
+  isPrivateCidr,
+  parseIpRange,
+  parseIpv4Cidr,
+} from "../../topology/cidr.ts";
 
 describe("IPv4 CIDRs", () => {
   it("GIVEN a valid network CIDR WHEN parsed THEN base, prefix and size are right", () => {
     expect(parseIpv4Cidr("10.0.1.0/24")).toEqual({ base: 0x0a000100, prefix: 24, size: 256 });
   });
 
-  it.each(["10.0.0.0/33", "10.0.0.256/24", "10.0.1.5/24", "10.0.0/24", "10.0.0.0", "a.b.c.d/8", "010.0.0.0/8", "10.0.0.0/08", "0.0.0.0/00", "10.0.0.0/24 ", "2001:db8::/32"])(
-    "GIVEN %s WHEN parsed THEN it is rejected",
-    (text) => {
-      expect(parseIpv4Cidr(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    "10.0.0.0/33",
+    "10.0.0.256/24",
+    "10.0.1.5/24",
+    "10.0.0/24",
+    "10.0.0.0",
+    "a.b.c.d/8",
+    "010.0.0.0/8",
+    "10.0.0.0/08",
+    "0.0.0.0/00",
+    "10.0.0.0/24 ",
+    "2001:db8::/32",
+  ])("GIVEN %s WHEN parsed THEN it is rejected", (text) => {
+    expect(parseIpv4Cidr(text)).toBeUndefined();
+  });
 
   it("GIVEN a subnet WHEN checked against ranges THEN containment is exact at the edges", () => {
     const net = parseIpv4Cidr("10.0.0.0/16")!;
@@ -34,12 +54,20 @@ describe("IPv4 CIDRs", () => {
 });
 
 describe("IP CIDRs of either family", () => {
-  it.each(["2001:db8::/32", "2001:DB8:0:0::/64", "2001:0db8::/32", "::/0", "::1/128", "fe80::/10", "2001:db8:1:2:3:4:5:6/128", "203.0.113.0/24", "198.51.100.7/32", "0.0.0.0/0"])(
-    "GIVEN %s WHEN validated THEN it is accepted",
-    (text) => {
-      expect(isIpCidr(text)).toBe(true);
-    },
-  );
+  it.each([
+    "2001:db8::/32",
+    "2001:DB8:0:0::/64",
+    "2001:0db8::/32",
+    "::/0",
+    "::1/128",
+    "fe80::/10",
+    "2001:db8:1:2:3:4:5:6/128",
+    "203.0.113.0/24",
+    "198.51.100.7/32",
+    "0.0.0.0/0",
+  ])("GIVEN %s WHEN validated THEN it is accepted", (text) => {
+    expect(isIpCidr(text)).toBe(true);
+  });
 
   it.each([
     ["2001:db8::/129", /prefix length above 128/, /0 to 128/],

@@ -85,7 +85,11 @@ describe("CLI on bad topology files", () => {
     writeFileSync(file, "keep me");
     const outcome = await cli(["--out", join(dir, "out"), "--review", file]);
     expect(outcome.code).toBe(2);
-    expect(outcome.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^bulwark: error: --review: is a file, not a review directory; synth deletes the review directory and writes it anew; got ".*important\.txt"\. Fix: pass a new or empty directory/)]);
+    expect(outcome.stderr.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(
+        /^bulwark: error: --review: is a file, not a review directory; synth deletes the review directory and writes it anew; got ".*important\.txt"\. Fix: pass a new or empty directory/,
+      ),
+    ]);
     expect(readFileSync(file, "utf8")).toBe("keep me");
   });
 

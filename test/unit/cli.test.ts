@@ -23,13 +23,19 @@ describe("CLI", () => {
     expect(code).toBe(0);
     expect(c.out[0]).toBe(`bulwark: topology ${file}`);
     expect(c.out[1]).toMatch(/^bulwark: 19 hosts, 7 placement groups/);
-    expect(c.out[2]).toMatch(new RegExp(`wrote ${join(dir, "a", "out", "stacks", "shop", "cdk.tf.json")} and .*review/ \\(\\d+ files\\) in [0-9.]+ s$`));
+    expect(c.out[2]).toMatch(
+      new RegExp(`wrote ${join(dir, "a", "out", "stacks", "shop", "cdk.tf.json")} and .*review/ \\(\\d+ files\\) in [0-9.]+ s$`),
+    );
     expect(c.err).toEqual([]);
   });
 
   it("GIVEN both --topology and BULWARK_TOPOLOGY WHEN run THEN the option wins", () => {
     const c = capture();
-    runCli(["--topology", file, "--out", join(dir, "b", "out"), "--review", join(dir, "b", "review")], { BULWARK_TOPOLOGY: "/nonexistent.yaml" }, c.io);
+    runCli(
+      ["--topology", file, "--out", join(dir, "b", "out"), "--review", join(dir, "b", "review")],
+      { BULWARK_TOPOLOGY: "/nonexistent.yaml" },
+      c.io,
+    );
     expect(c.err).toEqual([]);
     expect(c.out[0]).toBe(`bulwark: topology ${file}`);
   });

@@ -23,7 +23,10 @@ function walk(node: ts.Node, visit: (n: ts.Node) => void): void {
 }
 
 function jsDoc(node: ts.Node): string {
-  return ts.getJSDocCommentsAndTags(node).map((d) => d.getText()).join("\n");
+  return ts
+    .getJSDocCommentsAndTags(node)
+    .map((d) => d.getText())
+    .join("\n");
 }
 
 describe("constructs/ idiom", () => {
@@ -54,7 +57,8 @@ describe("constructs/ idiom", () => {
           if (!(ts.isPropertyDeclaration(m) || ts.isGetAccessorDeclaration(m))) continue;
           const hidden = ts.getModifiers(m)?.some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword);
           const type = m.type?.getText() ?? "";
-          if (!hidden && HCLOUD.some((c) => new RegExp(`\\b${c}\\b`).test(type))) bare.push(`${f.name}: ${n.name?.text}.${m.name.getText()}: ${type}`);
+          if (!hidden && HCLOUD.some((c) => new RegExp(`\\b${c}\\b`).test(type)))
+            bare.push(`${f.name}: ${n.name?.text}.${m.name.getText()}: ${type}`);
         }
       });
     }

@@ -9,7 +9,9 @@ describe("deploy-time values", () => {
   });
 
   it("GIVEN markers WHEN shown for review THEN secrets are labelled and no value appears", () => {
-    expect(showDeployValues(text)).toBe("ip=<set at deploy: floating_ip_address> token=<secret set at deploy: failover_api_token> ip2=<set at deploy: floating_ip_address>");
+    expect(showDeployValues(text)).toBe(
+      "ip=<set at deploy: floating_ip_address> token=<secret set at deploy: failover_api_token> ip2=<set at deploy: floating_ip_address>",
+    );
   });
 
   it("GIVEN markers WHEN sized THEN each counts as its longest value", () => {
@@ -19,7 +21,9 @@ describe("deploy-time values", () => {
   it("GIVEN tokens WHEN resolved THEN every marker is replaced, and a missing one is an error naming it", () => {
     const tokens: Record<string, string> = { floating_ip_address: "${ip}", failover_api_token: "${tok}" };
     expect(resolveDeployValues(text, (n) => tokens[n])).toBe("ip=${ip} token=${tok} ip2=${ip}");
-    expect(() => resolveDeployValues(text, () => undefined)).toThrow(/no value for @@deploy:floating_ip_address@@; the stack must provide the entry Floating IP's IPv4 address/);
+    expect(() => resolveDeployValues(text, () => undefined)).toThrow(
+      /no value for @@deploy:floating_ip_address@@; the stack must provide the entry Floating IP's IPv4 address/,
+    );
   });
 
   it("GIVEN an undeclared marker WHEN shown THEN it is an error naming it", () => {

@@ -15,7 +15,9 @@ describe("single-host failure analysis", () => {
   });
 
   it("GIVEN lb-1 is lost WHEN analysed THEN the lb rule holds with 1 of 2 and names the survivor", () => {
-    const lb = analysis().losses.find((l) => l.host === "lb-1")!.verdicts.find((v) => v.subject === "lb")!;
+    const lb = analysis()
+      .losses.find((l) => l.host === "lb-1")!
+      .verdicts.find((v) => v.subject === "lb")!;
     expect(lb).toMatchObject({ ok: true, affected: true });
     expect(lb.reason).toBe("1 of 2 load balancers left; keepalived moves the entry address to lb-2");
   });
@@ -36,7 +38,10 @@ describe("single-host failure analysis", () => {
   it("GIVEN 6 storage servers WHEN one is lost THEN only its own replica set is affected", () => {
     const a = analysis({ roles: { storage: { count: 6 } } });
     const verdicts = a.losses.find((l) => l.host === "storage-4")!.verdicts.filter((v) => v.subject.startsWith("storage"));
-    expect(verdicts.map((v) => [v.subject, v.affected, v.ok])).toEqual([["storage set 1", false, true], ["storage set 2", true, true]]);
+    expect(verdicts.map((v) => [v.subject, v.affected, v.ok])).toEqual([
+      ["storage set 1", false, true],
+      ["storage set 2", true, true],
+    ]);
   });
 
   it("GIVEN a single point of failure WHEN prepared THEN synth stops with the field to fix", () => {
@@ -46,7 +51,10 @@ describe("single-host failure analysis", () => {
   });
 
   it("GIVEN the explicit opt-out WHEN prepared THEN synth goes on and the plan carries the reason", () => {
-    const p = prepare({ kind: "object", topology: withInput({ roles: { parser: { count: 1 } }, allowSinglePointsOfFailure: { reason: "staging" } }) });
+    const p = prepare({
+      kind: "object",
+      topology: withInput({ roles: { parser: { count: 1 } }, allowSinglePointsOfFailure: { reason: "staging" } }),
+    });
     expect(p.plan.singlePointsOfFailureAllowed).toBe("staging");
     expect(p.failures.singlePointsOfFailure).toEqual(["parser-1"]);
   });

@@ -32,7 +32,17 @@ describe("generated code and docs", () => {
   it("GIVEN the provider schema WHEN read THEN it has every resource Bulwark uses, and hcloud_server has no datacenter", () => {
     const schema = JSON.parse(readFileSync(join(ROOT, "providers/hcloud/schema.json"), "utf8"));
     const resources = schema.provider_schemas["registry.terraform.io/hetznercloud/hcloud"].resource_schemas;
-    for (const r of ["hcloud_server", "hcloud_network", "hcloud_network_subnet", "hcloud_placement_group", "hcloud_firewall", "hcloud_ssh_key", "hcloud_volume", "hcloud_volume_attachment", "hcloud_floating_ip"]) {
+    for (const r of [
+      "hcloud_server",
+      "hcloud_network",
+      "hcloud_network_subnet",
+      "hcloud_placement_group",
+      "hcloud_firewall",
+      "hcloud_ssh_key",
+      "hcloud_volume",
+      "hcloud_volume_attachment",
+      "hcloud_floating_ip",
+    ]) {
       expect(resources[r], r).toBeDefined();
     }
     expect(resources.hcloud_server.block.attributes.datacenter).toBeUndefined();
@@ -62,7 +72,7 @@ describe("generated code and docs", () => {
   it("GIVEN examples/staging.ts WHEN the README is read THEN its TS example is that file, verbatim", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const example = readFileSync(join(ROOT, "examples/staging.ts"), "utf8");
-    expect(readme).toContain("```ts\n" + example + "```");
+    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
   });
 
   it("GIVEN the README's YAML topology example WHEN validated THEN it is a valid topology", () => {

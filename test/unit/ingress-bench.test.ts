@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { benchMessage, latency, percentile, postfixMainCf, procTimes, roundedSpread, SmtpReplyParser, treeTicks, vmRssKb, type ProcTimes } from "../../measure/ingress-bench.ts";
+import {
+  benchMessage,
+  latency,
+  percentile,
+  postfixMainCf,
+  procTimes,
+  roundedSpread,
+  SmtpReplyParser,
+  treeTicks,
+  vmRssKb,
+  type ProcTimes,
+} from "../../measure/ingress-bench.ts";
 
 describe("ingress bench helpers", () => {
   it("GIVEN replies split anywhere WHEN parsed THEN each complete reply comes out once, multi-line replies whole", () => {
@@ -59,7 +70,11 @@ describe("ingress bench helpers", () => {
   });
 
   it("GIVEN /proc/<pid>/stat lines WHEN read THEN ppid and CPU ticks come out, odd command names included, and a tree sums its members and their reaped children", () => {
-    expect(procTimes("528 (master) S 1 528 528 0 -1 4211008 900 2000 0 3 250 30 500 70 20 0 1 0 100 10000000 300")).toEqual({ ppid: 1, self: 280, reapedChildren: 570 });
+    expect(procTimes("528 (master) S 1 528 528 0 -1 4211008 900 2000 0 3 250 30 500 70 20 0 1 0 100 10000000 300")).toEqual({
+      ppid: 1,
+      self: 280,
+      reapedChildren: 570,
+    });
     expect(procTimes("77 (a) b (c) R 528 1 1 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0").ppid).toBe(528);
     expect(() => procTimes("9 (x) S 1 2")).toThrow("expected at least 17");
     const t = (ppid: number, self: number, reapedChildren = 0): ProcTimes => ({ ppid, self, reapedChildren });
@@ -77,7 +92,15 @@ describe("ingress bench helpers", () => {
   });
 
   it("GIVEN the baseline instance WHEN main.cf is made THEN it has its own directories, loopback, the one relay domain and holds or defers mail", () => {
-    const inst = { configDir: "/t/pf/etc", queueDir: "/t/pf/queue", dataDir: "/t/pf/data", logFile: "/t/pf/log/maillog", listenHost: "127.0.0.1", domain: "bench.test", hostName: "mx.bench.test" };
+    const inst = {
+      configDir: "/t/pf/etc",
+      queueDir: "/t/pf/queue",
+      dataDir: "/t/pf/data",
+      logFile: "/t/pf/log/maillog",
+      listenHost: "127.0.0.1",
+      domain: "bench.test",
+      hostName: "mx.bench.test",
+    };
     const hold = postfixMainCf({ ...inst, mode: "hold" }).split("\n");
     expect(hold).toEqual(
       expect.arrayContaining([

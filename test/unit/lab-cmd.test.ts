@@ -24,7 +24,9 @@ describe("lab commands through zx", () => {
   it("GIVEN input, an added and a replaced environment WHEN run THEN the command sees exactly those", async () => {
     expect(await cmd("cat", [], { input: "hello" })).toBe("hello");
     expect(await cmd("sh", ["-c", 'echo "$BW_A:${HOME:+home}"'], { env: { BW_A: "1" } })).toBe("1:home\n");
-    expect(await cmd("sh", ["-c", 'echo "$BW_A:${HOME:-none}"'], { env: { BW_A: "2", PATH: process.env["PATH"]! }, replaceEnv: true })).toBe("2:none\n");
+    expect(await cmd("sh", ["-c", 'echo "$BW_A:${HOME:-none}"'], { env: { BW_A: "2", PATH: process.env["PATH"]! }, replaceEnv: true })).toBe(
+      "2:none\n",
+    );
   });
 
   it("GIVEN a failure whose output matters WHEN run with cmdOutput THEN both streams and the failure come back", async () => {

@@ -31,7 +31,9 @@ describe("lb layer", () => {
     const { content } = lbFiles();
     expect(content(LB_PATHS.keepalivedConf)).toMatch(/track_file haproxy_down \{\n\s+file "\/run\/bulwark\/haproxy-down"\n\s+weight 0\n/);
     const dropin = content(LB_PATHS.haproxyDropin)!;
-    expect(dropin).toContain("[Service]\nRestartSec=1s\nTimeoutStopSec=5s\nExecStartPost=/usr/local/sbin/bulwark-haproxy-state up\nExecStopPost=/usr/local/sbin/bulwark-haproxy-state down\n");
+    expect(dropin).toContain(
+      "[Service]\nRestartSec=1s\nTimeoutStopSec=5s\nExecStartPost=/usr/local/sbin/bulwark-haproxy-state up\nExecStopPost=/usr/local/sbin/bulwark-haproxy-state down\n",
+    );
     const watch = content(LB_PATHS.watchScript)!;
     expect(watch).toContain('PID_FILE = "/run/haproxy.pid"');
     expect(watch).toContain("os.pidfd_open(pid)");
@@ -58,7 +60,9 @@ describe("lb layer", () => {
     expect(entry).toMatch(/^\s+acl api_path path \/api$/m);
     expect(entry).toMatch(/^\s+acl api_path path_beg \/api\/$/m);
     expect(entry).toMatch(/^\s+http-request deny deny_status 401 if api_path !\{ req\.hdr\(authorization\) -m beg "Bearer " \}$/m);
-    expect(entry).toMatch(/^\s+http-request return status 200 content-type text\/plain string "ok" if \{ path \/healthz \} \{ nbsrv\(app\) gt 0 \}$/m);
+    expect(entry).toMatch(
+      /^\s+http-request return status 200 content-type text\/plain string "ok" if \{ path \/healthz \} \{ nbsrv\(app\) gt 0 \}$/m,
+    );
     expect(entry).toMatch(/^\s+http-request return status 503 .* if \{ path \/healthz \}$/m);
     expect(entry).toMatch(/^\s+http-response del-header X-Served-By$/m);
     expect(entry).toMatch(/^\s+use_backend api if api_path$/m);
@@ -69,14 +73,22 @@ describe("lb layer", () => {
 
   it("GIVEN TLS WHEN haproxy.cfg is rendered THEN 443 serves the certificate and 80 redirects, and the PEM is a 0600 base64 file", () => {
     const { content, r } = lbFiles({ roles: { lb: { tls: true } } });
-    expect(content(LB_PATHS.haproxyCfg)).toMatch(/bind :443 ssl crt \/etc\/haproxy\/certs\/bulwark\.pem alpn h2,http\/1\.1\n\s+http-request redirect scheme https code 301 unless \{ ssl_fc \}/);
-    expect(r.files.find((f) => f.path === LB_PATHS.certificate)).toMatchObject({ permissions: "0600", encoding: "b64", content: "@@deploy-b64:tls_certificate_pem@@" });
+    expect(content(LB_PATHS.haproxyCfg)).toMatch(
+      /bind :443 ssl crt \/etc\/haproxy\/certs\/bulwark\.pem alpn h2,http\/1\.1\n\s+http-request redirect scheme https code 301 unless \{ ssl_fc \}/,
+    );
+    expect(r.files.find((f) => f.path === LB_PATHS.certificate)).toMatchObject({
+      permissions: "0600",
+      encoding: "b64",
+      content: "@@deploy-b64:tls_certificate_pem@@",
+    });
   });
 
   it("GIVEN floating-ip mode WHEN rendered THEN the takeover hook, its units, the token (0600) and the address service are there", () => {
     const { r, content } = lbFiles();
     expect(r.files.find((f) => f.path === LB_PATHS.tokenFile)).toMatchObject({ permissions: "0600", content: "@@deploy:failover_api_token@@\n" });
-    expect(content(LB_PATHS.failoverEnv)).toContain("BULWARK_API=https://api.hetzner.cloud/v1\nBULWARK_FLOATING_IP_ID=@@deploy:floating_ip_id@@\nBULWARK_SERVER_NAME=bulwark-lb-1\n");
+    expect(content(LB_PATHS.failoverEnv)).toContain(
+      "BULWARK_API=https://api.hetzner.cloud/v1\nBULWARK_FLOATING_IP_ID=@@deploy:floating_ip_id@@\nBULWARK_SERVER_NAME=bulwark-lb-1\n",
+    );
     expect(content(LB_PATHS.notifyScript)).toContain('systemctl start --no-block "bulwark-fip-takeover.service"');
     expect(content(LB_PATHS.reconcileTimer)).toContain("OnUnitActiveSec=10s");
     expect(content(LB_PATHS.addressScript)).toContain('address="@@deploy:floating_ip_address@@"');
@@ -88,7 +100,7 @@ describe("lb layer", () => {
     expect(script.indexOf('api GET "/floating_ips/')).toBeLessThan(script.indexOf('api POST "/floating_ips/'));
     expect(script).toContain("--config -");
     expect(script).not.toMatch(/curl[^\n]*Authorization/);
-    expect(script).toContain("while [ \"${try}\" -le 5 ]");
+    expect(script).toContain('while [ "${try}" -le 5 ]');
     // The token is the unit's credential: systemd copies the 0600 file, the script reads the copy.
     expect(lbFiles().content(LB_PATHS.takeoverService)).toContain(`LoadCredential=hcloud-token:${LB_PATHS.tokenFile}\n`);
     expect(script).toContain('token_file="${CREDENTIALS_DIRECTORY:?');

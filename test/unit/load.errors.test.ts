@@ -82,17 +82,24 @@ describe("topology files the loader refuses", () => {
 
   it("GIVEN a JSON key twice WHEN loaded THEN the second is named by line and column, escapes decoded", () => {
     const path = file(".json", `{"admin": {"sshKeys": [], "user": "a",\n  "\\u0075ser": "b"}}`);
-    expect(refusal(path)).toBe(`${path}:2:3: repeats a key of the same object (JSON would keep the last silently); got "user". Fix: keep one of the two entries`);
+    expect(refusal(path)).toBe(
+      `${path}:2:3: repeats a key of the same object (JSON would keep the last silently); got "user". Fix: keep one of the two entries`,
+    );
   });
 
   it("GIVEN the same key in sibling JSON objects WHEN loaded THEN that is no duplicate", () => {
-    const path = file(".json", `{"admin": {"sshKeys": [{"name": "a", "publicKey": "${EXAMPLE_ADMIN_KEY}"}]}, "labels": {"name": "x"}, "name": "shop"}`);
+    const path = file(
+      ".json",
+      `{"admin": {"sshKeys": [{"name": "a", "publicKey": "${EXAMPLE_ADMIN_KEY}"}]}, "labels": {"name": "x"}, "name": "shop"}`,
+    );
     expect(loadTopology({ kind: "file", path }).name).toBe("shop");
   });
 
   it(`GIVEN JSON nested ${MAX_NESTING + 1} deep WHEN loaded THEN the nesting is refused; ${MAX_NESTING} deep goes on to the schema`, () => {
     const deep = file(".json", nested(MAX_NESTING + 1));
-    expect(refusal(deep)).toBe(`${deep}:1:${11 + MAX_NESTING - 1}: nests objects and lists more than 32 deep; got 33. Fix: a topology nests at most 4 levels; remove the extra nesting`);
+    expect(refusal(deep)).toBe(
+      `${deep}:1:${11 + MAX_NESTING - 1}: nests objects and lists more than 32 deep; got 33. Fix: a topology nests at most 4 levels; remove the extra nesting`,
+    );
     expect(refusal(file(".json", nested(MAX_NESTING)))).toMatch(/: admin: must be object/);
   });
 
@@ -107,12 +114,18 @@ describe("topology files the loader refuses", () => {
     ["compact lists", () => `${"- ".repeat(70)}x\n`, 1],
   ])("GIVEN YAML nested deep by %s WHEN loaded THEN the pre-scan refuses it before the parser runs", (_how, text, line) => {
     const path = file(".yaml", text());
-    expect(refusal(path)).toMatch(new RegExp(`^${path.replace(/[.]/g, "\\.")}:${line}: nests deeper than a topology can \\(\\d+ levels of .*above 64\\); got .*Fix: a topology nests at most 4 levels`));
+    expect(refusal(path)).toMatch(
+      new RegExp(
+        `^${path.replace(/[.]/g, "\\.")}:${line}: nests deeper than a topology can \\(\\d+ levels of .*above 64\\); got .*Fix: a topology nests at most 4 levels`,
+      ),
+    );
   });
 
   it("GIVEN YAML aliases nesting the data deeper than the text WHEN loaded THEN the data's nesting is refused", () => {
     const path = file(".yaml", `a: &a ${"[".repeat(25)}x${"]".repeat(25)}\nb: ${"[".repeat(25)}*a${"]".repeat(25)}\n`);
-    expect(refusal(path)).toMatch(new RegExp(`^${path.replace(/[.]/g, "\\.")}: b(\\[0\\]){31}: nests objects and lists more than 32 deep; got 33\\.`));
+    expect(refusal(path)).toMatch(
+      new RegExp(`^${path.replace(/[.]/g, "\\.")}: b(\\[0\\]){31}: nests objects and lists more than 32 deep; got 33\\.`),
+    );
   });
 
   it(`GIVEN more than ${MAX_VALUES} YAML items WHEN loaded THEN they are counted before the parser runs`, () => {
@@ -129,7 +142,9 @@ describe("topology files the loader refuses", () => {
   it("GIVEN an alias bomb WHEN loaded THEN the alias count is refused", () => {
     const levels = Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(",")}]`);
     const path = file(".yaml", `l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n${levels.join("\n")}\n`);
-    expect(refusal(path)).toBe(`${path}: uses YAML aliases too often (Excessive alias count indicates a resource exhaustion attack); got 100. Fix: write the repeated values out, or alias them fewer times`);
+    expect(refusal(path)).toBe(
+      `${path}: uses YAML aliases too often (Excessive alias count indicates a resource exhaustion attack); got 100. Fix: write the repeated values out, or alias them fewer times`,
+    );
   });
 
   it.each([
@@ -145,7 +160,9 @@ describe("topology files the loader refuses", () => {
 
   it("GIVEN a %YAML 1.1 directive WHEN loaded THEN the values are still read as YAML 1.2 (yes is a string, << no merge)", () => {
     expect(refusal(file(".yaml", `%YAML 1.1\n---\n${ADMIN}roles:\n  lb: { tls: yes }\n`))).toMatch(/: roles\.lb\.tls: must be boolean; got "yes"/);
-    expect(refusal(file(".yaml", `${ADMIN}labels: &l { team: web }\nroles:\n  app:\n    <<: *l\n`))).toMatch(/: roles\.app\."<<": unknown field; got "<<"/);
+    expect(refusal(file(".yaml", `${ADMIN}labels: &l { team: web }\nroles:\n  app:\n    <<: *l\n`))).toMatch(
+      /: roles\.app\."<<": unknown field; got "<<"/,
+    );
   });
 
   it("GIVEN two YAML documents WHEN loaded THEN the second is refused", () => {
@@ -153,7 +170,11 @@ describe("topology files the loader refuses", () => {
   });
 
   it.each([
-    ["JSON", ".json", `{"admin": {"sshKeys": [{"name": "ops", "publicKey": "${EXAMPLE_ADMIN_KEY}"}], "sshSourceCidrs": ["0.0.0.0/0"], "__proto__": {"allowSshFromAnywhere": true}}}`],
+    [
+      "JSON",
+      ".json",
+      `{"admin": {"sshKeys": [{"name": "ops", "publicKey": "${EXAMPLE_ADMIN_KEY}"}], "sshSourceCidrs": ["0.0.0.0/0"], "__proto__": {"allowSshFromAnywhere": true}}}`,
+    ],
     ["YAML", ".yaml", `${ADMIN}  sshSourceCidrs: [0.0.0.0/0]\n  __proto__: { allowSshFromAnywhere: true }\n`],
   ])("GIVEN a __proto__ key in %s WHEN loaded THEN it is an unknown field, not the opt-in", (_format, ext, text) => {
     expect(refusal(file(ext, text))).toMatch(/: admin\.__proto__: unknown field; got "__proto__"/);
@@ -166,7 +187,10 @@ describe("topology files the loader refuses", () => {
   });
 
   it("GIVEN anchors and aliases used sparingly WHEN loaded THEN they work", () => {
-    const t = loadTopology({ kind: "file", path: file(".yaml", `${ADMIN}labels: &l { team: web }\nroles:\n  app: { labels: *l }\n  parser: { labels: *l }\n`) });
+    const t = loadTopology({
+      kind: "file",
+      path: file(".yaml", `${ADMIN}labels: &l { team: web }\nroles:\n  app: { labels: *l }\n  parser: { labels: *l }\n`),
+    });
     expect(t.roles.parser.labels).toEqual({ team: "web" });
   });
 });

@@ -16,7 +16,8 @@ import { validateTopology } from "../../topology/load.ts";
 import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 const planOf = (patch: Record<string, unknown> = {}) => buildPlan(validateTopology(withInput(patch)), TEST_PLAN_INPUTS);
-const file = (plan: ReturnType<typeof planOf>, host: string, path: string) => renderHost(plan, plan.hosts.find((h) => h.name === host)!).files.find((f) => f.path === path)?.content;
+const file = (plan: ReturnType<typeof planOf>, host: string, path: string) =>
+  renderHost(plan, plan.hosts.find((h) => h.name === host)!).files.find((f) => f.path === path)?.content;
 const ON = { mail: { ingress: true, domains: ["example.com", "mx.example.org"] } };
 
 describe("mail ingress", () => {
@@ -26,7 +27,11 @@ describe("mail ingress", () => {
     expect(file(plan, "lb-1", "/etc/haproxy/haproxy.cfg")).not.toMatch(/smtp/);
     expect(file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")).toBeUndefined();
     expect(plan.firewall.public.flatMap((f) => f.rules).map((r) => r.port)).not.toContain("25");
-    expect(Object.values(plan.firewall.hosts).flat().map((r) => r.service)).not.toContain("smtp-ingress");
+    expect(
+      Object.values(plan.firewall.hosts)
+        .flat()
+        .map((r) => r.service),
+    ).not.toContain("smtp-ingress");
   });
 
   it("GIVEN the ingress on WHEN planned THEN each app host runs a receiver that takes PROXY headers from the lbs only, with the topology's limits", () => {
@@ -35,7 +40,11 @@ describe("mail ingress", () => {
     const lbs = plan.hosts.filter((h) => h.role === "lb").map((h) => h.privateIp);
     expect(ingress.proxyFrom).toEqual(lbs);
     expect(Object.keys(ingress.hosts)).toEqual(plan.hosts.filter((h) => h.role === "app").map((h) => h.name));
-    expect(ingress.hosts["app-1"]).toMatchObject({ service: "ingress", listenHost: plan.hosts.find((h) => h.name === "app-1")!.privateIp, listenPort: INGRESS_PORT });
+    expect(ingress.hosts["app-1"]).toMatchObject({
+      service: "ingress",
+      listenHost: plan.hosts.find((h) => h.name === "app-1")!.privateIp,
+      listenPort: INGRESS_PORT,
+    });
     const unit = file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
     expect(unit).toMatch(/^User=bulwark-parser$/m);
     expect(unit).toContain("INGRESS_DOMAINS=example.com,mx.example.org");
@@ -58,7 +67,12 @@ describe("mail ingress", () => {
     expect(unit).toContain("INGRESS_TLS_CERT_FILE=%d/tls-pem");
     const app = renderHost(plan, plan.hosts.find((h) => h.name === "app-1")!);
     const pem = app.files.find((f) => f.path === "/etc/bulwark/ingress-tls.pem")!;
-    expect(pem).toMatchObject({ permissions: "0600", encoding: "b64", content: "@@deploy-b64:tls_certificate_pem@@", action: { kind: "restart", unit: "bulwark-ingress.service" } });
+    expect(pem).toMatchObject({
+      permissions: "0600",
+      encoding: "b64",
+      content: "@@deploy-b64:tls_certificate_pem@@",
+      action: { kind: "restart", unit: "bulwark-ingress.service" },
+    });
     // Not in user_data (it would not fit): the first rollout writes it, and the unit waits for it.
     expect(app.userData).not.toContain("tls_certificate_pem");
     expect(unit).toMatch(/^ConditionPathExists=\/etc\/bulwark\/ingress-tls\.pem$/m);
@@ -78,9 +92,9 @@ describe("mail ingress", () => {
   it("GIVEN the ingress on WHEN haproxy is rendered THEN :25 is a TCP frontend balancing to every receiver with send-proxy and an SMTP check", () => {
     const plan = planOf(ON);
     const cfg = file(plan, "lb-1", "/etc/haproxy/haproxy.cfg")!;
-    expect(cfg).toMatch(/^defaults smtp\n    mode tcp$/m);
-    expect(cfg).toMatch(/^frontend smtp\n    bind :25$/m);
-    expect(cfg).toMatch(/^    timeout client 300s$/m);
+    expect(cfg).toMatch(/^defaults smtp\n {4}mode tcp$/m);
+    expect(cfg).toMatch(/^frontend smtp\n {4}bind :25$/m);
+    expect(cfg).toMatch(/^ {4}timeout client 300s$/m);
     expect(cfg).toContain("option smtpchk EHLO lb-1");
     for (const [name, r] of Object.entries(plan.services.ingress!.hosts)) {
       expect(cfg).toContain(`server ${name} ${r.listenHost}:${INGRESS_PORT} send-proxy check-send-proxy`);
@@ -99,7 +113,11 @@ describe("mail ingress", () => {
   });
 
   it.each([
-    ["the ingress on without domains", { mail: { ingress: true } }, /^mail\.domains: is empty while mail\.ingress is on.*Fix: list the domains to receive mail for/],
+    [
+      "the ingress on without domains",
+      { mail: { ingress: true } },
+      /^mail\.domains: is empty while mail\.ingress is on.*Fix: list the domains to receive mail for/,
+    ],
     ["an uppercase domain", { mail: { ingress: true, domains: ["Example.com"] } }, /^mail\.domains\[0\]: .*Fix: write a lowercase domain name/],
     ["a single-label domain", { mail: { ingress: true, domains: ["localhost"] } }, /^mail\.domains\[0\]: /],
     ["a timeout under RFC 5321's 5 minutes", { mail: { timeoutS: 60 } }, /^mail\.timeoutS: .*Fix: use a whole number of seconds from 300 to 3600/],

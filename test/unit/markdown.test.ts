@@ -61,7 +61,9 @@ describe("Markdown escaping of user text", () => {
     const escaped = escapeMarkdownText(text);
     expect(render(escaped)).toBe(`<p>${htmlText(text)}</p>\n`);
     expect(render(`before ${escaped} after`)).toBe(`<p>before ${htmlText(text)} after</p>\n`);
-    expect(render(`> **Single points of failure allowed: ${escaped}.**`)).toBe(`<blockquote>\n<p><strong>Single points of failure allowed: ${htmlText(text)}.</strong></p>\n</blockquote>\n`);
+    expect(render(`> **Single points of failure allowed: ${escaped}.**`)).toBe(
+      `<blockquote>\n<p><strong>Single points of failure allowed: ${htmlText(text)}.</strong></p>\n</blockquote>\n`,
+    );
   });
 
   it("GIVEN GitHub's table, strikethrough and math characters WHEN escaped THEN each is backslash-escaped", () => {
@@ -69,7 +71,9 @@ describe("Markdown escaping of user text", () => {
   });
 
   it("GIVEN ordinary text WHEN escaped THEN it is unchanged", () => {
-    expect(escapeMarkdownText("staging: one app and one parser host (2025-01-01), ok.")).toBe("staging: one app and one parser host (2025-01-01), ok.");
+    expect(escapeMarkdownText("staging: one app and one parser host (2025-01-01), ok.")).toBe(
+      "staging: one app and one parser host (2025-01-01), ok.",
+    );
     expect(escapeMarkdownText("é ü 中文 🚀")).toBe("é ü 中文 🚀");
   });
 
@@ -81,7 +85,10 @@ describe("Markdown escaping of user text", () => {
 
 describe("the reason in TOPOLOGY.md", () => {
   const page = (reason: string) => {
-    const plan = buildPlan(validateTopology(withInput({ roles: { parser: { count: 1 } }, allowSinglePointsOfFailure: { reason } })), TEST_PLAN_INPUTS);
+    const plan = buildPlan(
+      validateTopology(withInput({ roles: { parser: { count: 1 } }, allowSinglePointsOfFailure: { reason } })),
+      TEST_PLAN_INPUTS,
+    );
     return topologyMarkdown(plan, analyzeFailures(plan));
   };
 

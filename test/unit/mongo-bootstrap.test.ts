@@ -10,7 +10,13 @@ import { createContext, Script, type Context } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { buildPlan } from "../../plan/plan.ts";
 import { configSetOf, shardsOf, type MongoPlan } from "../../plan/mongo.ts";
-import { clusterBootstrapConfig, renderBootstrapScript, replicaSetBootstrapConfig, BOOTSTRAP_BUDGET, type BootstrapConfig } from "../../render/mongo-bootstrap.ts";
+import {
+  clusterBootstrapConfig,
+  renderBootstrapScript,
+  replicaSetBootstrapConfig,
+  BOOTSTRAP_BUDGET,
+  type BootstrapConfig,
+} from "../../render/mongo-bootstrap.ts";
 import { validateTopology } from "../../topology/load.ts";
 import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
@@ -53,7 +59,10 @@ class FakeCluster {
   /** Elections happen when time passes (the script sleeps), like a real set after initiate. */
   electOnSleep = true;
 
-  constructor(readonly local: string, readonly mongos: boolean) {
+  constructor(
+    readonly local: string,
+    readonly mongos: boolean,
+  ) {
     for (const s of [configSet, ...shardSets]) {
       this.sets.set(s.name, { name: s.name, members: s.members.map((m) => ({ address: m.address, priority: m.priority })), users: new Map() });
     }
@@ -73,7 +82,9 @@ class FakeCluster {
   }
 
   writes(): string[] {
-    return this.log.filter((l) => !["hello", "connectionStatus", "listShards", "balancerStatus", "usersInfo"].includes(l.command)).map((l) => l.command);
+    return this.log
+      .filter((l) => !["hello", "connectionStatus", "listShards", "balancerStatus", "usersInfo"].includes(l.command))
+      .map((l) => l.command);
   }
 
   private setOf(address: string): FakeSet | undefined {
@@ -122,7 +133,9 @@ class FakeCluster {
       if (closed) throw new Error("fake: command on a closed connection");
       const name = Object.keys(cmd)[0]!;
       this.log.push({ address: isMongos ? "mongos" : address, command: name, auth: user !== undefined });
-      return isMongos ? this.mongosCommand(name, cmd, user !== undefined, viaLocalhost) : this.mongodCommand(address, name, cmd, user !== undefined, viaLocalhost);
+      return isMongos
+        ? this.mongosCommand(name, cmd, user !== undefined, viaLocalhost)
+        : this.mongodCommand(address, name, cmd, user !== undefined, viaLocalhost);
     };
     return { getSiblingDB: () => ({ runCommand: run }), getMongo: () => ({ close: () => (closed = true) }) };
   }
@@ -130,8 +143,15 @@ class FakeCluster {
   private mongodCommand(address: string, name: string, cmd: Json, authed: boolean, viaLocalhost: boolean): Json {
     const set = this.setOf(address)!;
     if (name === "hello") {
-      if (!set.config) return { ok: 1, isWritablePrimary: false, secondary: false, isreplicaset: true, info: "Does not have a valid replica set config" };
-      return { ok: 1, setName: set.name, isWritablePrimary: set.primary === address, hosts: set.config.members.map((x) => x.host), ...(set.primary ? { primary: set.primary } : {}) };
+      if (!set.config)
+        return { ok: 1, isWritablePrimary: false, secondary: false, isreplicaset: true, info: "Does not have a valid replica set config" };
+      return {
+        ok: 1,
+        setName: set.name,
+        isWritablePrimary: set.primary === address,
+        hosts: set.config.members.map((x) => x.host),
+        ...(set.primary ? { primary: set.primary } : {}),
+      };
     }
     if (name === "connectionStatus") return { ok: 1 };
     const exception = viaLocalhost && set.users.size === 0;
@@ -188,7 +208,11 @@ class FakeCluster {
 const s1 = shardSets[0]!;
 const ip = (address: string) => address.split(":")[0]!;
 
-function runScript(config: BootstrapConfig, fake: FakeCluster, env: Json = { BULWARK_MONGO_ADMIN_PASSWORD: ADMIN_PW, BULWARK_MONGO_APP_PASSWORD: APP_PW }): number {
+function runScript(
+  config: BootstrapConfig,
+  fake: FakeCluster,
+  env: Json = { BULWARK_MONGO_ADMIN_PASSWORD: ADMIN_PW, BULWARK_MONGO_APP_PASSWORD: APP_PW },
+): number {
   const ctx = load(config);
   return ctx["run"](config, fake.io(env)) as number;
 }
@@ -218,12 +242,18 @@ describe("replica set decisions (pure, observed state → step)", () => {
   });
 
   it("GIVEN a half-initiated set (config installed, no primary yet) WHEN decided THEN it waits for a primary", () => {
-    expect(nextReplicaSetStep(shardConfig, { members: initiated(undefined, false), adminAuth: "failed" })).toEqual({ action: "wait", reason: "no primary yet" });
+    expect(nextReplicaSetStep(shardConfig, { members: initiated(undefined, false), adminAuth: "failed" })).toEqual({
+      action: "wait",
+      reason: "no primary yet",
+    });
   });
 
   it("GIVEN a set initiated from another member, not yet reaching this one WHEN decided THEN it waits instead of initiating again", () => {
     const members = [fresh[0], member(names[1]!, { setName: "shard1", hosts }), fresh[2]];
-    expect(nextReplicaSetStep(shardConfig, { members, adminAuth: "unknown" })).toMatchObject({ action: "wait", reason: expect.stringContaining(`initiated on ${names[1]}`) });
+    expect(nextReplicaSetStep(shardConfig, { members, adminAuth: "unknown" })).toMatchObject({
+      action: "wait",
+      reason: expect.stringContaining(`initiated on ${names[1]}`),
+    });
   });
 
   it("GIVEN an initiated set without users, this member primary WHEN decided THEN it creates the admin user", () => {
@@ -247,7 +277,9 @@ describe("replica set decisions (pure, observed state → step)", () => {
   it("GIVEN the config set with a primary WHEN decided THEN it is done (its users are made through mongos)", () => {
     const { nextReplicaSetStep: cfgStep } = load(cfgConfig) as { nextReplicaSetStep: (c: unknown, s: unknown) => Json };
     const cfgHosts = cfgConfig.initiate.members.map((m) => m.host);
-    const members = cfgConfig.members.map((m, i) => member(m.name, { setName: "cfg", hosts: cfgHosts, isWritablePrimary: i === 0, primary: cfgHosts[0] }));
+    const members = cfgConfig.members.map((m, i) =>
+      member(m.name, { setName: "cfg", hosts: cfgHosts, isWritablePrimary: i === 0, primary: cfgHosts[0] }),
+    );
     expect(cfgStep(cfgConfig, { members, adminAuth: "unknown" })).toEqual({ action: "done" });
   });
 });
@@ -262,19 +294,30 @@ describe("cluster decisions (pure, observed state → step)", () => {
   });
 
   it("GIVEN no cluster user yet WHEN decided THEN it creates the admin through mongos's localhost exception", () => {
-    expect(nextClusterStep(clusterConfig, { mongos: { reachable: true }, adminAuth: "failed", shardPrimaries: {} })).toEqual({ action: "createAdmin" });
+    expect(nextClusterStep(clusterConfig, { mongos: { reachable: true }, adminAuth: "failed", shardPrimaries: {} })).toEqual({
+      action: "createAdmin",
+    });
   });
 
   it("GIVEN both shards missing and both with a primary WHEN decided THEN it adds shard1 first, by its explicit name", () => {
-    expect(nextClusterStep(clusterConfig, { ...built, shards: [], shardPrimaries: { shard1: true, shard2: true } })).toEqual({ action: "addShard", shard: "shard1" });
+    expect(nextClusterStep(clusterConfig, { ...built, shards: [], shardPrimaries: { shard1: true, shard2: true } })).toEqual({
+      action: "addShard",
+      shard: "shard1",
+    });
   });
 
   it("GIVEN shard1 added and shard2 missing WHEN decided THEN it adds only shard2", () => {
-    expect(nextClusterStep(clusterConfig, { ...built, shards: [allShards[0]], shardPrimaries: { shard2: true } })).toEqual({ action: "addShard", shard: "shard2" });
+    expect(nextClusterStep(clusterConfig, { ...built, shards: [allShards[0]], shardPrimaries: { shard2: true } })).toEqual({
+      action: "addShard",
+      shard: "shard2",
+    });
   });
 
   it("GIVEN a missing shard without a primary WHEN decided THEN it waits and names it", () => {
-    expect(nextClusterStep(clusterConfig, { ...built, shards: [allShards[0]], shardPrimaries: { shard2: false } })).toEqual({ action: "wait", reason: "no primary yet in shard2" });
+    expect(nextClusterStep(clusterConfig, { ...built, shards: [allShards[0]], shardPrimaries: { shard2: false } })).toEqual({
+      action: "wait",
+      reason: "no primary yet in shard2",
+    });
   });
 
   it("GIVEN every shard added and the balancer off WHEN decided THEN it starts the balancer", () => {

@@ -38,9 +38,21 @@ function load(config: BootstrapConfig): Json {
 
 describe("Mongo topology rules", () => {
   it.each([
-    ["Arm mongo hosts on Debian", { roles: { mongo: { serverType: "cax21" } } }, /^roles\.mongo\.serverType: is an Arm \(cax\) type, but MongoDB publishes its debian-13 packages for amd64 only; got "cax21"\. Fix: use an x86 type \(cx, cpx or ccx\), or set roles\.mongo\.image: ubuntu-24\.04$/],
-    ["Arm app hosts (mongos) on Debian 12", { image: "debian-12", roles: { app: { serverType: "cax11" } } }, /^roles\.app\.serverType: .*debian-12 packages for amd64 only/],
-    ["more than 7 config servers", { roles: { mongo: { configServers: 9 } } }, /^roles\.mongo\.configServers: .*odd number of voting members from 3 to 7.*got 9/],
+    [
+      "Arm mongo hosts on Debian",
+      { roles: { mongo: { serverType: "cax21" } } },
+      /^roles\.mongo\.serverType: is an Arm \(cax\) type, but MongoDB publishes its debian-13 packages for amd64 only; got "cax21"\. Fix: use an x86 type \(cx, cpx or ccx\), or set roles\.mongo\.image: ubuntu-24\.04$/,
+    ],
+    [
+      "Arm app hosts (mongos) on Debian 12",
+      { image: "debian-12", roles: { app: { serverType: "cax11" } } },
+      /^roles\.app\.serverType: .*debian-12 packages for amd64 only/,
+    ],
+    [
+      "more than 7 config servers",
+      { roles: { mongo: { configServers: 9 } } },
+      /^roles\.mongo\.configServers: .*odd number of voting members from 3 to 7.*got 9/,
+    ],
   ])("GIVEN %s WHEN validated THEN the error names the field, the value and the fix", (_name, patch, message) => {
     expect(() => validateTopology(withInput(patch))).toThrow(message);
   });
@@ -49,7 +61,10 @@ describe("Mongo topology rules", () => {
 describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before anything renders)", () => {
   /** A topology as buildPlan receives it, with validateTopology's rules skipped: only the plan checks stand. */
   const unvalidated = (roles: Record<string, Record<string, unknown>>) =>
-    ({ ...topology, roles: Object.fromEntries(Object.entries(topology.roles).map(([k, v]) => [k, { ...v, ...(roles[k] ?? {}) }])) }) as typeof topology;
+    ({
+      ...topology,
+      roles: Object.fromEntries(Object.entries(topology.roles).map(([k, v]) => [k, { ...v, ...(roles[k] ?? {}) }])),
+    }) as typeof topology;
   const moved = (host: string, group: string): PlannedHost[] => plan.hosts.map((h) => (h.name === host ? { ...h, placementGroup: group } : h));
 
   it("GIVEN shards of 4 that skipped the topology rules WHEN planned THEN buildPlan refuses each set with the voter rule", () => {
@@ -67,7 +82,11 @@ describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before
 
   it.each([
     ["no shard", { shards: 0 }, "roles.mongo.shards: the cluster needs at least one shard; got 0. Fix: set roles.mongo.shards to 1 or more"],
-    ["no config server", { configServers: 0 }, "roles.mongo.configServers: the cluster needs exactly one config-server replica set; got []. Fix: set roles.mongo.configServers to 3"],
+    [
+      "no config server",
+      { configServers: 0 },
+      "roles.mongo.configServers: the cluster needs exactly one config-server replica set; got []. Fix: set roles.mongo.configServers to 3",
+    ],
   ])("GIVEN %s WHEN planned THEN buildPlan refuses the cluster", (_name, mongo, message) => {
     expect(userErrors(() => buildPlan(unvalidated({ mongo }), TEST_PLAN_INPUTS))).toEqual([message]);
   });
@@ -80,7 +99,9 @@ describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before
 
   it("GIVEN a placement group that also holds another set's host WHEN the Mongo section is planned THEN the stranger is named", () => {
     const groups = plan.placementGroups.map((g) => (g.name === "pg-mongo-cfg" ? { ...g, hosts: [...g.hosts, "mongo-s1-1"] } : g));
-    expect(userErrors(() => planMongo(plan.hosts, groups))).toEqual(['placementGroups.pg-mongo-cfg: holds hosts outside replica set cfg; got ["mongo-s1-1"]. Fix: give cfg a placement group of its own']);
+    expect(userErrors(() => planMongo(plan.hosts, groups))).toEqual([
+      'placementGroups.pg-mongo-cfg: holds hosts outside replica set cfg; got ["mongo-s1-1"]. Fix: give cfg a placement group of its own',
+    ]);
   });
 
   it("GIVEN the seed WHEN the Mongo section is planned from its hosts and groups THEN it is the plan's own", () => {
@@ -89,21 +110,33 @@ describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before
 });
 
 describe("Mongo config schema", () => {
-  const good = "net:\n  port: 27017\n  bindIp: 127.0.0.1\nsharding:\n  configDB: cfg/10.0.1.40:27019\nsecurity:\n  keyFile: /etc/bulwark/mongo-keyfile\n";
+  const good =
+    "net:\n  port: 27017\n  bindIp: 127.0.0.1\nsharding:\n  configDB: cfg/10.0.1.40:27019\nsecurity:\n  keyFile: /etc/bulwark/mongo-keyfile\n";
 
   it.each([
-    ["a misspelt key", good.replace("bindIp", "bindIP"), /\/net: must have required property 'bindIp'; \/net: must NOT have additional properties \(bindIP\)/],
+    [
+      "a misspelt key",
+      good.replace("bindIp", "bindIP"),
+      /\/net: must have required property 'bindIp'; \/net: must NOT have additional properties \(bindIP\)/,
+    ],
     ["a space in bindIp", good.replace("127.0.0.1", "127.0.0.1, 10.0.1.100"), /\/net\/bindIp: must match pattern/],
-    ["authorization on mongos", good.replace("  keyFile:", "  authorization: enabled\n  keyFile:"), /\/security: must NOT have additional properties \(authorization\)/],
+    [
+      "authorization on mongos",
+      good.replace("  keyFile:", "  authorization: enabled\n  keyFile:"),
+      /\/security: must NOT have additional properties \(authorization\)/,
+    ],
     ["a configDB without the set name", good.replace("cfg/", ""), /\/sharding\/configDB: must match pattern/],
     ["broken YAML", "net: [\n", /YAML: /],
   ])("GIVEN a mongos.conf with %s WHEN checked THEN it is refused, naming the file and the problem", (_name, text, message) => {
     expect(() => checkedMongoConfig("mongos", "app-1", text)).toThrow(message);
-    expect(() => checkedMongoConfig("mongos", "app-1", text)).toThrow(/^render\/mongo: mongos\.conf of app-1 breaks mongo-schema\/mongos\.schema\.json: /);
+    expect(() => checkedMongoConfig("mongos", "app-1", text)).toThrow(
+      /^render\/mongo: mongos\.conf of app-1 breaks mongo-schema\/mongos\.schema\.json: /,
+    );
   });
 
   it("GIVEN a mongod.conf with an unknown cluster role WHEN checked THEN the enum is named", () => {
-    const text = "systemLog:\n  destination: file\n  path: /var/log/mongodb/mongod.log\nstorage:\n  dbPath: /var/lib/mongodb\nnet:\n  port: 27019\n  bindIp: 127.0.0.1\nreplication:\n  replSetName: cfg\nsharding:\n  clusterRole: configserver\nsecurity:\n  keyFile: /k\n  authorization: enabled\n";
+    const text =
+      "systemLog:\n  destination: file\n  path: /var/log/mongodb/mongod.log\nstorage:\n  dbPath: /var/lib/mongodb\nnet:\n  port: 27019\n  bindIp: 127.0.0.1\nreplication:\n  replSetName: cfg\nsharding:\n  clusterRole: configserver\nsecurity:\n  keyFile: /k\n  authorization: enabled\n";
     expect(() => checkedMongoConfig("mongod", "mongo-cfg-1", text)).toThrow(/\/sharding\/clusterRole: must be equal to one of the allowed values/);
     expect(checkedMongoConfig("mongod", "mongo-cfg-1", text.replace("configserver", "configsvr"))).toContain("clusterRole: configsvr");
   });
@@ -116,11 +149,16 @@ describe("bootstrap refusals", () => {
 
   it("GIVEN a member that belongs to another replica set WHEN decided THEN it stops with an error naming it", () => {
     const members = [up("mongo-s1-1", {}), up("mongo-s1-2", { setName: "shard2" }), up("mongo-s1-3", {})];
-    expect(nextReplicaSetStep(shardConfig, { members, adminAuth: "unknown" })).toEqual({ action: "error", reason: "mongo-s1-2 is in replica set shard2, not shard1" });
+    expect(nextReplicaSetStep(shardConfig, { members, adminAuth: "unknown" })).toEqual({
+      action: "error",
+      reason: "mongo-s1-2 is in replica set shard2, not shard1",
+    });
   });
 
   it("GIVEN an initiated set whose members differ from the plan WHEN decided THEN it refuses to reconfigure", () => {
-    const members = shardConfig.members.map((m) => up(m.name, { setName: "shard1", hosts: hosts.slice(0, 2), primary: hosts[0], isWritablePrimary: true }));
+    const members = shardConfig.members.map((m) =>
+      up(m.name, { setName: "shard1", hosts: hosts.slice(0, 2), primary: hosts[0], isWritablePrimary: true }),
+    );
     expect(nextReplicaSetStep(shardConfig, { members, adminAuth: "ok" })).toEqual({
       action: "error",
       reason: `members are ${hosts.slice(0, 2).join(",")}, the plan has ${hosts.join(",")}; reconfigure by hand, one voter at a time`,
@@ -129,7 +167,14 @@ describe("bootstrap refusals", () => {
 
   it("GIVEN a shard registered under another replica set name WHEN decided THEN it stops with an error", () => {
     const { nextClusterStep: step } = load(clusterConfig) as Json;
-    const state = { mongos: { reachable: true }, adminAuth: "ok", shards: [{ _id: "shard1", host: "other/10.0.1.43:27018" }], balancerMode: "full", appUser: true, shardPrimaries: {} };
+    const state = {
+      mongos: { reachable: true },
+      adminAuth: "ok",
+      shards: [{ _id: "shard1", host: "other/10.0.1.43:27018" }],
+      balancerMode: "full",
+      appUser: true,
+      shardPrimaries: {},
+    };
     expect(step(clusterConfig, state)).toEqual({ action: "error", reason: "shard shard1 is registered as other/10.0.1.43:27018" });
   });
 
@@ -139,7 +184,10 @@ describe("bootstrap refusals", () => {
     return {
       connect: (uri: string) => {
         if (uri.includes("@")) throw Object.assign(new Error("Authentication failed."), { code: 18 });
-        return { getSiblingDB: () => ({ runCommand: (cmd: Json) => ("hello" in cmd ? hello : { ok: 0, code: 13, errmsg: "requires authentication" }) }), getMongo: () => ({ close: () => undefined }) };
+        return {
+          getSiblingDB: () => ({ runCommand: (cmd: Json) => ("hello" in cmd ? hello : { ok: 0, code: 13, errmsg: "requires authentication" }) }),
+          getMongo: () => ({ close: () => undefined }),
+        };
       },
       sleep: () => undefined,
       now: () => 0,
@@ -164,6 +212,8 @@ describe("bootstrap refusals", () => {
       throw new Error("must not connect");
     };
     expect(run(shardConfig, io)).toBe(3);
-    expect(lines).toEqual(["replica set shard1: error: the unit's EnvironmentFile must set BULWARK_MONGO_ADMIN_PASSWORD (16-128 letters and digits)"]);
+    expect(lines).toEqual([
+      "replica set shard1: error: the unit's EnvironmentFile must set BULWARK_MONGO_ADMIN_PASSWORD (16-128 letters and digits)",
+    ]);
   });
 });

@@ -34,9 +34,15 @@ const routers = plan.hosts.filter((h) => h.role === "app" || h.role === "parser"
 describe("Mongo hosts and replica sets", () => {
   it("GIVEN the default topology WHEN planned THEN there are 9 mongo hosts: a config set of 3 and 2 shards of 3, each with its role and set", () => {
     expect(mongoHosts.map((h) => [h.name, h.component, h.replicaSet])).toEqual([
-      ["mongo-cfg-1", "mongo-config", "cfg"], ["mongo-cfg-2", "mongo-config", "cfg"], ["mongo-cfg-3", "mongo-config", "cfg"],
-      ["mongo-s1-1", "mongo-shard", "shard1"], ["mongo-s1-2", "mongo-shard", "shard1"], ["mongo-s1-3", "mongo-shard", "shard1"],
-      ["mongo-s2-1", "mongo-shard", "shard2"], ["mongo-s2-2", "mongo-shard", "shard2"], ["mongo-s2-3", "mongo-shard", "shard2"],
+      ["mongo-cfg-1", "mongo-config", "cfg"],
+      ["mongo-cfg-2", "mongo-config", "cfg"],
+      ["mongo-cfg-3", "mongo-config", "cfg"],
+      ["mongo-s1-1", "mongo-shard", "shard1"],
+      ["mongo-s1-2", "mongo-shard", "shard1"],
+      ["mongo-s1-3", "mongo-shard", "shard1"],
+      ["mongo-s2-1", "mongo-shard", "shard2"],
+      ["mongo-s2-2", "mongo-shard", "shard2"],
+      ["mongo-s2-3", "mongo-shard", "shard2"],
     ]);
   });
 
@@ -56,7 +62,12 @@ describe("Mongo hosts and replica sets", () => {
       ["shard1", "shardsvr", "mongo-s1-1", "shard1/10.0.1.43:27018,10.0.1.44:27018,10.0.1.45:27018"],
       ["shard2", "shardsvr", "mongo-s2-1", "shard2/10.0.1.46:27018,10.0.1.47:27018,10.0.1.48:27018"],
     ]);
-    expect([configSetOf(c).clusterRole, configSetOf(c).seedList, c.clusterBootstrapHost, c.routers]).toEqual(["configsvr", "cfg/10.0.1.40:27019,10.0.1.41:27019,10.0.1.42:27019", "app-1", ["app-1", "app-2", "parser-1", "parser-2"]]);
+    expect([configSetOf(c).clusterRole, configSetOf(c).seedList, c.clusterBootstrapHost, c.routers]).toEqual([
+      "configsvr",
+      "cfg/10.0.1.40:27019,10.0.1.41:27019,10.0.1.42:27019",
+      "app-1",
+      ["app-1", "app-2", "parser-1", "parser-2"],
+    ]);
     expect(c.serviceUrl).toEqual({ host: "127.0.0.1", port: 27017, options: "authSource=admin&w=majority&retryWrites=true" });
   });
 
@@ -80,8 +91,13 @@ describe("Mongo hosts and replica sets", () => {
 
   it("GIVEN 3 shards of 5 WHEN planned THEN every set sits alone in its own spread group and _ids stay positional", () => {
     const p = planOf({ roles: { mongo: { shards: 3, membersPerShard: 5 } } });
-    expect(shardsOf(p.mongo).map((s) => s.members.map((m) => m.id))).toEqual([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]);
-    for (const rs of p.mongo.replicaSets) expect(p.placementGroups.find((g) => g.name === `pg-mongo-${rs.name}`)!.hosts).toEqual(rs.members.map((m) => m.host));
+    expect(shardsOf(p.mongo).map((s) => s.members.map((m) => m.id))).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+    ]);
+    for (const rs of p.mongo.replicaSets)
+      expect(p.placementGroups.find((g) => g.name === `pg-mongo-${rs.name}`)!.hosts).toEqual(rs.members.map((m) => m.host));
   });
 });
 
@@ -114,7 +130,10 @@ describe("mongod.conf and mongos.conf", () => {
 
   it("GIVEN the other roles WHEN rendered THEN no lb or storage host gets any Mongo file", () => {
     for (const r of rendered.filter((x) => x.host.role === "lb" || x.host.role === "storage")) {
-      expect(r.files.filter((f) => /mongo/.test(f.path)).map((f) => f.path), r.host.name).toEqual([]);
+      expect(
+        r.files.filter((f) => /mongo/.test(f.path)).map((f) => f.path),
+        r.host.name,
+      ).toEqual([]);
     }
   });
 
@@ -123,7 +142,11 @@ describe("mongod.conf and mongos.conf", () => {
     expect(unit).toContain("User=mongodb\n");
     expect(unit).toContain("ExecStartPre=/usr/local/sbin/bulwark-wait-private-ip\n");
     expect(unit).toContain("ExecStart=/usr/bin/mongod --config /etc/mongod.conf\n");
-    expect(byName.get("mongo-s1-2")!.cloudConfig.runcmd.slice(-3)).toEqual([["systemctl", "daemon-reload"], ["systemctl", "enable", "mongod.service"], ["systemctl", "restart", "mongod.service"]]);
+    expect(byName.get("mongo-s1-2")!.cloudConfig.runcmd.slice(-3)).toEqual([
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "mongod.service"],
+      ["systemctl", "restart", "mongod.service"],
+    ]);
   });
 });
 
@@ -132,13 +155,16 @@ describe("installation from MongoDB's repository", () => {
     ["debian-13", "deb [arch=amd64 signed-by=$KEY_FILE] https://repo.mongodb.org/apt/debian bookworm/mongodb-org/8.0 main"],
     ["debian-12", "deb [arch=amd64 signed-by=$KEY_FILE] https://repo.mongodb.org/apt/debian bookworm/mongodb-org/8.0 main"],
     ["ubuntu-24.04", "deb [arch=amd64,arm64 signed-by=$KEY_FILE] https://repo.mongodb.org/apt/ubuntu noble/mongodb-org/8.0 multiverse"],
-  ])("GIVEN image %s WHEN a mongo host is rendered THEN the apt source is %s, with the armoured key kept in the repository (no keyserver)", (image, source) => {
-    const p = planOf({ image });
-    const d = doc(renderHost(p, p.hosts.find((h) => h.name === "mongo-cfg-1")!));
-    expect(d["apt"]).toEqual({ sources: { "mongodb-org": { source, key: mongodbSigningKey() } } });
-    expect(mongodbSigningKey()).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n[A-Za-z0-9+/=\n]+\n-----END PGP PUBLIC KEY BLOCK-----\n$/);
-    expect(MONGODB_KEY_FINGERPRINT).toBe("4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05");
-  });
+  ])(
+    "GIVEN image %s WHEN a mongo host is rendered THEN the apt source is %s, with the armoured key kept in the repository (no keyserver)",
+    (image, source) => {
+      const p = planOf({ image });
+      const d = doc(renderHost(p, p.hosts.find((h) => h.name === "mongo-cfg-1")!));
+      expect(d["apt"]).toEqual({ sources: { "mongodb-org": { source, key: mongodbSigningKey() } } });
+      expect(mongodbSigningKey()).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n[A-Za-z0-9+/=\n]+\n-----END PGP PUBLIC KEY BLOCK-----\n$/);
+      expect(MONGODB_KEY_FINGERPRINT).toBe("4B0752C1BCA238C0B4EE14DC41DE058A4E7DCA05");
+    },
+  );
 
   it("GIVEN the kept key WHEN its packet is parsed THEN its v4 fingerprint is MongoDB's 8.0 key, and a changed byte or another key is refused", () => {
     const block = armouredBlock(readFileSync(MONGODB_KEY_FILE, "utf8"));
@@ -178,12 +204,20 @@ describe("secrets", () => {
   it("GIVEN a mongo host WHEN rendered THEN the keyFile is the deploy-time secret, mode 0400, owned by mongodb, written after packages (defer)", () => {
     const d = doc(byName.get("mongo-s2-3")!);
     const key = (d["write_files"] as Json[]).find((f) => f["path"] === "/etc/bulwark/mongo-keyfile");
-    expect(key).toEqual({ path: "/etc/bulwark/mongo-keyfile", content: "@@deploy:mongo_keyfile@@\n", permissions: "0400", owner: "mongodb:mongodb", defer: true });
+    expect(key).toEqual({
+      path: "/etc/bulwark/mongo-keyfile",
+      content: "@@deploy:mongo_keyfile@@\n",
+      permissions: "0400",
+      owner: "mongodb:mongodb",
+      defer: true,
+    });
     expect((d["write_files"] as Json[]).find((f) => f["path"] === "/etc/mongod.conf")!["defer"]).toBe(true);
   });
 
   it("GIVEN every rendered file holding a secret marker WHEN listed THEN each is mode 0400 or 0600", () => {
-    const holders = rendered.flatMap((r) => r.files.filter((f) => /@@deploy:mongo_/.test(f.content)).map((f) => [r.host.name, f.path, f.permissions]));
+    const holders = rendered.flatMap((r) =>
+      r.files.filter((f) => /@@deploy:mongo_/.test(f.content)).map((f) => [r.host.name, f.path, f.permissions]),
+    );
     expect(holders.length).toBeGreaterThanOrEqual(18);
     for (const [host, path, mode] of holders) expect(["0400", "0600"], `${host}:${path}`).toContain(mode);
   });
@@ -197,12 +231,19 @@ describe("secrets", () => {
 
   it("GIVEN the stack WHEN synthesized THEN the keyFile and both passwords are random-provider references in user_data", () => {
     const prepared = prepare({ kind: "seed" });
-    const tf = JSON.parse(Testing.synth(new BulwarkStack(Testing.app(), prepared.plan.name, { plan: prepared.plan, rendered: prepared.rendered }))) as Json;
+    const tf = JSON.parse(
+      Testing.synth(new BulwarkStack(Testing.app(), prepared.plan.name, { plan: prepared.plan, rendered: prepared.rendered })),
+    ) as Json;
     expect(Object.values(tf["resource"]["random_bytes"]).map((b: any) => b.length)).toEqual([756]);
     const passwords = Object.entries(tf["resource"]["random_password"] as Json).filter(([id]) => id.startsWith("DeploySecrets_Mongo"));
-    expect(passwords.map(([, p]: [string, any]) => [p.length, p.special])).toEqual([[32, false], [32, false]]);
+    expect(passwords.map(([, p]: [string, any]) => [p.length, p.special])).toEqual([
+      [32, false],
+      [32, false],
+    ]);
     const app1 = Object.values(tf["resource"]["hcloud_server"] as Json).find((s: any) => s.name === "bulwark-app-1") as Json;
-    expect(app1["user_data"]).toMatch(/BULWARK_MONGO_URL=mongodb:\/\/bulwark-app:\$\{random_password\.DeploySecrets_MongoAppPassword_[0-9A-F]+\.result\}@127\.0\.0\.1:27017/);
+    expect(app1["user_data"]).toMatch(
+      /BULWARK_MONGO_URL=mongodb:\/\/bulwark-app:\$\{random_password\.DeploySecrets_MongoAppPassword_[0-9A-F]+\.result\}@127\.0\.0\.1:27017/,
+    );
     expect(app1["user_data"]).toMatch(/\$\{random_bytes\.DeploySecrets_MongoKeyFile_[0-9A-F]+\.base64\}/);
   });
 });
@@ -212,14 +253,17 @@ describe("connection string and bootstrap placement", () => {
     for (const h of routers) {
       const env = file(h.name, "/etc/bulwark/mongo.env")!;
       expect(env.permissions).toBe("0600");
-      expect(env.content).toContain("BULWARK_MONGO_URL=mongodb://bulwark-app:@@deploy:mongo_app_password@@@127.0.0.1:27017/bulwark?authSource=admin&w=majority&retryWrites=true\n");
+      expect(env.content).toContain(
+        "BULWARK_MONGO_URL=mongodb://bulwark-app:@@deploy:mongo_app_password@@@127.0.0.1:27017/bulwark?authSource=admin&w=majority&retryWrites=true\n",
+      );
     }
   });
 
   it("GIVEN the seed WHEN rendered THEN the bootstrap is on cfg-1, s1-1, s2-1 and app-1 only, started without blocking cloud-init", () => {
     const withBootstrap = rendered.filter((r) => r.files.some((f) => f.path === "/usr/local/lib/bulwark/mongo-bootstrap.js")).map((r) => r.host.name);
     expect(withBootstrap).toEqual(["app-1", "mongo-cfg-1", "mongo-s1-1", "mongo-s2-1"]);
-    for (const name of withBootstrap) expect(byName.get(name)!.cloudConfig.runcmd.at(-1)).toEqual(["systemctl", "enable", "--now", "--no-block", "bulwark-mongo-bootstrap.service"]);
+    for (const name of withBootstrap)
+      expect(byName.get(name)!.cloudConfig.runcmd.at(-1)).toEqual(["systemctl", "enable", "--now", "--no-block", "bulwark-mongo-bootstrap.service"]);
   });
 
   it("GIVEN the bootstrap units WHEN rendered THEN only hosts that need a secret read an env file, and exit 3 is never retried", () => {
@@ -238,7 +282,9 @@ describe("connection string and bootstrap placement", () => {
       mongo: {
         ...plan.mongo,
         clusterBootstrapHost: "parser-2",
-        replicaSets: plan.mongo.replicaSets.map((rs) => (rs.name === "shard1" ? { ...rs, members: rs.members.map((m) => ({ ...m, priority: m.id === 0 ? 3 : 1 })) } : rs)),
+        replicaSets: plan.mongo.replicaSets.map((rs) =>
+          rs.name === "shard1" ? { ...rs, members: rs.members.map((m) => ({ ...m, priority: m.id === 0 ? 3 : 1 })) } : rs,
+        ),
       },
     };
     const filesOf = (name: string) => renderHost(edited, edited.hosts.find((h) => h.name === name)!).files;

@@ -39,7 +39,13 @@ describe("plan", () => {
     const plan = buildPlan(validateTopology(sizedInput(100)), TEST_PLAN_INPUTS);
     expect(plan.hosts).toHaveLength(100);
     for (const g of plan.placementGroups) expect(g.hosts.length, g.name).toBeLessThanOrEqual(MAX_PER_PLACEMENT_GROUP);
-    expect(plan.placementGroups.filter((g) => g.role === "app").map((g) => g.name)).toEqual(["pg-app-1", "pg-app-2", "pg-app-3", "pg-app-4", "pg-app-5"]);
+    expect(plan.placementGroups.filter((g) => g.role === "app").map((g) => g.name)).toEqual([
+      "pg-app-1",
+      "pg-app-2",
+      "pg-app-3",
+      "pg-app-4",
+      "pg-app-5",
+    ]);
     for (const rs of plan.mongo.replicaSets) {
       const groups = new Set(plan.hosts.filter((h) => h.replicaSet === rs.name).map((h) => h.placementGroup));
       expect([...groups]).toEqual([`pg-mongo-${rs.name}`]);
@@ -57,7 +63,10 @@ describe("plan", () => {
     const plan = planOf();
     const ip = (name: string) => plan.hosts.find((h) => h.name === name)!.privateIp;
     const bastion = (...from: string[]) => expect.objectContaining({ service: "ssh-bastion", protocol: "tcp", ports: "22", sources: from.map(ip) });
-    expect(plan.firewall.hosts["app-1"]).toEqual([bastion("lb-1", "lb-2"), expect.objectContaining({ service: "mail-api", protocol: "tcp", ports: "8080", sources: [ip("lb-1"), ip("lb-2")] })]);
+    expect(plan.firewall.hosts["app-1"]).toEqual([
+      bastion("lb-1", "lb-2"),
+      expect.objectContaining({ service: "mail-api", protocol: "tcp", ports: "8080", sources: [ip("lb-1"), ip("lb-2")] }),
+    ]);
     expect(plan.firewall.hosts["lb-1"]).toEqual([bastion("lb-2"), expect.objectContaining({ service: "vrrp", sources: [ip("lb-2")] })]);
     expect(plan.firewall.hosts["parser-1"]).toEqual([bastion("lb-1", "lb-2")]);
   });

@@ -15,8 +15,22 @@ const ROOT = join(import.meta.dirname, "..", "..");
 
 /** The repository's top-level directories a reference may start with. */
 const TOP_DIRS = [
-  "bundle", "constructs", "docs", "examples", "lab", "measure", "mongo-schema", "plan", "providers",
-  "render", "scripts", "services", "synth", "templates", "test", "topology",
+  "bundle",
+  "constructs",
+  "docs",
+  "examples",
+  "lab",
+  "measure",
+  "mongo-schema",
+  "plan",
+  "providers",
+  "render",
+  "scripts",
+  "services",
+  "synth",
+  "templates",
+  "test",
+  "topology",
 ];
 /** Markdown files that may be named bare: the README, and what synth writes into review/. */
 const BARE_MARKDOWN = ["README.md", "TOPOLOGY.md", "SECURITY.md", "ROLLOUT.md", "CHANGES.md"];
@@ -41,7 +55,9 @@ function walk(dir: string): string[] {
 }
 
 const FILES = [
-  ...readdirSync(ROOT).filter((n) => /\.(ts|md)$/.test(n)).map((n) => join(ROOT, n)),
+  ...readdirSync(ROOT)
+    .filter((n) => /\.(ts|md)$/.test(n))
+    .map((n) => join(ROOT, n)),
   ...TOP_DIRS.filter((d) => existsSync(join(ROOT, d))).flatMap((d) => walk(join(ROOT, d))),
 ];
 
@@ -72,7 +88,10 @@ function anchors(markdown: string): Set<string> {
     if (line.startsWith("```")) fenced = !fenced;
     const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
-    const slug = m[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const slug = m[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     let candidate = slug;
     for (let i = 1; out.has(candidate); i++) candidate = `${slug}-${i}`;
     out.add(candidate);
@@ -84,7 +103,13 @@ function anchors(markdown: string): Set<string> {
 function problem(path: string, anchor: string | undefined): string | undefined {
   if (path.includes("*")) {
     const dir = join(ROOT, dirname(path));
-    const pattern = new RegExp(`^${path.split("/").at(-1)!.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
+    const pattern = new RegExp(
+      `^${path
+        .split("/")
+        .at(-1)!
+        .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, "[^/]*")}$`,
+    );
     return existsSync(dir) && readdirSync(dir).some((n) => pattern.test(n)) ? undefined : "matches no file";
   }
   const full = join(ROOT, path);
@@ -111,7 +136,8 @@ function danglingIn(file: string): Dangling[] {
       if (why) out.push({ file: rel, reference: m[0], problem: why });
     }
     for (const m of chunk.matchAll(BARE_MD_REF)) {
-      if (!BARE_MARKDOWN.includes(m[1]!)) out.push({ file: rel, reference: m[1]!, problem: "names a Markdown file without its path (is it in the repository?)" });
+      if (!BARE_MARKDOWN.includes(m[1]!))
+        out.push({ file: rel, reference: m[1]!, problem: "names a Markdown file without its path (is it in the repository?)" });
     }
     if (!isMarkdown) continue;
     for (const m of chunk.matchAll(MD_LINK)) {
@@ -130,8 +156,13 @@ describe("references to files of the repository", () => {
   it("GIVEN the sources, templates and docs WHEN scanned THEN they hold references to check", () => {
     expect(FILES.some((f) => f.endsWith(".hbs"))).toBe(true);
     expect(FILES.some((f) => f.endsWith("docs/facts.md"))).toBe(true);
-    expect(tsComments("x.ts", "const a = 'render/no.ts'; // see plan/lb.ts\n/** docs/facts.md */ const b = `${a} /* not a comment */`;")).toEqual(["// see plan/lb.ts", "/** docs/facts.md */"]);
-    expect(anchors("# Facts\n## The parser: postal-mime and worker threads\n```\n# no\n```\n## Facts")).toEqual(new Set(["facts", "the-parser-postal-mime-and-worker-threads", "facts-1"]));
+    expect(tsComments("x.ts", "const a = 'render/no.ts'; // see plan/lb.ts\n/** docs/facts.md */ const b = `${a} /* not a comment */`;")).toEqual([
+      "// see plan/lb.ts",
+      "/** docs/facts.md */",
+    ]);
+    expect(anchors("# Facts\n## The parser: postal-mime and worker threads\n```\n# no\n```\n## Facts")).toEqual(
+      new Set(["facts", "the-parser-postal-mime-and-worker-threads", "facts-1"]),
+    );
   });
 
   it("GIVEN every .ts comment, template header and Markdown file WHEN their references are resolved THEN each names a file that exists (and a heading that exists)", () => {

@@ -28,7 +28,10 @@ describe("rendering", () => {
     expect(r.userData.startsWith("#cloud-config\n")).toBe(true);
     const doc = parse(r.userData) as { write_files: { path: string; content: string; encoding?: string }[]; packages: string[]; hostname: string };
     expect(doc.hostname).toBe("lb-1");
-    const decoded = doc.write_files.map((f) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]);
+    const decoded = doc.write_files.map((f) => [
+      f.path,
+      f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content,
+    ]);
     // Every file but the host agent and its settings, which travel with each rollout instead.
     const rolloutOnly = [plan.rollout.paths.agent, plan.rollout.paths.config];
     expect(r.files.slice(-2).map((f) => f.path)).toEqual(rolloutOnly);
@@ -82,6 +85,7 @@ describe("rendering", () => {
   });
 
   it("GIVEN the seed and TLS WHEN rendered THEN every user_data leaves at least 4 KiB of the limit for later layers", () => {
-    for (const r of renderAll(planOf({ roles: { lb: { tls: true } } }))) expect(worstCaseLength(r.userData), r.host.name).toBeLessThan(USER_DATA_LIMIT_BYTES - 4096);
+    for (const r of renderAll(planOf({ roles: { lb: { tls: true } } })))
+      expect(worstCaseLength(r.userData), r.host.name).toBeLessThan(USER_DATA_LIMIT_BYTES - 4096);
   });
 });

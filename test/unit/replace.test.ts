@@ -19,8 +19,12 @@ describe("replace", () => {
   });
 
   it("GIVEN an unknown host or no stack WHEN replaced THEN a user error names it and the fix", () => {
-    expect(() => replaceTarget(join(dir, "out"), "storage-9")).toThrow(/host: is not a host of the synthesized stack \(servers: bulwark-app-1, .*bulwark-storage-3\); got "storage-9"\. Fix: name a host as the plan names it/);
-    expect(() => replaceTarget(join(dir, "nothing"), "storage-2")).toThrow(/--out: holds 0 synthesized stacks \(none\).*Fix: run `npm run synth` first/);
+    expect(() => replaceTarget(join(dir, "out"), "storage-9")).toThrow(
+      /host: is not a host of the synthesized stack \(servers: bulwark-app-1, .*bulwark-storage-3\); got "storage-9"\. Fix: name a host as the plan names it/,
+    );
+    expect(() => replaceTarget(join(dir, "nothing"), "storage-2")).toThrow(
+      /--out: holds 0 synthesized stacks \(none\).*Fix: run `npm run synth` first/,
+    );
   });
 
   it("GIVEN terraform on PATH WHEN a host is replaced THEN terraform apply -replace runs in the stack directory, and its exit code is returned", () => {
@@ -34,7 +38,9 @@ describe("replace", () => {
       const lines: string[] = [];
       const code = replaceHost({ host: "lb-1", outdir: join(dir, "out"), autoApprove: true }, { out: (l) => lines.push(l) });
       expect(code).toBe(3);
-      expect(readFileSync(join(dir, "tf-args"), "utf8").trim()).toMatch(new RegExp(`^-chdir=${join(dir, "out", "stacks", "bulwark")} apply -replace=hcloud_server\\.Lb1_Server_[0-9A-F]{8} -auto-approve$`));
+      expect(readFileSync(join(dir, "tf-args"), "utf8").trim()).toMatch(
+        new RegExp(`^-chdir=${join(dir, "out", "stacks", "bulwark")} apply -replace=hcloud_server\\.Lb1_Server_[0-9A-F]{8} -auto-approve$`),
+      );
       expect(lines[1]).toMatch(/its rollout step terraform_data\.HostRollout_Lb1_[0-9A-F]{8} runs again and waits for the role's gate/);
     } finally {
       process.env["PATH"] = path;
@@ -53,13 +59,17 @@ describe("replace: retire first", () => {
     const t = retireTarget(stackDir, "lb-1", () => ({ "lb-1": { private_ip: "10.0.1.10", public_ipv4: "203.0.113.5", ssh_host_key: KEY } }));
     expect(t).toEqual({ user: "bulwark", address: "203.0.113.5", hostKey: KEY, agent: "/usr/local/sbin/bulwark-host" });
     const argv = retireArgv(t as RetireTarget, "/tmp/kh");
-    expect(argv).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/tmp/kh", "GlobalKnownHostsFile=/dev/null", "BatchMode=yes"]));
+    expect(argv).toEqual(
+      expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/tmp/kh", "GlobalKnownHostsFile=/dev/null", "BatchMode=yes"]),
+    );
     expect(argv.slice(-4)).toEqual(["bulwark@203.0.113.5", "sudo", "/usr/local/sbin/bulwark-host", "retire"]);
     expect(knownHostsLine(t as RetireTarget)).toBe(`203.0.113.5 ${KEY}\n`);
   });
 
   it("GIVEN no outputs yet WHEN retiring THEN the reason is given and nothing is tried", () => {
-    expect(retireTarget(stackDir, "lb-1", () => "terraform output hosts failed: No outputs found")).toBe("terraform output hosts failed: No outputs found");
+    expect(retireTarget(stackDir, "lb-1", () => "terraform output hosts failed: No outputs found")).toBe(
+      "terraform output hosts failed: No outputs found",
+    );
     expect(retireTarget(stackDir, "lb-1", () => ({}))).toMatch(/no address or host key for lb-1/);
   });
 
@@ -81,7 +91,11 @@ describe("replace: retire first", () => {
       const lines: string[] = [];
       expect(replaceHost({ host: "lb-1", outdir: join(dir, "out"), autoApprove: true }, { out: (l) => lines.push(l) })).toBe(0);
       const seen = readFileSync(calls, "utf8").trim().split("\n");
-      expect(seen.map((l) => l.split(" ")[0] + (l.includes(" apply ") ? " apply" : l.includes(" output ") ? " output" : ""))).toEqual(["terraform output", "ssh", "terraform apply"]);
+      expect(seen.map((l) => l.split(" ")[0] + (l.includes(" apply ") ? " apply" : l.includes(" output ") ? " output" : ""))).toEqual([
+        "terraform output",
+        "ssh",
+        "terraform apply",
+      ]);
       expect(seen[1]).toMatch(/bulwark@203\.0\.113\.5 sudo \/usr\/local\/sbin\/bulwark-host retire$/);
       process.env["SSH_EXIT"] = "255";
       writeFileSync(calls, "");

@@ -13,13 +13,17 @@ import { TEST_PLAN_INPUTS, withInput } from "../support/fixtures.ts";
 
 const VARIANTS = [
   withInput({}),
-  withInput({ roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" }, tls: true }, storage: { replica: 2, arbiter: true } } }),
+  withInput({
+    roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" }, tls: true }, storage: { replica: 2, arbiter: true } },
+  }),
 ];
 
 /** Every user and group named by the rendered hosts of both variants. */
 function namedAccounts(): Set<string> {
   const names = new Set<string>();
-  const add = (...found: (string | undefined)[]) => found.forEach((n) => n && names.add(n));
+  const add = (...found: (string | undefined)[]) => {
+    for (const n of found) if (n) names.add(n);
+  };
   for (const input of VARIANTS) {
     const plan = buildPlan(validateTopology(input), TEST_PLAN_INPUTS);
     for (const a of Object.values(plan.services.artifacts)) add(a.user);
@@ -32,7 +36,8 @@ function namedAccounts(): Set<string> {
         for (const m of f.content.matchAll(/^(?:User|Group|SupplementaryGroups)=(.+)$/gm)) add(...m[1]!.trim().split(/\s+/));
         if (f.path.startsWith("/etc/sysusers.d/")) for (const m of f.content.matchAll(/^[ugm][ \t]+(\S+)/gm)) add(m[1]);
         if (f.path.endsWith("haproxy.cfg")) for (const m of f.content.matchAll(/^[ \t]*(?:user|group)[ \t]+(\S+)/gm)) add(m[1]);
-        if (f.path.endsWith("keepalived.conf")) for (const m of f.content.matchAll(/^[ \t]*script_user[ \t]+(\S+)(?:[ \t]+(\S+))?/gm)) add(m[1], m[2]);
+        if (f.path.endsWith("keepalived.conf"))
+          for (const m of f.content.matchAll(/^[ \t]*script_user[ \t]+(\S+)(?:[ \t]+(\S+))?/gm)) add(m[1], m[2]);
       }
       for (const cmd of rendered.cloudConfig.runcmd) {
         if (cmd.includes("useradd") || cmd.includes("groupadd")) add(cmd[cmd.length - 1]);
@@ -47,19 +52,32 @@ describe("reserved admin user names", () => {
   const accounts = namedAccounts();
 
   it("GIVEN every kind of rendered host WHEN its accounts are collected THEN the scan finds the service users", () => {
-    for (const expected of ["root", "haproxy", "mongodb", "bulwark-parser", "bulwark-mail-api", "bulwark-mongo-bootstrap"]) expect(accounts).toContain(expected);
+    for (const expected of ["root", "haproxy", "mongodb", "bulwark-parser", "bulwark-mail-api", "bulwark-mongo-bootstrap"])
+      expect(accounts).toContain(expected);
   });
 
   it.each([...accounts].sort().map((name) => [name]))("GIVEN %s, which the hosts use WHEN checked THEN admin.user may not be it", (name) => {
     expect(reservedUserReason(name)).toBeDefined();
   });
 
-  it.each(["root", "daemon", "nobody", "sshd", "messagebus", "polkitd", "haproxy", "mongodb", "gluster", "www-data", "sudo", "systemd-network", "systemd-timesync", "bulwark-parser"])(
-    "GIVEN the system name %s WHEN checked THEN it is reserved",
-    (name) => {
-      expect(reservedUserReason(name)).toBeDefined();
-    },
-  );
+  it.each([
+    "root",
+    "daemon",
+    "nobody",
+    "sshd",
+    "messagebus",
+    "polkitd",
+    "haproxy",
+    "mongodb",
+    "gluster",
+    "www-data",
+    "sudo",
+    "systemd-network",
+    "systemd-timesync",
+    "bulwark-parser",
+  ])("GIVEN the system name %s WHEN checked THEN it is reserved", (name) => {
+    expect(reservedUserReason(name)).toBeDefined();
+  });
 
   it.each(["bulwark", "ops", "alice", "deploy"])("GIVEN the login name %s WHEN checked THEN it is free", (name) => {
     expect(reservedUserReason(name)).toBeUndefined();

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkReviewDir, REVIEW_MARKER } from "../../bundle/write.ts";
 
-const FIX = "Fix: pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself";
+const FIX =
+  "Fix: pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself";
 
 describe("the review directory", () => {
   const base = mkdtempSync(join(tmpdir(), "bulwark-review-dir-"));
@@ -27,11 +28,33 @@ describe("the review directory", () => {
   });
 
   it.each([
-    ["a directory of other files", () => dir("home", { "notes.txt": "keep" }, [".ssh"]), /^--review: holds 2 entries but no \.bulwark-review, so it is not a review bundle, and synth would delete all of it; got ".*home"\. /],
-    ["an old bundle without the marker", () => dir("old", { "TOPOLOGY.md": "# old", "plan.json": "{}" }), /^--review: holds 2 entries but no \.bulwark-review/],
+    [
+      "a directory of other files",
+      () => dir("home", { "notes.txt": "keep" }, [".ssh"]),
+      /^--review: holds 2 entries but no \.bulwark-review, so it is not a review bundle, and synth would delete all of it; got ".*home"\. /,
+    ],
+    [
+      "an old bundle without the marker",
+      () => dir("old", { "TOPOLOGY.md": "# old", "plan.json": "{}" }),
+      /^--review: holds 2 entries but no \.bulwark-review/,
+    ],
     ["a directory whose marker is a directory", () => dir("fake", {}, [REVIEW_MARKER]), /^--review: holds 1 entry but no \.bulwark-review/],
-    ["a file", () => (writeFileSync(join(base, "file.txt"), "keep"), join(base, "file.txt")), /^--review: is a file, not a review directory; synth deletes the review directory and writes it anew; got ".*file\.txt"\. /],
-    ["a symbolic link to a bundle", () => (symlinkSync(dir("target", { [REVIEW_MARKER]: "x" }), join(base, "link")), join(base, "link")), /^--review: is a symbolic link, not a review directory/],
+    [
+      "a file",
+      () => {
+        writeFileSync(join(base, "file.txt"), "keep");
+        return join(base, "file.txt");
+      },
+      /^--review: is a file, not a review directory; synth deletes the review directory and writes it anew; got ".*file\.txt"\. /,
+    ],
+    [
+      "a symbolic link to a bundle",
+      () => {
+        symlinkSync(dir("target", { [REVIEW_MARKER]: "x" }), join(base, "link"));
+        return join(base, "link");
+      },
+      /^--review: is a symbolic link, not a review directory/,
+    ],
   ])("GIVEN %s WHEN checked THEN it is refused with the fix", (_case, make, expected) => {
     const path = make();
     expect(() => checkReviewDir(path)).toThrow(expected);

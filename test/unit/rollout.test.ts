@@ -12,8 +12,24 @@ describe("rollout plan", () => {
   it("GIVEN the seed WHEN planned THEN every host has one step: lbs (second first), apps, parsers, storage, then Mongo with each set's bootstrap member last", () => {
     const plan = planOf();
     expect(plan.rollout.steps.map((s) => `${s.host}:${s.gate}`)).toEqual([
-      "lb-2:lb", "lb-1:lb", "app-1:app", "app-2:app", "parser-1:parser", "parser-2:parser", "storage-1:storage", "storage-2:storage", "storage-3:storage",
-      "mongo-cfg-2:mongo", "mongo-cfg-3:mongo", "mongo-cfg-1:mongo", "mongo-s1-2:mongo", "mongo-s1-3:mongo", "mongo-s1-1:mongo", "mongo-s2-2:mongo", "mongo-s2-3:mongo", "mongo-s2-1:mongo",
+      "lb-2:lb",
+      "lb-1:lb",
+      "app-1:app",
+      "app-2:app",
+      "parser-1:parser",
+      "parser-2:parser",
+      "storage-1:storage",
+      "storage-2:storage",
+      "storage-3:storage",
+      "mongo-cfg-2:mongo",
+      "mongo-cfg-3:mongo",
+      "mongo-cfg-1:mongo",
+      "mongo-s1-2:mongo",
+      "mongo-s1-3:mongo",
+      "mongo-s1-1:mongo",
+      "mongo-s2-2:mongo",
+      "mongo-s2-3:mongo",
+      "mongo-s2-1:mongo",
     ]);
     expect(new Set(plan.rollout.steps.map((s) => s.host)).size).toBe(plan.hosts.length);
   });
@@ -23,7 +39,10 @@ describe("rollout plan", () => {
     const roots = plan.rollout.managedRoots;
     for (const r of renderAll(plan)) {
       for (const f of r.files) {
-        expect(roots.some((root) => f.path === root || f.path.startsWith(`${root}/`)), `${r.host.name}:${f.path}`).toBe(true);
+        expect(
+          roots.some((root) => f.path === root || f.path.startsWith(`${root}/`)),
+          `${r.host.name}:${f.path}`,
+        ).toBe(true);
         expect(["none", "reload", "restart", "run"], `${r.host.name}:${f.path}`).toContain(f.action.kind);
       }
     }
@@ -35,7 +54,10 @@ describe("rollout plan", () => {
     const action = (path: string) => lb.files.find((f) => f.path === path)!.action;
     expect(action("/etc/haproxy/haproxy.cfg")).toEqual({ kind: "reload", unit: "haproxy.service" });
     expect(action("/etc/keepalived/keepalived.conf")).toEqual({ kind: "restart", unit: "keepalived.service" });
-    expect(action("/usr/local/sbin/bulwark-floating-ip-address")).toEqual({ kind: "none", why: "applies at the next boot: re-adding the address on a live host would drop traffic" });
+    expect(action("/usr/local/sbin/bulwark-floating-ip-address")).toEqual({
+      kind: "none",
+      why: "applies at the next boot: re-adding the address on a live host would drop traffic",
+    });
     expect(action("/etc/nftables.conf")).toEqual({ kind: "run", argv: ["/usr/sbin/nft", "-f", "/etc/nftables.conf"] });
   });
 

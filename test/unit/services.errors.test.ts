@@ -30,14 +30,20 @@ describe("services.artifactBaseUrl errors", () => {
     ["user info", "https://user:pw@artifacts.example.com/"],
   ])("GIVEN %s WHEN validated THEN the error names the field, the value and the fix", (_what, url) => {
     const message = rejection(url);
-    expect(message.startsWith(`services.artifactBaseUrl: has characters or a form that is not allowed; got ${JSON.stringify(url)}. ${FIX}`)).toBe(true);
+    expect(message.startsWith(`services.artifactBaseUrl: has characters or a form that is not allowed; got ${JSON.stringify(url)}. ${FIX}`)).toBe(
+      true,
+    );
   });
 
   it("GIVEN an unknown key under services WHEN validated THEN it is named with the known ones", () => {
-    expect(() => validateTopology(withInput({ services: { artifactUrl: "https://a.example/" } }))).toThrow(/^services\.artifactUrl: unknown field; got "artifactUrl"\. Fix: remove it or correct its spelling; known fields here: artifactBaseUrl$/);
+    expect(() => validateTopology(withInput({ services: { artifactUrl: "https://a.example/" } }))).toThrow(
+      /^services\.artifactUrl: unknown field; got "artifactUrl"\. Fix: remove it or correct its spelling; known fields here: artifactBaseUrl$/,
+    );
   });
 
   it("GIVEN a host, port and path WHEN validated THEN the URL is accepted as written", () => {
-    expect(validateTopology(withInput({ services: { artifactBaseUrl: "https://dl.example.com:8443/bulwark/v1/" } })).services.artifactBaseUrl).toBe("https://dl.example.com:8443/bulwark/v1/");
+    expect(validateTopology(withInput({ services: { artifactBaseUrl: "https://dl.example.com:8443/bulwark/v1/" } })).services.artifactBaseUrl).toBe(
+      "https://dl.example.com:8443/bulwark/v1/",
+    );
   });
 });

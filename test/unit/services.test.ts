@@ -17,14 +17,35 @@ const hostFiles = (patch: Record<string, unknown>, name: string) => {
   const r = renderHost(plan, plan.hosts.find((h) => h.name === name)!);
   return { plan, r, file: (path: string) => r.files.find((f) => f.path === path)?.content ?? "" };
 };
-const lines = (text: string, key: string) => text.split("\n").filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+const lines = (text: string, key: string) =>
+  text
+    .split("\n")
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
 
 describe("services plan", () => {
   it("GIVEN Hetzner's current server types WHEN the thread table is read THEN every type has its vCPU count", () => {
     expect(Object.keys(PARSER_THREADS_BY_SERVER_TYPE).sort()).toEqual([...CURRENT_SERVER_TYPES].sort());
     expect(PARSER_THREADS_BY_SERVER_TYPE).toEqual({
-      cx23: 2, cx33: 4, cx43: 8, cx53: 16, cpx22: 2, cpx32: 4, cpx42: 8, cpx52: 12, cpx62: 16,
-      cax11: 2, cax21: 4, cax31: 8, cax41: 16, ccx13: 2, ccx23: 4, ccx33: 8, ccx43: 16, ccx53: 32, ccx63: 48,
+      cx23: 2,
+      cx33: 4,
+      cx43: 8,
+      cx53: 16,
+      cpx22: 2,
+      cpx32: 4,
+      cpx42: 8,
+      cpx52: 12,
+      cpx62: 16,
+      cax11: 2,
+      cax21: 4,
+      cax31: 8,
+      cax41: 16,
+      ccx13: 2,
+      ccx23: 4,
+      ccx33: 8,
+      ccx43: 16,
+      ccx53: 32,
+      ccx63: 48,
     });
   });
 
@@ -36,7 +57,8 @@ describe("services plan", () => {
 
   it("GIVEN the seed WHEN planned THEN each app host's mail API listens where haproxy sends traffic", () => {
     const plan = planOf();
-    for (const b of plan.lb.backends) expect(plan.services.hosts[b.name]).toMatchObject({ service: "mail-api", listenHost: b.address, listenPort: b.port });
+    for (const b of plan.lb.backends)
+      expect(plan.services.hosts[b.name]).toMatchObject({ service: "mail-api", listenHost: b.address, listenPort: b.port });
     expect(Object.keys(plan.services.hosts)).toEqual(["app-1", "app-2", "parser-1", "parser-2"]);
   });
 
@@ -46,13 +68,16 @@ describe("services plan", () => {
     expect(plan.services.artifacts["mail-api"]).toMatchObject({ file: "mail-api.tar.gz", sha256: "b".repeat(64) });
     const topology = validateTopology(withInput({}));
     const artifacts = { ...TEST_PLAN_INPUTS.artifacts, parser: { sha256: "A".repeat(64) } };
-    expect(() => buildPlan(topology, { artifacts })).toThrow(/^plan\/services: the parser artifact's sha256 must be 64 lowercase hex digits, got "A{64}"/);
+    expect(() => buildPlan(topology, { artifacts })).toThrow(
+      /^plan\/services: the parser artifact's sha256 must be 64 lowercase hex digits, got "A{64}"/,
+    );
   });
 });
 
 describe("services layer", () => {
   it("GIVEN the components WHEN layers are listed THEN only app and parser hosts get the services layer", () => {
-    for (const [component, layers] of Object.entries(LAYERS)) expect(layers.includes(servicesLayer), component).toBe(component === "app" || component === "parser");
+    for (const [component, layers] of Object.entries(LAYERS))
+      expect(layers.includes(servicesLayer), component).toBe(component === "app" || component === "parser");
   });
 
   it("GIVEN a parser host WHEN rendered THEN its unit restarts always, runs as its own user, is hardened and may write only the spool and the store", () => {
@@ -78,7 +103,9 @@ describe("services layer", () => {
     expect(lines(unit, "ReadWritePaths")).toEqual([]);
     expect(lines(unit, "ProtectSystem")).toEqual(["strict"]);
     expect(lines(unit, "ExecStartPre")).toContain("+/usr/local/sbin/bulwark-wait-private-ip");
-    expect(lines(unit, "Environment")[0]).toContain("MAILAPI_STORE_KIND=mongo MAILAPI_STORE_DIR=/srv/shared/store MAILAPI_STATIC_DIR=/srv/shared/static MAILAPI_LISTEN_HOST=10.0.1.101 MAILAPI_LISTEN_PORT=8080 MAILAPI_HOST_NAME=app-2");
+    expect(lines(unit, "Environment")[0]).toContain(
+      "MAILAPI_STORE_KIND=mongo MAILAPI_STORE_DIR=/srv/shared/store MAILAPI_STATIC_DIR=/srv/shared/static MAILAPI_LISTEN_HOST=10.0.1.101 MAILAPI_LISTEN_PORT=8080 MAILAPI_HOST_NAME=app-2",
+    );
     expect(lines(unit, "EnvironmentFile")).toEqual(["/etc/bulwark/mongo.env"]);
   });
 
@@ -107,7 +134,9 @@ describe("services layer", () => {
     expect(script).toContain('url="https://dl.example.com/bulwark/parser.tar.gz"\n');
     expect(script).toContain(`sha="${sha256}"\n`);
     expect(script).toContain(`dest="/opt/bulwark/parser/${sha256.slice(0, 16)}"\n`);
-    expect(lines(file("/etc/systemd/system/bulwark-parser.service"), "ExecStart")).toEqual([`/usr/bin/node /opt/bulwark/parser/${sha256.slice(0, 16)}/parser/main.mjs`]);
+    expect(lines(file("/etc/systemd/system/bulwark-parser.service"), "ExecStart")).toEqual([
+      `/usr/bin/node /opt/bulwark/parser/${sha256.slice(0, 16)}/parser/main.mjs`,
+    ]);
   });
 
   it("GIVEN the install unit WHEN rendered THEN it is a oneshot running the install script, with a time limit covering every attempt", () => {

@@ -21,13 +21,20 @@ describe("longest stall", () => {
   });
 
   it("GIVEN a writer line WHEN parsed THEN kind, times, path and checksum are kept; noise is ignored", () => {
-    expect(parseWriterLine("W 12.500000 12.520000 /srv/shared/app-1/f000001 " + "a".repeat(64))).toEqual({ kind: "W", t0: 12.5, t1: 12.52, path: "/srv/shared/app-1/f000001", detail: "a".repeat(64) });
+    expect(parseWriterLine(`W 12.500000 12.520000 /srv/shared/app-1/f000001 ${"a".repeat(64)}`)).toEqual({
+      kind: "W",
+      t0: 12.5,
+      t1: 12.52,
+      path: "/srv/shared/app-1/f000001",
+      detail: "a".repeat(64),
+    });
     expect(parseWriterLine("DONE 12")).toBeUndefined();
   });
 });
 
 describe("volume file comparison", () => {
-  const vol = (extra: string) => `volume v-client-0\n    type protocol/client\n    option remote-host 10.0.1.20\n${extra}end-volume\n\nvolume v\n    type debug/io-stats\n    subvolumes v-client-0\nend-volume\n`;
+  const vol = (extra: string) =>
+    `volume v-client-0\n    type protocol/client\n    option remote-host 10.0.1.20\n${extra}end-volume\n\nvolume v\n    type debug/io-stats\n    subvolumes v-client-0\nend-volume\n`;
 
   it("GIVEN two files that differ only in option order and the random volume-id WHEN compared THEN there is no difference", () => {
     const a = parseVolfile(vol("    option ping-timeout 5\n    option volume-id 1\n"));

@@ -24,7 +24,11 @@ describe("storage plan", () => {
   it("GIVEN the seed WHEN planned THEN the volume has 3 bricks in server order on the brick directory, bootstrapped from storage-1", () => {
     const { storage } = setup();
     expect(storage.volume).toBe("shared");
-    expect(storage.bricks.map((b) => b.spec)).toEqual(["10.0.1.20:/srv/gluster/brick/data", "10.0.1.21:/srv/gluster/brick/data", "10.0.1.22:/srv/gluster/brick/data"]);
+    expect(storage.bricks.map((b) => b.spec)).toEqual([
+      "10.0.1.20:/srv/gluster/brick/data",
+      "10.0.1.21:/srv/gluster/brick/data",
+      "10.0.1.22:/srv/gluster/brick/data",
+    ]);
     expect(storage.bricks.map((b) => b.arbiter)).toEqual([false, false, false]);
     expect(storage.createArgs).toEqual(["replica", "3"]);
     expect(storage.bootstrap).toEqual({ host: "storage-1", address: "10.0.1.20" });
@@ -41,7 +45,14 @@ describe("storage plan", () => {
   it("GIVEN 6 servers WHEN planned THEN the bricks form 2 replica sets of 3 in host order", () => {
     const { storage } = setup(SIX);
     expect(storage.replicaSets).toBe(2);
-    expect(storage.bricks.map((b) => `${b.host}:${b.set}`)).toEqual(["storage-1:0", "storage-2:0", "storage-3:0", "storage-4:1", "storage-5:1", "storage-6:1"]);
+    expect(storage.bricks.map((b) => `${b.host}:${b.set}`)).toEqual([
+      "storage-1:0",
+      "storage-2:0",
+      "storage-3:0",
+      "storage-4:1",
+      "storage-5:1",
+      "storage-6:1",
+    ]);
   });
 
   it("GIVEN the seed WHEN planned THEN the options are client and server quorum, a 5 s ping-timeout and auth.allow of the app and parser hosts only", () => {
@@ -76,7 +87,9 @@ describe("storage server layer", () => {
     const one = host("storage-1");
     const two = host("storage-2");
     for (const h of [one, two]) {
-      expect(h.paths).toEqual(expect.arrayContaining([STORAGE_SERVER_PATHS.prepareScript, STORAGE_SERVER_PATHS.brickService, STORAGE_SERVER_PATHS.glusterdDropin]));
+      expect(h.paths).toEqual(
+        expect.arrayContaining([STORAGE_SERVER_PATHS.prepareScript, STORAGE_SERVER_PATHS.brickService, STORAGE_SERVER_PATHS.glusterdDropin]),
+      );
     }
     expect(one.paths).toContain(STORAGE_SERVER_PATHS.bootstrapScript);
     expect(two.paths).not.toContain(STORAGE_SERVER_PATHS.bootstrapScript);
@@ -99,13 +112,17 @@ describe("storage server layer", () => {
 
   it("GIVEN the seed WHEN the bootstrap is rendered THEN it waits until every host sees every peer in 'Peer in Cluster' before it creates the volume, from the planned bricks", () => {
     const script = setup().host("storage-1").content(STORAGE_SERVER_PATHS.bootstrapScript)!;
-    const wait = script.indexOf('wait_until "every host to see every peer in \'Peer in Cluster (Connected)\'" all_peers_in_cluster');
-    expect(script).toContain('n=$(g --remote-host="$1" peer status | grep -c \'^State: Peer in Cluster (Connected)$\') || return 1\n  [ "${n}" -eq 2 ]\n');
+    const wait = script.indexOf("wait_until \"every host to see every peer in 'Peer in Cluster (Connected)'\" all_peers_in_cluster");
+    expect(script).toContain(
+      'n=$(g --remote-host="$1" peer status | grep -c \'^State: Peer in Cluster (Connected)$\') || return 1\n  [ "${n}" -eq 2 ]\n',
+    );
     const create = script.indexOf('g volume create "${volume}" "$@"');
     expect(wait).toBeGreaterThan(0);
     expect(create).toBeGreaterThan(wait);
     expect(script).toContain("  for peer in 10.0.1.21 10.0.1.22 ; do\n");
-    expect(script).toContain("set -- replica 3 10.0.1.20:/srv/gluster/brick/data 10.0.1.21:/srv/gluster/brick/data 10.0.1.22:/srv/gluster/brick/data \n");
+    expect(script).toContain(
+      "set -- replica 3 10.0.1.20:/srv/gluster/brick/data 10.0.1.21:/srv/gluster/brick/data 10.0.1.22:/srv/gluster/brick/data \n",
+    );
     expect(script).toContain('ensure_option "network.ping-timeout" "5"\n');
     expect(script).toContain('ensure_option "auth.allow" "10.0.1.100,10.0.1.101,10.0.1.175,10.0.1.176"\n');
     expect(script).toContain("wait_s=600\ninterval_s=2\n");
@@ -143,10 +160,16 @@ describe("storage client layer", () => {
   it("GIVEN the seed WHEN the volume file is rendered THEN every brick is a client with the plan's ping-timeout, and the replica set uses quorum auto", () => {
     const vol = setup().host("app-1").content("/etc/glusterfs/shared.vol")!;
     for (const [i, ip] of ["10.0.1.20", "10.0.1.21", "10.0.1.22"].entries()) {
-      expect(vol).toMatch(new RegExp(`volume shared-client-${i}\\n {4}type protocol/client\\n(.*\\n)*? {4}option remote-subvolume /srv/gluster/brick/data\\n {4}option remote-host ${ip.replace(/\./g, "\\.")}\\n {4}option ping-timeout 5\\nend-volume`));
+      expect(vol).toMatch(
+        new RegExp(
+          `volume shared-client-${i}\\n {4}type protocol/client\\n(.*\\n)*? {4}option remote-subvolume /srv/gluster/brick/data\\n {4}option remote-host ${ip.replace(/\./g, "\\.")}\\n {4}option ping-timeout 5\\nend-volume`,
+        ),
+      );
     }
     expect(vol.match(/^ {4}option transport\.tcp-user-timeout 3$/gm)).toHaveLength(3);
-    expect(vol).toContain("    option quorum-type auto\n    option afr-pending-xattr shared-client-0,shared-client-1,shared-client-2\n    subvolumes shared-client-0 shared-client-1 shared-client-2\n");
+    expect(vol).toContain(
+      "    option quorum-type auto\n    option afr-pending-xattr shared-client-0,shared-client-1,shared-client-2\n    subvolumes shared-client-0 shared-client-1 shared-client-2\n",
+    );
     expect(vol).not.toContain("arbiter-count");
     expect(vol.match(/^volume /gm)).toHaveLength(11);
   });
@@ -157,13 +180,16 @@ describe("storage client layer", () => {
 
   it("GIVEN 6 servers WHEN the volume file is built THEN distribute spans two replica sets named as glusterd names them", () => {
     const vol = clientVolfile(setup(SIX).storage);
-    expect(vol.replicaSets.map((s) => s.pendingXattr)).toEqual(["shared-client-0,shared-client-1,shared-client-2", "shared-client-3,shared-client-4,shared-client-5"]);
+    expect(vol.replicaSets.map((s) => s.pendingXattr)).toEqual([
+      "shared-client-0,shared-client-1,shared-client-2",
+      "shared-client-3,shared-client-4,shared-client-5",
+    ]);
     expect(vol.dhtSubvolumes).toBe("shared-replicate-0 shared-replicate-1");
   });
 
   it("GIVEN the mount retry script WHEN rendered THEN it is bounded: 30 attempts 10 s apart", () => {
     const script = setup().host("app-1").content(STORAGE_CLIENT_PATHS.mountScript)!;
-    expect(script).toContain('attempts=30\n');
+    expect(script).toContain("attempts=30\n");
     expect(script).toContain('while [ "${attempt}" -le "${attempts}" ]; do');
     expect(script).toContain("  attempt=$((attempt + 1))\n  sleep 10\n");
   });

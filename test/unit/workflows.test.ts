@@ -34,7 +34,10 @@ describe("GitHub Actions workflows", () => {
   });
 
   it("GIVEN the project's CI WHEN read THEN the fast tier runs on Node 20 and 24 on every pull request, and the labs on a schedule through .ci/run on a root runner", () => {
-    const wf = parse(readFileSync(join(ROOT, WORKFLOWS[0]!), "utf8")) as { on: Record<string, unknown>; jobs: Record<string, { "runs-on": unknown; strategy?: { matrix: { node: string[] } }; steps: { run?: string }[] }> };
+    const wf = parse(readFileSync(join(ROOT, WORKFLOWS[0]!), "utf8")) as {
+      on: Record<string, unknown>;
+      jobs: Record<string, { "runs-on": unknown; strategy?: { matrix: { node: string[] } }; steps: { run?: string }[] }>;
+    };
     expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(["pull_request", "schedule"]));
     expect(wf.jobs["fast"]!.strategy!.matrix.node).toEqual(["20", "24"]);
     expect(wf.jobs["fast"]!.steps.map((s) => s.run)).toContain("npm run test:fast");

@@ -26,17 +26,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** glusterd's local state as `gluster get-state` writes it: this brick's status, port and registration, and the peers. */
 const state = (brickStatus: string, port: string, registered: string, connected = 2) =>
-  [
+  `${[
     "[Global]",
-    ...plan.storage.peers.filter((p) => p.address !== self).map((p, i) => `Peer${i + 1}.primary_hostname: ${p.address}\nPeer${i + 1}.connected: ${i < connected ? "Connected" : "Disconnected"}`),
+    ...plan.storage.peers
+      .filter((p) => p.address !== self)
+      .map((p, i) => `Peer${i + 1}.primary_hostname: ${p.address}\nPeer${i + 1}.connected: ${i < connected ? "Connected" : "Disconnected"}`),
     "Volume1.name: shared",
     "Volume1.status: Started",
-    ...plan.storage.peers.map((p, i) => [
-      `Volume1.Brick${i + 1}.path: ${p.address}:${plan.storage.brickDir}`,
-      `Volume1.Brick${i + 1}.hostname: ${p.address}`,
-      ...(p.address === self ? [`Volume1.Brick${i + 1}.port: ${port}`, `Volume1.Brick${i + 1}.port_registered: ${registered}`, `Volume1.Brick${i + 1}.status: ${brickStatus}`] : []),
-    ].join("\n")),
-  ].join("\n") + "\n";
+    ...plan.storage.peers.map((p, i) =>
+      [
+        `Volume1.Brick${i + 1}.path: ${p.address}:${plan.storage.brickDir}`,
+        `Volume1.Brick${i + 1}.hostname: ${p.address}`,
+        ...(p.address === self
+          ? [
+              `Volume1.Brick${i + 1}.port: ${port}`,
+              `Volume1.Brick${i + 1}.port_registered: ${registered}`,
+              `Volume1.Brick${i + 1}.status: ${brickStatus}`,
+            ]
+          : []),
+      ].join("\n"),
+    ),
+  ].join("\n")}\n`;
 
 function run(): { status: number | null; out: string; calls: string[] } {
   const script = file(STORAGE_SERVER_PATHS.watchdogScript)
@@ -45,7 +55,11 @@ function run(): { status: number | null; out: string; calls: string[] } {
     .replaceAll(`sleep ${BRICK_WATCHDOG.confirmS}`, "sleep 0");
   writeFileSync(join(dir, "watchdog"), script, { mode: 0o755 });
   writeFileSync(join(dir, "calls"), "");
-  const r = spawnSync("sh", [join(dir, "watchdog")], { encoding: "utf8", timeout: 30_000, env: { ...process.env, PATH: `${dir}:${process.env["PATH"]}` } });
+  const r = spawnSync("sh", [join(dir, "watchdog")], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, PATH: `${dir}:${process.env["PATH"]}` },
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}`, calls: readFileSync(join(dir, "calls"), "utf8").trim().split("\n").filter(Boolean) };
 }
 
@@ -120,7 +134,10 @@ esac
 
   it("GIVEN the rendered units THEN the timer runs the service every interval and a rollout enables it", () => {
     expect(file(STORAGE_SERVER_PATHS.watchdogTimer).content).toContain(`OnUnitInactiveSec=${BRICK_WATCHDOG.intervalS}s`);
-    expect(file(STORAGE_SERVER_PATHS.watchdogTimer).action).toEqual({ kind: "run", argv: ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.watchdogTimerUnit] });
+    expect(file(STORAGE_SERVER_PATHS.watchdogTimer).action).toEqual({
+      kind: "run",
+      argv: ["systemctl", "enable", "--now", STORAGE_SERVER_PATHS.watchdogTimerUnit],
+    });
     expect(file(STORAGE_SERVER_PATHS.watchdogService).content).toContain(`ExecStart=${STORAGE_SERVER_PATHS.watchdogScript}`);
     expect(file(STORAGE_SERVER_PATHS.glusterdDropin).content).toMatch(/^KillMode=process$/m);
   });

@@ -88,10 +88,21 @@ describe.runIf(ready)("Floating IP takeover script, against a scripted API", () 
 
   /** lb-1's rendered script with its paths moved into this test's directory and the witnesses set. */
   function script(name: string, port = witnessPort): string {
-    const p: Plan = { ...plan, lb: { ...plan.lb, apiEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, witness: { ...plan.lb.witness, addresses: WITNESSES, port } } };
+    const p: Plan = {
+      ...plan,
+      lb: {
+        ...plan.lb,
+        apiEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        witness: { ...plan.lb.witness, addresses: WITNESSES, port },
+      },
+    };
     const host = renderHost(p, p.hosts.find((h) => h.name === "lb-1")!);
     const content = (path: string) => host.files.find((f) => f.path === path)!.content;
-    const sub = (text: string) => substituteDeployValues(text, (v) => ({ [DEPLOY_VALUES.floatingIpId.name]: String(FIP_ID), [DEPLOY_VALUES.failoverToken.name]: "test-token" })[v]);
+    const sub = (text: string) =>
+      substituteDeployValues(
+        text,
+        (v) => ({ [DEPLOY_VALUES.floatingIpId.name]: String(FIP_ID), [DEPLOY_VALUES.failoverToken.name]: "test-token" })[v],
+      );
     const caseDir = join(dir, name);
     mkdirSync(join(caseDir, "creds"), { recursive: true });
     writeFileSync(join(caseDir, "failover.env"), sub(content(LB_PATHS.failoverEnv)));
@@ -112,7 +123,10 @@ describe.runIf(ready)("Floating IP takeover script, against a scripted API", () 
   async function takeover(caseDir: string, state: "MASTER" | "BACKUP"): Promise<{ code: number; out: string }> {
     writeFileSync(join(caseDir, "vrrp-state"), `${state}\n`);
     try {
-      const r = await run("sh", [join(caseDir, "takeover.sh")], { env: { PATH: process.env.PATH, CREDENTIALS_DIRECTORY: join(caseDir, "creds") }, timeout: 60_000 });
+      const r = await run("sh", [join(caseDir, "takeover.sh")], {
+        env: { PATH: process.env.PATH, CREDENTIALS_DIRECTORY: join(caseDir, "creds") },
+        timeout: 60_000,
+      });
       return { code: 0, out: r.stdout + r.stderr };
     } catch (e) {
       const err = e as { code: number; stdout: string; stderr: string };

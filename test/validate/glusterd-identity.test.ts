@@ -37,8 +37,14 @@ function run(): { status: number | null; out: string } {
     .replace(`brick_dir="${plan.storage.brickDir}"`, `brick_dir="${brick}"`);
   writeFileSync(join(root, "identity.sh"), script, { mode: 0o755 });
   // A scripted glusterfs (first on PATH) for the installed version.
-  writeFileSync(join(root, "glusterfs"), "#!/bin/sh\necho 'glusterfs 11.1'\necho 'Repository revision: git://git.gluster.org/glusterfs.git'\n", { mode: 0o755 });
-  const r = spawnSync("sh", [join(root, "identity.sh")], { encoding: "utf8", timeout: 10_000, env: { ...process.env, PATH: `${root}:${process.env["PATH"]}` } });
+  writeFileSync(join(root, "glusterfs"), "#!/bin/sh\necho 'glusterfs 11.1'\necho 'Repository revision: git://git.gluster.org/glusterfs.git'\n", {
+    mode: 0o755,
+  });
+  const r = spawnSync("sh", [join(root, "identity.sh")], {
+    encoding: "utf8",
+    timeout: 10_000,
+    env: { ...process.env, PATH: `${root}:${process.env["PATH"]}` },
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 const info = () => readFileSync(join(gd, "glusterd.info"), "utf8");

@@ -90,7 +90,8 @@ const VALUES: Record<string, string> = {
   mail_api_token: "m".repeat(48),
   ssh_host_ed25519_key: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
   ssh_host_ed25519_public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test",
-  glusterd_pool_uuids: "10.0.1.20=00000000-0000-4000-8000-000000000001 10.0.1.21=00000000-0000-4000-8000-000000000002 10.0.1.22=00000000-0000-4000-8000-000000000003",
+  glusterd_pool_uuids:
+    "10.0.1.20=00000000-0000-4000-8000-000000000001 10.0.1.21=00000000-0000-4000-8000-000000000002 10.0.1.22=00000000-0000-4000-8000-000000000003",
 };
 
 interface Run {
@@ -105,7 +106,10 @@ class Scratch {
   readonly fake: string;
   readonly agent: string;
   readonly log: string;
-  constructor(readonly base: string, readonly rendered: RenderedHost) {
+  constructor(
+    readonly base: string,
+    readonly rendered: RenderedHost,
+  ) {
     this.root = join(base, "root");
     this.fake = join(base, "fake");
     this.log = join(base, "calls.log");
@@ -121,7 +125,11 @@ class Scratch {
   }
 
   /** The host's bundle with test values, its settings edited by `tweak`. */
-  bundle(plan: Plan, rendered: RenderedHost = this.rendered, tweak: (b: { config: Record<string, unknown>; files: Record<string, unknown>[] }) => void = () => {}): string {
+  bundle(
+    plan: Plan,
+    rendered: RenderedHost = this.rendered,
+    tweak: (b: { config: Record<string, unknown>; files: Record<string, unknown>[] }) => void = () => {},
+  ): string {
     const b = rolloutBundle(plan, rendered) as unknown as { config: Record<string, unknown>; files: Record<string, unknown>[] };
     tweak(b);
     return substituteDeployValues(JSON.stringify(b), (name, base64) => {
@@ -144,10 +152,21 @@ class Scratch {
     const r = await execFileP(PYTHON, [this.agent, ...args], {
       encoding: "utf8",
       timeout: 20_000,
-      env: { ...process.env, PATH: `${this.fake}:${TOOLS}`, BULWARK_HOST_ROOT: this.root, BULWARK_HOST_FAKE_TIME: "1", FAKE_LOG: this.log, FAKE_DIR: this.fake },
+      env: {
+        ...process.env,
+        PATH: `${this.fake}:${TOOLS}`,
+        BULWARK_HOST_ROOT: this.root,
+        BULWARK_HOST_FAKE_TIME: "1",
+        FAKE_LOG: this.log,
+        FAKE_DIR: this.fake,
+      },
     }).then(
       (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
-      (err: { code?: number | string; stdout?: string; stderr?: string }) => ({ code: typeof err.code === "number" ? err.code : -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" }),
+      (err: { code?: number | string; stdout?: string; stderr?: string }) => ({
+        code: typeof err.code === "number" ? err.code : -1,
+        stdout: err.stdout ?? "",
+        stderr: err.stderr ?? "",
+      }),
     );
     return { ...r, calls: readFileSync(this.log, "utf8").split("\n").filter(Boolean) };
   }
@@ -205,7 +224,9 @@ describe.runIf(ready)("host agent", () => {
       const systemctl = r.calls.filter((c) => c.startsWith("systemctl\t") && !c.includes("is-active"));
       expect(systemctl[0]).toBe("systemctl\tdaemon-reload");
       // The drain file exists while the service restarts, and is gone after.
-      expect(systemctl.filter((c) => c.includes("restart\tbulwark-mail-api.service"))).toEqual(["systemctl\trestart\tbulwark-mail-api.service\tDRAINING"]);
+      expect(systemctl.filter((c) => c.includes("restart\tbulwark-mail-api.service"))).toEqual([
+        "systemctl\trestart\tbulwark-mail-api.service\tDRAINING",
+      ]);
       expect(systemctl.filter((c) => c.includes("restart"))).toEqual([...new Set(systemctl.filter((c) => c.includes("restart")))]);
       expect(s.file("/run/bulwark/mail-api.drain")).toBeUndefined();
       expect(JSON.parse(r.stdout)).toMatchObject({ host: "app-1", health: { unit: "bulwark-mail-api.service", active: true, healthz: 200 } });
@@ -221,7 +242,13 @@ describe.runIf(ready)("host agent", () => {
 
     it("GIVEN a new mail-api build WHEN applied THEN the install unit and the service restart, in file order, drained", async () => {
       const next = planOf();
-      const built = { ...next, services: { ...next.services, artifacts: { ...next.services.artifacts, "mail-api": { ...next.services.artifacts["mail-api"], sha256: "c".repeat(64) } } } };
+      const built = {
+        ...next,
+        services: {
+          ...next.services,
+          artifacts: { ...next.services.artifacts, "mail-api": { ...next.services.artifacts["mail-api"], sha256: "c".repeat(64) } },
+        },
+      };
       const r = await s.apply(s.bundle(built, hostOf(built, "app-1"), appTweak));
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).changed).toEqual(["/usr/local/sbin/bulwark-install-mail-api", unit]);
@@ -238,7 +265,9 @@ describe.runIf(ready)("host agent", () => {
       const before = s.file("/usr/local/sbin/bulwark-install-mail-api");
       const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
       expect(r.code).toBe(3);
-      expect(r.stderr.trim().split("\n")).toEqual([`bulwark-host: host app-1: drift: ${unit} changed on the host since the last rollout and differ from the new version; nothing written (accept with --accept-drift)`]);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        `bulwark-host: host app-1: drift: ${unit} changed on the host since the last rollout and differ from the new version; nothing written (accept with --accept-drift)`,
+      ]);
       expect(s.file(unit)).toBe(edited);
       expect(s.file("/usr/local/sbin/bulwark-install-mail-api")).toBe(before);
       const forced = await s.apply(s.bundle(plan, s.rendered, appTweak), "--accept-drift");
@@ -248,9 +277,24 @@ describe.runIf(ready)("host agent", () => {
 
     it.each([
       ["a truncated bundle", (t: string) => t.slice(0, Math.floor(t.length / 2)), [], /is not valid JSON .*corrupt or truncated/],
-      ["a bundle whose sha256 does not match", (t: string) => t.replace("Restart=always", "Restart=never"), ["--sha256", "SHA"], /is corrupt or truncated \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\)/],
-      ["a path outside the managed set", (t: string) => t.replace('"path":"/etc/bulwark/host.env"', '"path":"/root/.ssh/authorized_keys"'), [], /bundle path \/root\/\.ssh\/authorized_keys is outside the managed set/],
-      ["a path with ..", (t: string) => t.replace('"path":"/etc/bulwark/host.env"', '"path":"/etc/bulwark/../shadow"'), [], /bundle path '\/etc\/bulwark\/\.\.\/shadow' is not a normalised absolute path/],
+      [
+        "a bundle whose sha256 does not match",
+        (t: string) => t.replace("Restart=always", "Restart=never"),
+        ["--sha256", "SHA"],
+        /is corrupt or truncated \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\)/,
+      ],
+      [
+        "a path outside the managed set",
+        (t: string) => t.replace('"path":"/etc/bulwark/host.env"', '"path":"/root/.ssh/authorized_keys"'),
+        [],
+        /bundle path \/root\/\.ssh\/authorized_keys is outside the managed set/,
+      ],
+      [
+        "a path with ..",
+        (t: string) => t.replace('"path":"/etc/bulwark/host.env"', '"path":"/etc/bulwark/../shadow"'),
+        [],
+        /bundle path '\/etc\/bulwark\/\.\.\/shadow' is not a normalised absolute path/,
+      ],
       ["another host's bundle", (t: string) => t.replaceAll('"host":"app-1"', '"host":"app-2"'), [], /bundle .* is for host 'app-2'; refusing it/],
       ["an unknown action", (t: string) => t.replace('"kind":"none"', '"kind":"reboot"'), [], /has the unknown action 'reboot'/],
     ] as const)("GIVEN %s WHEN applied THEN exit 2 with one line naming the host, and nothing is written", async (_what, corrupt, extra, message) => {
@@ -280,7 +324,13 @@ describe.runIf(ready)("host agent", () => {
     it("GIVEN a build whose /healthz fails WHEN applied THEN exit 5 within the gate's bound, naming the host and the gate, and the actions stay pending for the next run", async () => {
       healthStatus = 500;
       const next = planOf();
-      const built = { ...next, services: { ...next.services, artifacts: { ...next.services.artifacts, "mail-api": { ...next.services.artifacts["mail-api"], sha256: "d".repeat(64) } } } };
+      const built = {
+        ...next,
+        services: {
+          ...next.services,
+          artifacts: { ...next.services.artifacts, "mail-api": { ...next.services.artifacts["mail-api"], sha256: "d".repeat(64) } },
+        },
+      };
       const bundle = s.bundle(built, hostOf(built, "app-1"), appTweak);
       const r = await s.apply(bundle);
       expect(r.code).toBe(5);
@@ -289,7 +339,10 @@ describe.runIf(ready)("host agent", () => {
       const again = await s.apply(bundle);
       expect(again.code, again.stderr).toBe(0);
       expect(JSON.parse(again.stdout).changed).toEqual([]);
-      expect(JSON.parse(again.stdout).actions.map((a: { unit: string }) => a.unit)).toEqual(["bulwark-mail-api-install.service", "bulwark-mail-api.service"]);
+      expect(JSON.parse(again.stdout).actions.map((a: { unit: string }) => a.unit)).toEqual([
+        "bulwark-mail-api-install.service",
+        "bulwark-mail-api.service",
+      ]);
     });
   });
 
@@ -314,7 +367,11 @@ describe.runIf(ready)("host agent", () => {
       ingressStatus = 200;
       const ok = await s.apply(bundle);
       expect(ok.code, ok.stderr).toBe(0);
-      expect(JSON.parse(ok.stdout).health).toMatchObject({ unit: "bulwark-mail-api.service", healthz: 200, also: [{ unit: "bulwark-ingress.service", active: true, healthz: 200 }] });
+      expect(JSON.parse(ok.stdout).health).toMatchObject({
+        unit: "bulwark-mail-api.service",
+        healthz: 200,
+        also: [{ unit: "bulwark-ingress.service", active: true, healthz: 200 }],
+      });
     });
   });
 
@@ -326,7 +383,9 @@ describe.runIf(ready)("host agent", () => {
       mkdirSync(join(s.root, "run/haproxy"), { recursive: true });
       mkdirSync(join(s.root, "run/bulwark"), { recursive: true });
       writeFileSync(join(s.root, "run/bulwark/haproxy-down"), "0\n");
-      sock = createNetServer((c) => c.end("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state\n3 api 1 app-1 10.0.1.100 2\n3 api 2 app-2 10.0.1.101 2\n"));
+      sock = createNetServer((c) =>
+        c.end("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state\n3 api 1 app-1 10.0.1.100 2\n3 api 2 app-2 10.0.1.101 2\n"),
+      );
       await new Promise<void>((r) => sock.listen(join(s.root, "run/haproxy/admin.sock"), r));
     });
     afterAll(() => sock?.close());
@@ -346,7 +405,10 @@ describe.runIf(ready)("host agent", () => {
       const r = await s.apply(s.bundle(changed, hostOf(changed, "lb-1"), lbTweak));
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain("host lb-1 is MASTER: handing the entry to its peer first");
-      expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\tstop\tkeepalived.service", "systemctl\trestart\tkeepalived.service"]);
+      expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual([
+        "systemctl\tstop\tkeepalived.service",
+        "systemctl\trestart\tkeepalived.service",
+      ]);
     });
 
     it("GIVEN the BACKUP and a keepalived.conf change WHEN applied THEN it is restarted without a handoff", async () => {
@@ -382,7 +444,12 @@ describe.runIf(ready)("host agent", () => {
     const s = new Scratch(join(base, "storage"), hostOf(plan, "storage-2"));
     // The stand-in answers every `volume heal` the same: the summary lines, and the entries `info` lists.
     const heal = (pending: number[]) =>
-      pending.map((n, i) => `Brick 10.0.1.2${i}:/srv/brick/shared\n${n ? "/rollout-app-1\n" : ""}Status: Connected\nNumber of entries in heal pending: ${n}\nNumber of entries in split-brain: 0\n`).join("\n");
+      pending
+        .map(
+          (n, i) =>
+            `Brick 10.0.1.2${i}:/srv/brick/shared\n${n ? "/rollout-app-1\n" : ""}Status: Connected\nNumber of entries in heal pending: ${n}\nNumber of entries in split-brain: 0\n`,
+        )
+        .join("\n");
 
     it("GIVEN heal entries pending WHEN glusterd is restarted THEN the gate holds the rollout until they reach 0, and fails past its bound", async () => {
       writeFileSync(join(s.fake, "peers"), "Number of Peers: 2\n\nState: Peer in Cluster (Connected)\n\nState: Peer in Cluster (Connected)\n");
@@ -392,13 +459,24 @@ describe.runIf(ready)("host agent", () => {
       expect(r.code).toBe(5);
       expect(r.stderr).toMatch(/host storage-2: gate storage did not hold within 900 s: 4 heal entries pending; entries: \/rollout-app-1$/m);
       // No progress for 120 s (60 rounds 2 s apart): an index heal is launched, once per 120 s.
-      expect(r.stderr).toMatch(/host storage-2: 4 heal entries pending for 120 s without progress: launching an index heal \(gluster volume heal shared\)/);
-      const kicks = readFileSync(s.log, "utf8").split("\n").filter((l) => l === "gluster\tvolume heal shared");
+      expect(r.stderr).toMatch(
+        /host storage-2: 4 heal entries pending for 120 s without progress: launching an index heal \(gluster volume heal shared\)/,
+      );
+      const kicks = readFileSync(s.log, "utf8")
+        .split("\n")
+        .filter((l) => l === "gluster\tvolume heal shared");
       expect(kicks.length).toBe(Math.floor((900 / 2 - 1) / 60));
       writeFileSync(join(s.fake, "heal"), heal([0, 0, 0]));
       const ok = await s.run(["gate"]);
       expect(ok.code, ok.stderr).toBe(0);
-      expect(JSON.parse(ok.stdout).health).toEqual({ peers_connected: 2, peers_expected: 2, bricks_online: 3, bricks_expected: 3, heal_pending: 0, split_brain: 0 });
+      expect(JSON.parse(ok.stdout).health).toEqual({
+        peers_connected: 2,
+        peers_expected: 2,
+        bricks_online: 3,
+        bricks_expected: 3,
+        heal_pending: 0,
+        split_brain: 0,
+      });
     });
   });
 
@@ -409,17 +487,29 @@ describe.runIf(ready)("host agent", () => {
 
     it("GIVEN the order WHEN planned THEN each set's bootstrap member (priority 2, the usual PRIMARY) comes last, config servers first", () => {
       const mongo = plan.rollout.steps.filter((x) => x.gate === "mongo").map((x) => x.host);
-      expect(mongo).toEqual(["mongo-cfg-2", "mongo-cfg-3", "mongo-cfg-1", "mongo-s1-2", "mongo-s1-3", "mongo-s1-1", "mongo-s2-2", "mongo-s2-3", "mongo-s2-1"]);
+      expect(mongo).toEqual([
+        "mongo-cfg-2",
+        "mongo-cfg-3",
+        "mongo-cfg-1",
+        "mongo-s1-2",
+        "mongo-s1-3",
+        "mongo-s1-1",
+        "mongo-s2-2",
+        "mongo-s2-3",
+        "mongo-s2-1",
+      ]);
     });
 
     it("GIVEN the PRIMARY and a mongod.conf change WHEN applied THEN it steps down first, then restarts mongod, then passes as SECONDARY", async () => {
       writeFileSync(join(s.fake, "mongo-state"), "secondary\n");
       expect((await s.apply(s.bundle(changed(plan)))).code).toBe(0);
       writeFileSync(join(s.fake, "mongo-state"), "primary\n");
-      const r = await s.apply(s.bundle(plan, hostOf(plan, "mongo-s1-1"), (b) => {
-        const conf = b.files.find((f) => f["path"] === "/etc/mongod.conf")!;
-        conf["content"] = `${conf["content"] as string}# changed\n`;
-      }));
+      const r = await s.apply(
+        s.bundle(plan, hostOf(plan, "mongo-s1-1"), (b) => {
+          const conf = b.files.find((f) => f["path"] === "/etc/mongod.conf")!;
+          conf["content"] = `${conf["content"] as string}# changed\n`;
+        }),
+      );
       expect(r.code, r.stderr).toBe(0);
       const order = r.calls.filter((c) => c.includes("stepDown") || c.includes("restart"));
       expect(order).toEqual(["mongosh\tstepDown", "systemctl\trestart\tmongod.service"]);

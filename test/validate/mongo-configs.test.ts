@@ -19,7 +19,11 @@ import { haveTool } from "../support/tools.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "bulwark-mongo-validate-"));
 synthesize({ kind: "seed" }, join(tmp, "seed-out"), join(tmp, "seed"));
-synthesize({ kind: "object", topology: withInput({ name: "mongovariant", image: "ubuntu-24.04", roles: { mongo: { shards: 3, membersPerShard: 5 } } }) }, join(tmp, "variant-out"), join(tmp, "variant"));
+synthesize(
+  { kind: "object", topology: withInput({ name: "mongovariant", image: "ubuntu-24.04", roles: { mongo: { shards: 3, membersPerShard: 5 } } }) },
+  join(tmp, "variant-out"),
+  join(tmp, "variant"),
+);
 const all = [...listFiles(join(tmp, "seed")), ...listFiles(join(tmp, "variant"))];
 const rel = (f: string) => f.slice(tmp.length + 1);
 const mongod = all.filter((f) => f.endsWith("/etc/mongod.conf"));
@@ -68,11 +72,14 @@ describe("bootstrap scripts", () => {
 describe.runIf(haveTool("cloud-init", "cloud-init"))("cloud-init schema of the Mongo variant", () => {
   const userData = all.filter((f) => f.includes("/variant/") && /\/(mongo-cfg-1|mongo-s3-5|app-1|parser-2)\/user-data\.yaml$/.test(f));
 
-  it.each(userData.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN it is valid cloud-config (apt source with the kept key, deferred files)", (_name, f) => {
-    const r = spawnSync("cloud-init", ["schema", "--config-file", f], { encoding: "utf8", timeout: 60_000 });
-    expect(`${r.stdout}${r.stderr}`).toContain("Valid cloud-config");
-    expect(r.status).toBe(0);
-  });
+  it.each(userData.map((f) => [rel(f), f]))(
+    "GIVEN %s WHEN checked THEN it is valid cloud-config (apt source with the kept key, deferred files)",
+    (_name, f) => {
+      const r = spawnSync("cloud-init", ["schema", "--config-file", f], { encoding: "utf8", timeout: 60_000 });
+      expect(`${r.stdout}${r.stderr}`).toContain("Valid cloud-config");
+      expect(r.status).toBe(0);
+    },
+  );
 
   it("GIVEN the variant WHEN listed THEN four user-data files were checked", () => {
     expect(userData).toHaveLength(4);

@@ -17,10 +17,18 @@ describe.runIf(haveTool("gpg", "gpg"))("MongoDB's signing key with gpg", () => {
 
   /** gpg in a throwaway home, machine-readable output. */
   function gpg(...args: string[]): { status: number | null; out: string } {
-    const r = spawnSync("gpg", ["--batch", "--no-tty", "--with-colons", ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, GNUPGHOME: home } });
+    const r = spawnSync("gpg", ["--batch", "--no-tty", "--with-colons", ...args], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, GNUPGHOME: home },
+    });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   }
-  const fingerprints = (out: string) => out.split("\n").filter((l) => l.startsWith("fpr:")).map((l) => l.split(":")[9]);
+  const fingerprints = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => l.startsWith("fpr:"))
+      .map((l) => l.split(":")[9]);
 
   it("GIVEN the kept file WHEN gpg shows it THEN it is one key, MongoDB's 8.0 release key, with the pinned fingerprint", () => {
     const r = gpg("--show-keys", "--with-fingerprint", MONGODB_KEY_FILE);

@@ -18,7 +18,9 @@ import { haveTool, needRoot } from "../support/tools.ts";
 
 const VARIANTS: Record<string, { cidrs: string[]; anywhere?: true }> = {
   "IPv4 /32, /25 and /24": { cidrs: ["198.51.100.7/32", "192.0.2.128/25", "203.0.113.0/24"] },
-  "IPv6 written unusually": { cidrs: ["2001:db8::/32", "::1/128", "2001:DB8:0:0:1::/80", "2001:0db8:abcd::/48", "fe80::/64", "2001:db8:1:2:3:4:5:6/128"] },
+  "IPv6 written unusually": {
+    cidrs: ["2001:db8::/32", "::1/128", "2001:DB8:0:0:1::/80", "2001:0db8:abcd::/48", "fe80::/64", "2001:db8:1:2:3:4:5:6/128"],
+  },
   "mixed families, overlapping": { cidrs: ["203.0.113.0/24", "2001:db8::/32", "203.0.113.128/25", "2001:db8:ffff::/48"] },
   "at the floors (/8, /16)": { cidrs: ["1.0.0.0/8", "2001::/16"] },
   "anywhere, with the opt-in": { cidrs: ["0.0.0.0/1", "128.0.0.0/1", "::/0"], anywhere: true },
@@ -46,16 +48,19 @@ function nftCheck(file: string): { status: number | null; output: string } {
 }
 
 describe.runIf(haveTool("nft", "nftables") && needRoot("nft -c (checking a ruleset)"))("nft on the admin ranges the topology accepts", () => {
-  it.each(Object.entries(VARIANTS))("GIVEN sshSourceCidrs %s WHEN every kind of host's firewall is checked with nft -c THEN each loads, with every range in it", (name, { cidrs, anywhere }) => {
-    const rendered = firewalls(name, cidrs, anywhere);
-    expect(rendered).toHaveLength(6);
-    for (const { file, content } of rendered) {
-      for (const cidr of cidrs) expect(content, file).toContain(cidr);
-      const r = nftCheck(file);
-      expect(r.output, file).toBe("");
-      expect(r.status, file).toBe(0);
-    }
-  });
+  it.each(Object.entries(VARIANTS))(
+    "GIVEN sshSourceCidrs %s WHEN every kind of host's firewall is checked with nft -c THEN each loads, with every range in it",
+    (name, { cidrs, anywhere }) => {
+      const rendered = firewalls(name, cidrs, anywhere);
+      expect(rendered).toHaveLength(6);
+      for (const { file, content } of rendered) {
+        for (const cidr of cidrs) expect(content, file).toContain(cidr);
+        const r = nftCheck(file);
+        expect(r.output, file).toBe("");
+        expect(r.status, file).toBe(0);
+      }
+    },
+  );
 
   it("GIVEN a rendered firewall with an IPv6 zone id put in WHEN checked THEN nft refuses the whole file (the host would have none)", () => {
     const [{ file, content }] = firewalls("control", ["2001:db8::/32"]);

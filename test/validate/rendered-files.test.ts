@@ -127,24 +127,27 @@ describe.runIf(haveTool("nft", "nftables") && needRoot("nft -c (checking a rules
  * haproxy -c loads the certificate at its absolute path: each check runs in a private mount
  * namespace (unshare -m) with the host's deployed /etc/haproxy bound over the real one.
  */
-describe.runIf(haveTool("haproxy", "haproxy") && haveTool("unshare", "util-linux") && needRoot("haproxy -c in a mount namespace"))("haproxy -c", () => {
-  function check(cfg: string): { status: number | null; output: string } {
-    const etc = join(cfg, "..");
-    return tool("unshare", ["-m", "sh", "-c", `mount --bind '${etc}' /etc/haproxy && haproxy -c -f /etc/haproxy/haproxy.cfg`]);
-  }
+describe.runIf(haveTool("haproxy", "haproxy") && haveTool("unshare", "util-linux") && needRoot("haproxy -c in a mount namespace"))(
+  "haproxy -c",
+  () => {
+    function check(cfg: string): { status: number | null; output: string } {
+      const etc = join(cfg, "..");
+      return tool("unshare", ["-m", "sh", "-c", `mount --bind '${etc}' /etc/haproxy && haproxy -c -f /etc/haproxy/haproxy.cfg`]);
+    }
 
-  it("GIVEN a config with an unknown balance algorithm WHEN checked THEN haproxy rejects it", () => {
-    const dir = mkdtempSync(join(tmp, "bad-haproxy-"));
-    writeFileSync(join(dir, "haproxy.cfg"), readFileSync(haproxyConfigs[0]!, "utf8").replace("balance roundrobin", "balance no-such-algorithm"));
-    expect(check(join(dir, "haproxy.cfg")).status).not.toBe(0);
-  });
+    it("GIVEN a config with an unknown balance algorithm WHEN checked THEN haproxy rejects it", () => {
+      const dir = mkdtempSync(join(tmp, "bad-haproxy-"));
+      writeFileSync(join(dir, "haproxy.cfg"), readFileSync(haproxyConfigs[0]!, "utf8").replace("balance roundrobin", "balance no-such-algorithm"));
+      expect(check(join(dir, "haproxy.cfg")).status).not.toBe(0);
+    });
 
-  it.each(haproxyConfigs.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN haproxy accepts it without warnings", (_name, f) => {
-    const r = check(f);
-    expect(r.output).not.toMatch(/WARNING|ALERT/);
-    expect(r.status).toBe(0);
-  });
-});
+    it.each(haproxyConfigs.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN haproxy accepts it without warnings", (_name, f) => {
+      const r = check(f);
+      expect(r.output).not.toMatch(/WARNING|ALERT/);
+      expect(r.status).toBe(0);
+    });
+  },
+);
 
 /**
  * keepalived -t needs the instance's interface and source address to exist, and reads the
@@ -152,46 +155,49 @@ describe.runIf(haveTool("haproxy", "haproxy") && haveTool("unshare", "util-linux
  * (ip netns exec also gives it a private mount namespace) with a veth pair holding the lb's
  * private address and a bind mount over /etc/keepalived.
  */
-describe.runIf(haveTool("keepalived", "keepalived") && haveTool("ip", "iproute2") && needRoot("keepalived -t in a network namespace"))("keepalived -t", () => {
-  const ns = `bwkv${process.pid}`;
+describe.runIf(haveTool("keepalived", "keepalived") && haveTool("ip", "iproute2") && needRoot("keepalived -t in a network namespace"))(
+  "keepalived -t",
+  () => {
+    const ns = `bwkv${process.pid}`;
 
-  function check(conf: string, privateIp: string, iface: string): { status: number | null; output: string } {
-    const etc = mkdtempSync(join(tmp, "ka-etc-"));
-    writeFileSync(join(etc, "keepalived.conf"), readFileSync(conf, "utf8"));
-    writeFileSync(join(etc, "bulwark-interface.conf"), `interface ${iface}\n`);
-    const script = [
-      "set -e",
-      `ip link add ${iface} type veth peer name ${iface}p`,
-      `ip addr add ${privateIp}/24 dev ${iface}`,
-      `ip link set ${iface} up`,
-      "ip link set lo up",
-      `mount --bind ${etc} /etc/keepalived`,
-      "keepalived -t -l -f /etc/keepalived/keepalived.conf",
-    ].join("\n");
-    spawnSync("ip", ["netns", "add", ns]);
-    try {
-      return tool("ip", ["netns", "exec", ns, "sh", "-c", script]);
-    } finally {
-      spawnSync("ip", ["netns", "del", ns]);
+    function check(conf: string, privateIp: string, iface: string): { status: number | null; output: string } {
+      const etc = mkdtempSync(join(tmp, "ka-etc-"));
+      writeFileSync(join(etc, "keepalived.conf"), readFileSync(conf, "utf8"));
+      writeFileSync(join(etc, "bulwark-interface.conf"), `interface ${iface}\n`);
+      const script = [
+        "set -e",
+        `ip link add ${iface} type veth peer name ${iface}p`,
+        `ip addr add ${privateIp}/24 dev ${iface}`,
+        `ip link set ${iface} up`,
+        "ip link set lo up",
+        `mount --bind ${etc} /etc/keepalived`,
+        "keepalived -t -l -f /etc/keepalived/keepalived.conf",
+      ].join("\n");
+      spawnSync("ip", ["netns", "add", ns]);
+      try {
+        return tool("ip", ["netns", "exec", ns, "sh", "-c", script]);
+      } finally {
+        spawnSync("ip", ["netns", "del", ns]);
+      }
     }
-  }
 
-  it("GIVEN a config with an unknown keyword WHEN checked THEN keepalived rejects it", () => {
-    const bad = join(tmp, "bad-keepalived.conf");
-    writeFileSync(bad, readFileSync(keepalivedConfigs[0]!, "utf8").replace(/^(\s*)nopreempt$/m, "$1no_such_keyword"));
-    expect(check(bad, "10.0.1.10", "priv0").status).not.toBe(0);
-  });
+    it("GIVEN a config with an unknown keyword WHEN checked THEN keepalived rejects it", () => {
+      const bad = join(tmp, "bad-keepalived.conf");
+      writeFileSync(bad, readFileSync(keepalivedConfigs[0]!, "utf8").replace(/^(\s*)nopreempt$/m, "$1no_such_keyword"));
+      expect(check(bad, "10.0.1.10", "priv0").status).not.toBe(0);
+    });
 
-  it.each(keepalivedConfigs.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN keepalived accepts it", (_name, f) => {
-    const text = readFileSync(f, "utf8");
-    const privateIp = /unicast_src_ip (\S+)/.exec(text)![1]!;
-    const iface = /dev (eth1)\b/.exec(text)?.[1] ?? "priv0";
-    const r = check(f, privateIp, iface);
-    expect(r.output).toBe("");
-    expect(r.status).toBe(0);
-    expect(existsSync(`/run/netns/${ns}`)).toBe(false);
-  });
-});
+    it.each(keepalivedConfigs.map((f) => [rel(f), f]))("GIVEN %s WHEN checked THEN keepalived accepts it", (_name, f) => {
+      const text = readFileSync(f, "utf8");
+      const privateIp = /unicast_src_ip (\S+)/.exec(text)![1]!;
+      const iface = /dev (eth1)\b/.exec(text)?.[1] ?? "priv0";
+      const r = check(f, privateIp, iface);
+      expect(r.output).toBe("");
+      expect(r.status).toBe(0);
+      expect(existsSync(`/run/netns/${ns}`)).toBe(false);
+    });
+  },
+);
 
 /**
  * What Terraform hands each server: the synthesized user_data, evaluated by the real terraform
@@ -207,7 +213,10 @@ describe.runIf(haveTool("terraform", "terraform (HashiCorp's build; not in Debia
     const servers = Object.values(stack.resource.hcloud_server as Record<string, { name: string; user_data: string }>);
     // The pool's UUIDs are one random_uuid per storage server, formatted into one value: each is bound to this sample.
     const sampleUuid = "00000000-0000-4000-8000-000000000000";
-    const samples: Record<string, string> = { ...sampleDeployValues(), [DEPLOY_VALUES.glusterdPoolUuids.name]: prepared.plan.storage.peers.map((p) => `${p.address}=${sampleUuid}`).join(" ") };
+    const samples: Record<string, string> = {
+      ...sampleDeployValues(),
+      [DEPLOY_VALUES.glusterdPoolUuids.name]: prepared.plan.storage.peers.map((p) => `${p.address}=${sampleUuid}`).join(" "),
+    };
     const variables: Record<string, { type: string; default: string }> = {};
     const refVar = new Map<string, string>();
     const locals: Record<string, string> = {};
@@ -238,7 +247,10 @@ describe.runIf(haveTool("terraform", "terraform (HashiCorp's build; not in Debia
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ variable: variables, locals, output: outputs }));
     const env = { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
-    for (const args of [["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]]) {
+    for (const args of [
+      ["init", "-input=false", "-no-color"],
+      ["apply", "-auto-approve", "-input=false", "-no-color"],
+    ]) {
       const r = spawnSync("terraform", args, { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
       expect(r.status, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(0);
     }

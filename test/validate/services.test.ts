@@ -35,15 +35,24 @@ interface Run {
 /** Runs `script` with a temp dir bound over /opt in a private mount namespace (bounded to 60 s). */
 function runInstall(script: string, opt: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile("unshare", ["-m", "sh", "-c", 'mount --bind "$1" /opt && exec "$2"', "sh", opt, script], { timeout: 60_000, encoding: "utf8" }, (err, _stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stderr });
-    });
+    execFile(
+      "unshare",
+      ["-m", "sh", "-c", 'mount --bind "$1" /opt && exec "$2"', "sh", opt, script],
+      { timeout: 60_000, encoding: "utf8" },
+      (err, _stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stderr });
+      },
+    );
   });
 }
 
 const planWithUrl = (plan: Plan, artifactBaseUrl: string): Plan => ({ ...plan, services: { ...plan.services, artifactBaseUrl } });
 
-const canRun = haveTool("unshare", "util-linux") && haveTool("curl", "curl") && haveTool("sha256sum", "coreutils") && needRoot("the install script in a mount namespace (unshare -m)");
+const canRun =
+  haveTool("unshare", "util-linux") &&
+  haveTool("curl", "curl") &&
+  haveTool("sha256sum", "coreutils") &&
+  needRoot("the install script in a mount namespace (unshare -m)");
 
 describe.runIf(canRun)("install script against a local artifact server", () => {
   const tmp = mkdtempSync(join(tmpdir(), "bulwark-install-"));
@@ -76,7 +85,9 @@ describe.runIf(canRun)("install script against a local artifact server", () => {
   /** The parser-1 install script as rendered for a plan fetching from the test server. */
   function renderedScript(name: string): string {
     const plan = planWithUrl(buildPlan(validateTopology(withInput({})), { artifacts: digests }), base);
-    const file = renderHost(plan, plan.hosts.find((h) => h.name === "parser-1")!).files.find((f) => f.path === "/usr/local/sbin/bulwark-install-parser")!;
+    const file = renderHost(plan, plan.hosts.find((h) => h.name === "parser-1")!).files.find(
+      (f) => f.path === "/usr/local/sbin/bulwark-install-parser",
+    )!;
     const path = join(tmp, name, "bulwark-install-parser");
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, file.content);
@@ -100,7 +111,10 @@ describe.runIf(canRun)("install script against a local artifact server", () => {
   });
 
   it("GIVEN the server fails once, then serves the built artifact WHEN the install script runs THEN it retries and unpacks it into the versioned directory", async () => {
-    answers.set("/parser.tar.gz", [[503, Buffer.from("busy\n")], [200, good]]);
+    answers.set("/parser.tar.gz", [
+      [503, Buffer.from("busy\n")],
+      [200, good],
+    ]);
     const before = requests.length;
     const opt = join(tmp, "good-opt");
     mkdirSync(opt);
@@ -109,7 +123,14 @@ describe.runIf(canRun)("install script against a local artifact server", () => {
     expect(r.code).toBe(0);
     expect(requests.length - before).toBe(2);
     const version = digests.parser.sha256.slice(0, 16);
-    expect(entries(opt)).toEqual(["bulwark", "bulwark/parser", `bulwark/parser/${version}`, ...["parser", "parser/main.mjs", "parser/package.json", "parser/parse-worker.mjs", "parser/worker.js"].map((f) => `bulwark/parser/${version}/${f}`)]);
+    expect(entries(opt)).toEqual([
+      "bulwark",
+      "bulwark/parser",
+      `bulwark/parser/${version}`,
+      ...["parser", "parser/main.mjs", "parser/package.json", "parser/parse-worker.mjs", "parser/worker.js"].map(
+        (f) => `bulwark/parser/${version}/${f}`,
+      ),
+    ]);
     expect(r.stderr).toContain(`installed ${base}parser.tar.gz into /opt/bulwark/parser/${version}`);
 
     // WHEN it runs again (a reboot) THEN it does not fetch again.
@@ -119,7 +140,8 @@ describe.runIf(canRun)("install script against a local artifact server", () => {
   });
 });
 
-const canVerify = haveTool("systemd-analyze", "systemd") && haveTool("unshare", "util-linux") && needRoot("systemd-analyze verify in a mount namespace");
+const canVerify =
+  haveTool("systemd-analyze", "systemd") && haveTool("unshare", "util-linux") && needRoot("systemd-analyze verify in a mount namespace");
 
 describe.runIf(canVerify)("systemd-analyze verify", () => {
   const tmp = mkdtempSync(join(tmpdir(), "bulwark-units-"));
@@ -147,7 +169,15 @@ describe.runIf(canVerify)("systemd-analyze verify", () => {
     return new Promise((resolve) => {
       execFile(
         "unshare",
-        ["-m", "sh", "-c", 'mount --bind "$1" /usr/local/sbin && shift && exec systemd-analyze verify --man=no "$@"', "sh", tree.sbin, ...unitFiles.map((u) => join(tree.units, u))],
+        [
+          "-m",
+          "sh",
+          "-c",
+          'mount --bind "$1" /usr/local/sbin && shift && exec systemd-analyze verify --man=no "$@"',
+          "sh",
+          tree.sbin,
+          ...unitFiles.map((u) => join(tree.units, u)),
+        ],
         { timeout: 60_000, encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${tree.units}:`, SYSTEMD_LOG_COLOR: "0" } },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, output: `${stdout}${stderr}` }),
       );
@@ -166,7 +196,10 @@ describe.runIf(canVerify)("systemd-analyze verify", () => {
   it("GIVEN a unit with a misspelt key and a bad Restart= value WHEN verified THEN systemd reports both", async () => {
     const tree = hostTree("parser-1");
     const path = join(tree.units, "bulwark-parser.service");
-    writeFileSync(path, readFileSync(path, "utf8").replace("NoNewPrivileges=yes", "NoNewPrivilege=yes").replace("Restart=always", "Restart=sometimes"));
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace("NoNewPrivileges=yes", "NoNewPrivilege=yes").replace("Restart=always", "Restart=sometimes"),
+    );
     const r = await verify(tree, ["bulwark-parser.service"]);
     expect(r.output).toContain("Unknown key 'NoNewPrivilege'");
     expect(r.output).toContain("restart specifier, ignoring: sometimes");

@@ -28,9 +28,12 @@ function run(command: string, args: string[]): { status: number | null; output: 
 }
 
 describe.runIf(haveTool("systemd-escape", "systemd"))("mount unit name", () => {
-  it.each([plan.storage.client.mountPoint, "/srv/my-share", "/mnt/a.b/.c/", "/.hidden/x", "/srv/ü x"])("GIVEN %s WHEN named THEN it is what systemd-escape --path says", (path) => {
-    expect(mountUnitName(path)).toBe(run("systemd-escape", ["--path", "--suffix=mount", path]).output.trim());
-  });
+  it.each([plan.storage.client.mountPoint, "/srv/my-share", "/mnt/a.b/.c/", "/.hidden/x", "/srv/ü x"])(
+    "GIVEN %s WHEN named THEN it is what systemd-escape --path says",
+    (path) => {
+      expect(mountUnitName(path)).toBe(run("systemd-escape", ["--path", "--suffix=mount", path]).output.trim());
+    },
+  );
 });
 
 /**
@@ -70,19 +73,31 @@ exit 9
   it("GIVEN a peer that does not yet see another peer WHEN the bootstrap runs THEN it creates the volume only after that peer sees both", () => {
     writeFileSync(join(dir, "gluster"), fake, { mode: 0o755 });
     writeFileSync(join(dir, "bootstrap"), script, { mode: 0o755 });
-    const r = spawnSync("sh", [join(dir, "bootstrap")], { encoding: "utf8", timeout: 60_000, env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    const r = spawnSync("sh", [join(dir, "bootstrap")], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n").pop()).toBe("changed=1");
     const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n");
     const create = calls.findIndex((c) => c.includes("volume create shared"));
-    const views = calls.map((c, i) => [c, i] as const).filter(([c]) => c === "--mode=script --remote-host=10.0.1.21 peer status").map(([, i]) => i);
+    const views = calls
+      .map((c, i) => [c, i] as const)
+      .filter(([c]) => c === "--mode=script --remote-host=10.0.1.21 peer status")
+      .map(([, i]) => i);
     expect(views.length).toBe(3);
     expect(create).toBeGreaterThan(views[2]!);
     expect(calls).toContain("--mode=script --remote-host=10.0.1.22 peer status");
   }, 60_000);
 });
 
-const tools = haveTool("losetup", "mount") && haveTool("mkfs.xfs", "xfsprogs") && haveTool("mkfs.ext4", "e2fsprogs") && haveTool("unshare", "util-linux") && haveTool("blkid", "util-linux");
+const tools =
+  haveTool("losetup", "mount") &&
+  haveTool("mkfs.xfs", "xfsprogs") &&
+  haveTool("mkfs.ext4", "e2fsprogs") &&
+  haveTool("unshare", "util-linux") &&
+  haveTool("blkid", "util-linux");
 describe.runIf(tools && needRoot("the brick script against loop devices"))("brick script against loop devices", () => {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-brick-"));
   const loops: string[] = [];
@@ -110,7 +125,14 @@ describe.runIf(tools && needRoot("the brick script against loop devices"))("bric
     expect(script).not.toBe(prepareScript);
     const path = join(dir, `prepare-${Math.random().toString(36).slice(2)}.sh`);
     writeFileSync(path, script);
-    return run("unshare", ["-m", "--propagation", "private", "sh", "-c", `set -e; mount -t tmpfs tmpfs /srv; mount --bind '${fstab}' /etc/fstab; rc=0; sh '${path}' || rc=$?; ${after} exit $rc`]);
+    return run("unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `set -e; mount -t tmpfs tmpfs /srv; mount --bind '${fstab}' /etc/fstab; rc=0; sh '${path}' || rc=$?; ${after} exit $rc`,
+    ]);
   }
 
   function byIdDir(name: string, dev?: string): string {
@@ -125,12 +147,18 @@ describe.runIf(tools && needRoot("the brick script against loop devices"))("bric
     const byId = byIdDir("by-id-blank", dev);
     const fstab = join(dir, "fstab-blank");
     writeFileSync(fstab, "# test fstab\n");
-    const first = prepare(byId, fstab, "test -d /srv/gluster/brick/data && echo marker > /srv/gluster/brick/data/marker && findmnt -n -o FSTYPE /srv/gluster/brick;");
+    const first = prepare(
+      byId,
+      fstab,
+      "test -d /srv/gluster/brick/data && echo marker > /srv/gluster/brick/data/marker && findmnt -n -o FSTYPE /srv/gluster/brick;",
+    );
     expect(first.output).toContain("is blank: making an xfs filesystem");
     expect(first.output).toMatch(/^xfs$/m);
     expect(first.status).toBe(0);
     const uuid = run("blkid", ["-p", "-o", "value", "-s", "UUID", dev]).output.trim();
-    expect(readFileSync(fstab, "utf8")).toBe(`# test fstab\n${byId}/scsi-0HC_Volume_4242 /srv/gluster/brick xfs noatime,nofail,x-systemd.device-timeout=2min 0 2\n`);
+    expect(readFileSync(fstab, "utf8")).toBe(
+      `# test fstab\n${byId}/scsi-0HC_Volume_4242 /srv/gluster/brick xfs noatime,nofail,x-systemd.device-timeout=2min 0 2\n`,
+    );
 
     const second = prepare(byId, fstab, "cat /srv/gluster/brick/data/marker;");
     expect(second.output).toContain("holds an xfs filesystem: kept as it is");

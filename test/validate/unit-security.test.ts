@@ -73,7 +73,11 @@ function writeUnits(topology: string, rendered: readonly RenderedHost[]): UnitOn
 const units = [...writeUnits("seed", seedRendered), ...writeUnits("variant", renderAllHosts(VARIANT))];
 
 function run(command: string, args: readonly string[], env: Record<string, string> = {}): { status: number | null; output: string } {
-  const r = spawnSync(command, args, { encoding: "utf8", timeout: 60_000, env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_PAGER: "", ...env } });
+  const r = spawnSync(command, args, {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_PAGER: "", ...env },
+  });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -116,13 +120,20 @@ describe.runIf(haveOfflineSecurity())("systemd-analyze security --offline", () =
   // mongod 9.0 and the brick 3.2), so there only the goals are checked, and a line says so.
   const version = Number(run("systemd-analyze", ["--version"]).output.match(/^systemd (\d+)/m)?.[1]);
   const sameVersion = version === EXPOSURE_SYSTEMD_VERSION;
-  if (!sameVersion) console.warn(`SKIP: exact exposure figures: they are systemd ${EXPOSURE_SYSTEMD_VERSION}'s and this is systemd ${version}; only the goals are checked`);
+  if (!sameVersion)
+    console.warn(
+      `SKIP: exact exposure figures: they are systemd ${EXPOSURE_SYSTEMD_VERSION}'s and this is systemd ${version}; only the goals are checked`,
+    );
 
   it.each(units.map((u) => [u.label, u] as const))("GIVEN %s WHEN rated THEN it scores its profile's exposure and meets the goal", (_label, u) => {
     const profile = profileOfUnit(u.content)!;
     const score = exposureOf(u.path);
     expect(typeof score, String(score)).toBe("number");
-    if (sameVersion) expect(Math.abs((score as number) - profile.exposure), `scored ${String(score)}, review/SECURITY.md says ${profile.exposure}`).toBeLessThanOrEqual(0.1 + 1e-9);
+    if (sameVersion)
+      expect(
+        Math.abs((score as number) - profile.exposure),
+        `scored ${String(score)}, review/SECURITY.md says ${profile.exposure}`,
+      ).toBeLessThanOrEqual(0.1 + 1e-9);
     if (profile.goal !== null) expect(score as number).toBeLessThanOrEqual(profile.goal);
   });
 
@@ -130,24 +141,46 @@ describe.runIf(haveOfflineSecurity())("systemd-analyze security --offline", () =
     const parser = units.find((u) => u.label.endsWith("/parser-1/bulwark-parser.service"))!;
     const lines = new Set([...PARSER_HARDENING.directives.map((x) => `${x.key}=${x.value}`), "IPAddressDeny=any", "IPAddressAllow=localhost"]);
     const bare = join(tmp, "bulwark-parser.service");
-    writeFileSync(bare, parser.content.split("\n").filter((l) => !lines.has(l)).join("\n"));
+    writeFileSync(
+      bare,
+      parser.content
+        .split("\n")
+        .filter((l) => !lines.has(l))
+        .join("\n"),
+    );
     expect(readFileSync(bare, "utf8")).not.toContain("ProtectSystem=");
     expect(exposureOf(bare)).toBeGreaterThan(PARSER_HARDENING.goal!);
   });
 });
 
-const canVerify = haveTool("systemd-analyze", "systemd") && haveTool("unshare", "util-linux") && needRoot("systemd-analyze verify in a mount namespace");
+const canVerify =
+  haveTool("systemd-analyze", "systemd") && haveTool("unshare", "util-linux") && needRoot("systemd-analyze verify in a mount namespace");
 
 /** What verify may say here: MongoDB's binaries are not installed on this machine. */
 const MONGO_MISSING = /^\S+\.service: Command \/usr\/bin\/(mongod|mongos|mongosh) is not executable: No such file or directory$/;
 
 describe.runIf(canVerify)("systemd-analyze verify", () => {
   const hosts = [...new Set(units.map((u) => u.path.slice(0, u.path.lastIndexOf("/units/"))))];
-  it.each(hosts.map((h) => [h.slice(tmp.length + 1), h] as const))("GIVEN %s WHEN its units are verified THEN systemd finds nothing but MongoDB missing", (_label, dir) => {
-    const files = units.filter((u) => u.path.startsWith(`${dir}/`)).map((u) => u.path);
-    const r = run("unshare", ["-m", "sh", "-c", 'mount --bind "$1" /usr/local/sbin && shift && exec systemd-analyze verify --man=no "$@"', "sh", join(dir, "sbin"), ...files], {
-      SYSTEMD_UNIT_PATH: `${join(dir, "units")}:`,
-    });
-    expect(r.output.split("\n").filter((l) => l !== "" && !MONGO_MISSING.test(l))).toEqual([]);
-  });
+  it.each(hosts.map((h) => [h.slice(tmp.length + 1), h] as const))(
+    "GIVEN %s WHEN its units are verified THEN systemd finds nothing but MongoDB missing",
+    (_label, dir) => {
+      const files = units.filter((u) => u.path.startsWith(`${dir}/`)).map((u) => u.path);
+      const r = run(
+        "unshare",
+        [
+          "-m",
+          "sh",
+          "-c",
+          'mount --bind "$1" /usr/local/sbin && shift && exec systemd-analyze verify --man=no "$@"',
+          "sh",
+          join(dir, "sbin"),
+          ...files,
+        ],
+        {
+          SYSTEMD_UNIT_PATH: `${join(dir, "units")}:`,
+        },
+      );
+      expect(r.output.split("\n").filter((l) => l !== "" && !MONGO_MISSING.test(l))).toEqual([]);
+    },
+  );
 });

@@ -1,8 +1,8 @@
 /**
  * Poison corpus generator (nothing checked in: every item is built here).
  *
- *   import { poisonCorpus, triggerMessage } from "./poison-corpus.ts";
- *   npx tsx scripts/poison-corpus.ts <outDir>      writes one file per item + index.json
+ *   import { poisonCorpus, triggerMessage } from "../measure/poison-corpus.ts";
+ *   npx tsx measure/poison-corpus.ts <outDir>      writes one file per item + index.json
  *
  * Items: 10,000 levels of nested multipart; 1,000,000 empty parts; a 10 MB header; bad
  * base64; bad quoted-printable; unknown charset; invalid UTF-8; truncated boundaries;
@@ -17,7 +17,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { TRIGGER_HEADER, TRIGGER_KINDS, type TriggerKind } from "../test/services/fixtures/triggers.ts";
+import { TRIGGER_HEADER, TRIGGER_KINDS, type TriggerKind } from "./poison-triggers.ts";
 
 /** What the parser is expected to do with an item. */
 export type PoisonExpectation =
@@ -64,11 +64,7 @@ export function emptyParts(count = 1_000_000): Buffer {
 
 /** A message with one header of `bytes` (default 10 MB). */
 export function hugeHeader(bytes = 10_000_000): Buffer {
-  return Buffer.concat([
-    Buffer.from(head("huge header") + CRLF + "X-Huge: "),
-    Buffer.alloc(bytes, "a"),
-    Buffer.from(CRLF + CRLF + "body" + CRLF),
-  ]);
+  return Buffer.concat([Buffer.from(`${head("huge header") + CRLF}X-Huge: `), Buffer.alloc(bytes, "a"), Buffer.from(`${CRLF + CRLF}body${CRLF}`)]);
 }
 
 function singlePart(subject: string, headers: string[], body: Buffer | string): Buffer {
@@ -96,24 +92,49 @@ export function malformedItems(): PoisonItem[] {
     { name: "bad-base64", bytes: singlePart("bad base64", ['Content-Type: multipart/mixed; boundary="m"'], badBase64Attachment), expect: parse },
     {
       name: "bad-quoted-printable",
-      bytes: singlePart("bad qp", ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable"], "=ZZ=G1 broken =\r\n=4\r\n==== =C3=\r\n=XY=FF=FE=\r\n="),
+      bytes: singlePart(
+        "bad qp",
+        ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable"],
+        "=ZZ=G1 broken =\r\n=4\r\n==== =C3=\r\n=XY=FF=FE=\r\n=",
+      ),
       expect: parse,
     },
     {
       name: "unknown-charset",
-      bytes: singlePart("unknown charset", ["Content-Type: text/plain; charset=x-no-such-charset-42", "Content-Transfer-Encoding: 8bit"], Buffer.from([0x48, 0x69, 0x20, 0xe9, 0xfc, 0x80, 0x0d, 0x0a])),
+      bytes: singlePart(
+        "unknown charset",
+        ["Content-Type: text/plain; charset=x-no-such-charset-42", "Content-Transfer-Encoding: 8bit"],
+        Buffer.from([0x48, 0x69, 0x20, 0xe9, 0xfc, 0x80, 0x0d, 0x0a]),
+      ),
       expect: parse,
     },
     {
       name: "invalid-utf8",
-      bytes: singlePart("invalid utf8", ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"], Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0x0d, 0x0a])),
+      bytes: singlePart(
+        "invalid utf8",
+        ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"],
+        Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0x0d, 0x0a]),
+      ),
       expect: parse,
     },
     {
       name: "truncated-boundary",
       bytes: Buffer.from(
         head("truncated", ['Content-Type: multipart/alternative; boundary="t"']) +
-          CRLF + CRLF + ["--t", "Content-Type: text/plain", "", "first part", "--t", "Content-Type: text/html; charset=utf-8", "Content-Transfer-Encoding: base64", "", "PGI+dHJ1bmNhdGVk", "--"].join(CRLF),
+          CRLF +
+          CRLF +
+          [
+            "--t",
+            "Content-Type: text/plain",
+            "",
+            "first part",
+            "--t",
+            "Content-Type: text/html; charset=utf-8",
+            "Content-Transfer-Encoding: base64",
+            "",
+            "PGI+dHJ1bmNhdGVk",
+            "--",
+          ].join(CRLF),
       ),
       expect: parse,
     },
@@ -128,7 +149,9 @@ export function oversized(limit = 12 * 1024 * 1024): Buffer {
 
 /** A small message that makes the TEST worker misbehave (no effect on the production worker). */
 export function triggerMessage(kind: TriggerKind, tag = ""): Buffer {
-  return Buffer.from(head(`trigger ${kind} ${tag}`.trim(), [`${TRIGGER_HEADER}: ${kind}`, "Content-Type: text/plain"]) + CRLF + CRLF + "trigger" + CRLF);
+  return Buffer.from(
+    `${head(`trigger ${kind} ${tag}`.trim(), [`${TRIGGER_HEADER}: ${kind}`, "Content-Type: text/plain"]) + CRLF + CRLF}trigger${CRLF}`,
+  );
 }
 
 const TRIGGER_EXPECT: Record<TriggerKind, PoisonExpectation> = {
@@ -163,12 +186,19 @@ export function poisonCorpus(opts: PoisonCorpusOptions = {}): PoisonItem[] {
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const out = process.argv[2];
   if (!out) {
-    process.stderr.write("usage: npx tsx scripts/poison-corpus.ts <outDir> [--with-triggers]\n");
+    process.stderr.write("usage: npx tsx measure/poison-corpus.ts <outDir> [--with-triggers]\n");
     process.exit(2);
   }
   const items = poisonCorpus({ includeTriggers: process.argv.includes("--with-triggers") });
   await mkdir(out, { recursive: true });
   for (const it of items) await writeFile(join(out, `${it.name}.eml`), it.bytes);
-  await writeFile(join(out, "index.json"), JSON.stringify(items.map((i) => ({ name: i.name, size: i.bytes.byteLength, expect: i.expect })), null, 2) + "\n");
+  await writeFile(
+    join(out, "index.json"),
+    `${JSON.stringify(
+      items.map((i) => ({ name: i.name, size: i.bytes.byteLength, expect: i.expect })),
+      null,
+      2,
+    )}\n`,
+  );
   process.stdout.write(`wrote ${items.length} poison messages to ${out}\n`);
 }
