@@ -17,6 +17,7 @@ import { parseMessage, sha256Hex } from "../../services/parser/parse-message.ts"
 import { Spool } from "../../services/parser/spool.ts";
 import { cleanMessage, ls, tempDir, waitFor } from "./helpers.ts";
 import { deliver, RawSmtp } from "./raw-smtp.ts";
+import { selfSignedCert } from "../support/tls.ts";
 
 const DOMAIN = "example.test";
 
@@ -415,30 +416,7 @@ function selfSigned(dir: string): { key: string; cert: string } | null {
   } catch {
     return null;
   }
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=mx1.test",
-    ],
-    { stdio: "ignore" },
-  );
-  return { key, cert };
+  return selfSignedCert(dir, "mx1.test");
 }
 
 describe("SMTP ingress with STARTTLS", () => {

@@ -3,38 +3,22 @@
  * values, written under <dir>/hosts/<host>/<path> (plus user-data.yaml), so the real tools can
  * load them exactly as a host would.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DEPLOY_VALUES, substituteDeployValues } from "../../render/deploy-values.ts";
 import type { RenderedHost } from "../../render/host.ts";
+import { selfSignedCert } from "./tls.ts";
 
-/** A self-signed certificate + key, made once per test process with openssl. */
+/** A self-signed certificate + key in one PEM, made once per test process with openssl. */
 function samplePem(): string {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-pem-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=bulwark.invalid",
-      "-keyout",
-      join(dir, "k.pem"),
-      "-out",
-      join(dir, "c.pem"),
-    ],
-    { stdio: "ignore" },
-  );
-  return readFileSync(join(dir, "c.pem"), "utf8") + readFileSync(join(dir, "k.pem"), "utf8");
+  try {
+    const { key, cert } = selfSignedCert(dir, "bulwark.invalid");
+    return readFileSync(cert, "utf8") + readFileSync(key, "utf8");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 let pem: string | undefined;
