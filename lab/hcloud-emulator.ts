@@ -14,7 +14,7 @@
  * (the config holds the token; it is never on a command line). The emulator writes its state
  * (holder and every assignment, with times) to the config's stateFile after each change.
  */
-import { cmdSync } from "./cmd.ts";
+import { cmdSync } from "../synth/cmd.ts";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 

@@ -31,7 +31,7 @@
  *    app backends on the mail API's port instead of the storage servers' sshd; both must answer
  *    (the majority of two). The rollout and stack labs keep the production witnesses.
  */
-import { cmdSync } from "./cmd.ts";
+import { cmdSync } from "../synth/cmd.ts";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

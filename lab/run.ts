@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { cmd, cmdSync } from "./cmd.ts";
+import { cmd, cmdSync } from "../synth/cmd.ts";
 import { labCgroups } from "./nspawn.ts";
 
 export class LabRun {
@@ -38,7 +38,7 @@ export class LabRun {
     this.cleanups.push({ what, fn });
   }
 
-  /** Runs a command through zx (lab/cmd.ts); throws with the command and its output when it fails or outlasts its bound. */
+  /** Runs a command through zx (synth/cmd.ts); throws with the command and its output when it fails or outlasts its bound. */
   exec(command: string, args: readonly string[], options: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
     return cmd(command, args, options);
   }

@@ -21,7 +21,7 @@
  * the same user-data with a fresh root (nspawn's volatile overlay) and, for a storage host, the
  * same brick directory; the new server id replaces the host's step.
  */
-import { cmdOutput, cmdSync } from "./cmd.ts";
+import { cmdOutput, cmdSync } from "../synth/cmd.ts";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -29,7 +29,7 @@
  * 2. /dev/fuse is bound into the client containers (a Hetzner server has it).
  */
 import { round, spread } from "../measure/stats.ts";
-import { cmdSync } from "./cmd.ts";
+import { cmdSync } from "../synth/cmd.ts";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -59,7 +59,7 @@ import {
 import { writeReport } from "../measure/report.ts";
 import { countFromEnv, round, spread } from "../measure/stats.ts";
 import { SmtpClient, type MessageTiming } from "../measure/smtp-client.ts";
-import { cmd } from "../lab/cmd.ts";
+import { cmd } from "../synth/cmd.ts";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 const SELF = fileURLToPath(import.meta.url);
@@ -201,7 +201,7 @@ class Cleanup {
   }
 }
 
-/** Runs a command through zx (lab/cmd.ts): quoted, bounded, and an error that names it. */
+/** Runs a command through zx (synth/cmd.ts): quoted, bounded, and an error that names it. */
 const exec = cmd;
 
 async function commandExists(cmd: string): Promise<boolean> {

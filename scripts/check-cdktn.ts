@@ -14,7 +14,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cmd } from "../lab/cmd.ts";
+import { cmd } from "../synth/cmd.ts";
 import { writeReport } from "../measure/report.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -9,13 +9,13 @@
  * if it answers (host key pinned): an lb MASTER hands the Floating IP to its peer, so the
  * replacement is not a failover; `--no-retire` skips it. The lb and storage rejoin rules are in docs/day2.md.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROLLOUT_PATHS } from "../plan/rollout.ts";
 import { UserError } from "../topology/errors.ts";
 import { constructId } from "../topology/ids.ts";
+import { cmdOutputSync } from "./cmd.ts";
 
 export interface ReplaceArgs {
   readonly host: string;
@@ -127,9 +127,8 @@ export function retireTarget(stackDir: string, host: string, run = terraformOutp
 type HostsOutput = Record<string, { private_ip?: string; public_ipv4?: string; ssh_host_key?: string }>;
 
 function terraformOutput(stackDir: string): HostsOutput | string {
-  const r = spawnSync("terraform", [`-chdir=${stackDir}`, "output", "-json", "hosts"], { encoding: "utf8", timeout: 60_000 });
-  if (r.error) return `terraform could not run: ${r.error.message}`;
-  if (r.status !== 0) return `terraform output hosts failed: ${(r.stderr || r.stdout).trim().split("\n").pop()}`;
+  const r = cmdOutputSync("terraform", [`-chdir=${stackDir}`, "output", "-json", "hosts"], { timeoutMs: 60_000 });
+  if (!r.ok) return `terraform output hosts failed: ${r.failure!.split("\n").pop()}`;
   return JSON.parse(r.stdout) as HostsOutput;
 }
 
@@ -139,12 +138,12 @@ function retireHost(t: RetireTarget, io: { out: (line: string) => void }): boole
   try {
     writeFileSync(join(dir, "known_hosts"), knownHostsLine(t), { mode: 0o600 });
     io.out(`bulwark: retiring ${t.address} first: bulwark-host retire (an lb hands the Floating IP to its peer, an app host is drained)`);
-    const r = spawnSync("ssh", retireArgv(t, join(dir, "known_hosts")), { encoding: "utf8", timeout: RETIRE_BOUNDS.timeoutMs });
-    if (r.status === 0) {
+    const r = cmdOutputSync("ssh", retireArgv(t, join(dir, "known_hosts")), { timeoutMs: RETIRE_BOUNDS.timeoutMs });
+    if (r.ok) {
       io.out(`bulwark: ${r.stdout.trim()}`);
       return true;
     }
-    const why = r.error ? r.error.message : (r.stderr || r.stdout).trim().split("\n").pop();
+    const why = (r.stderr || r.stdout).trim().split("\n").pop() || r.failure;
     io.out(
       `bulwark: warning: could not retire ${t.address} (${why}); replacing it anyway: a dead host has nothing to hand over, a live lb MASTER fails over when its server goes`,
     );
@@ -165,10 +164,13 @@ export function replaceHost(args: ReplaceArgs, io: { out: (line: string) => void
     if (typeof t === "string") io.out(`bulwark: warning: not retiring ${args.host} first: ${t}`);
     else retireHost(t, io);
   }
-  const r = spawnSync("terraform", [`-chdir=${stackDir}`, "apply", `-replace=${address}`, ...(args.autoApprove ? ["-auto-approve"] : [])], {
-    stdio: "inherit",
+  // The apply is the user's: its prompt and output go to this terminal. No time bound here: each
+  // step inside it is bounded (the gates), and the user can stop it.
+  const r = cmdOutputSync("terraform", [`-chdir=${stackDir}`, "apply", `-replace=${address}`, ...(args.autoApprove ? ["-auto-approve"] : [])], {
+    interactive: true,
+    timeoutMs: Number.POSITIVE_INFINITY,
   });
-  if (r.error)
-    throw new UserError("terraform", `could not run: ${r.error.message}`, "terraform", "install terraform (1.5 or later) and put it on PATH");
-  return r.status ?? 1;
+  if (r.exitCode === 127)
+    throw new UserError("terraform", "could not run: not found on PATH", "terraform", "install terraform (1.5 or later) and put it on PATH");
+  return r.exitCode ?? 1;
 }

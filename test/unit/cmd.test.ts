@@ -1,6 +1,6 @@
-/** lab/cmd.ts: how the labs and scripts run commands through zx (quoting, bounds, errors). */
+/** synth/cmd.ts: how the labs and scripts run commands through zx (quoting, bounds, errors). */
 import { describe, expect, it } from "vitest";
-import { cmd, cmdOutput, cmdSync, describeCmd } from "../../lab/cmd.ts";
+import { cmd, cmdOutput, cmdOutputSync, cmdSync, describeCmd } from "../../synth/cmd.ts";
 
 describe("lab commands through zx", () => {
   it("GIVEN arguments with spaces, quotes and shell syntax WHEN run THEN each arrives as one argument, unexpanded", async () => {
@@ -34,5 +34,16 @@ describe("lab commands through zx", () => {
     expect(r).toMatchObject({ ok: false, stdout: "out\n", stderr: "err\n" });
     expect(r.failure).toContain("exited 1: err");
     expect(describeCmd("ip", ["netns", "exec", "ns 1"])).toBe('ip netns exec "ns 1"');
+  });
+
+  it("GIVEN a command not on PATH WHEN run THEN the result says it could not run (exit 127), and an interactive run returns its exit code", () => {
+    const missing = cmdOutputSync("bulwark-no-such-command", ["x"]);
+    expect(missing).toMatchObject({ ok: false, exitCode: 127 });
+    expect(missing.failure).toMatch(/^bulwark-no-such-command x could not run \(exit 127: not found on PATH\?\)/);
+    expect(cmdOutputSync("sh", ["-c", "exit 5"], { interactive: true, timeoutMs: Number.POSITIVE_INFINITY })).toMatchObject({
+      ok: false,
+      exitCode: 5,
+      stdout: "",
+    });
   });
 });
