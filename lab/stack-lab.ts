@@ -311,7 +311,7 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     run.log(
       `${name}: back in service after ${r.recovered_after_s ?? "NEVER"} s; ${r.gets.failed_gets} of ${r.gets.requests} GETs failed (longest gap ${r.gets.longest_gap_ms} ms); ` +
         `smtp ${r.smtp.acknowledged} of ${r.smtp.messages} acknowledged, deferrals ${JSON.stringify(r.smtp.deferrals)}, ${r.smtp.retries_acknowledged} retries acknowledged; ` +
-        `every acknowledged message a document ${r.smtp.all_documents_after_s ?? "not yet"} s after; longest document gap ${r.smtp.longest_document_gap_ms} ms`,
+        `every acknowledged message a document ${r.smtp.all_documents_after_s === null ? "not yet (the run's end counts them)" : `${r.smtp.all_documents_after_s} s after`}; longest document gap ${r.smtp.longest_document_gap_ms} ms`,
     );
     return r;
   };
