@@ -99,7 +99,7 @@ export class RolloutAccess extends Construct {
     });
     viaBastion.overrideLogicalId("rollout_via_bastion");
     this.privateKey = key.stringValue;
-    this.agent = `\${var.rollout_ssh_private_key == ""}`;
+    this.agent = `\${var.${key.friendlyUniqueId} == ""}`;
     this.viaBastion = viaBastion.booleanValue;
   }
 }

@@ -31,6 +31,7 @@
  *    app backends on the mail API's port instead of the storage servers' sshd; both must answer
  *    (the majority of two). The rollout and stack labs keep the production witnesses.
  */
+import { witnessOf } from "../plan/lb.ts";
 import { cmdSync } from "../synth/cmd.ts";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -111,11 +112,11 @@ export function labPlan(plan: Plan, overrides: LabOverrides): Plan {
 
 /** The lb lab's plan: the Floating IP's witnesses are the app backends it runs (item 10). */
 export function lbLabPlan(plan: Plan): Plan {
-  const addresses = plan.lb.backends.map((b) => b.address);
-  return {
-    ...plan,
-    lb: { ...plan.lb, witness: { ...plan.lb.witness, addresses, port: plan.lb.appPort, need: Math.floor(addresses.length / 2) + 1 } },
-  };
+  const witness = witnessOf(
+    plan.lb.backends.map((b) => b.address),
+    plan.lb.appPort,
+  );
+  return { ...plan, lb: { ...plan.lb, witness } };
 }
 
 /**

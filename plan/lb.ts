@@ -124,6 +124,13 @@ export function planLb(t: Topology, hosts: readonly PlannedHost[]): LbPlan {
  * holder keeps it whatever it reaches.
  */
 function planWitness(hosts: readonly PlannedHost[]): LbPlan["witness"] {
-  const addresses = hosts.filter((h) => h.role === "storage").map((h) => h.privateIp);
-  return { addresses, port: 22, need: Math.floor(addresses.length / 2) + 1, connectTimeoutS: 1 };
+  return witnessOf(
+    hosts.filter((h) => h.role === "storage").map((h) => h.privateIp),
+    22,
+  );
+}
+
+/** Witnesses at `addresses` on `port`: a claim needs a strict majority of them. */
+export function witnessOf(addresses: readonly string[], port: number): LbPlan["witness"] {
+  return { addresses, port, need: Math.floor(addresses.length / 2) + 1, connectTimeoutS: 1 };
 }

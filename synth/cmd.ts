@@ -7,6 +7,8 @@
  */
 import { $, type ProcessOutput } from "zx";
 
+const DEFAULT_TIMEOUT_MS = 60_000;
+
 export interface CmdOptions {
   /**
    * Ends the command (SIGTERM) after this long and fails; `Infinity` sets no bound (only for a
@@ -64,7 +66,7 @@ export function describeCmd(cmd: string, args: readonly string[]): string {
 }
 
 function zxOptions(options: CmdOptions) {
-  const timeout = options.timeoutMs ?? 60_000;
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return {
     quiet: true,
     verbose: false,
@@ -80,7 +82,7 @@ function zxOptions(options: CmdOptions) {
 function result(command: string, args: readonly string[], out: ProcessOutput, options: CmdOptions): CmdResult {
   if (out.ok) return { ok: true, exitCode: 0, stdout: out.stdout, stderr: out.stderr };
   const how = out.signal
-    ? `was ended by ${out.signal}${out.signal === "SIGTERM" ? ` (the ${options.timeoutMs ?? 60_000} ms bound)` : ""}`
+    ? `was ended by ${out.signal}${out.signal === "SIGTERM" ? ` (the ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms bound)` : ""}`
     : out.exitCode === 127
       ? "could not run (exit 127: not found on PATH?)"
       : `exited ${out.exitCode}`;
