@@ -30,10 +30,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyzeFailures } from "../plan/failure.ts";
 import { round, spread } from "../measure/stats.ts";
+import { splitBrainEntries } from "./gluster.ts";
 import { LAB_PUBLIC } from "./overrides.ts";
 import { sleep, type LabRun } from "./run.ts";
 import { parseSenderRecords, type SenderConfig, type SenderRecord } from "./smtp-sender.ts";
-import { CLIENT_INTERVAL_MS, LabStack, STACK_LAB_HOSTS } from "./stack.ts";
+import { CLIENT_INTERVAL_MS, LabStack, moreThanOnce, STACK_LAB_HOSTS } from "./stack.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** The domain the receiver accepts mail for in the lab (topology mail.domains). */
@@ -367,14 +368,11 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     const back = Date.now();
     const r = await recovered(minority, back, problems);
     const holder = lab.emulator().holder;
-    const split =
-      (
-        await lab
-          .host("storage-2")
-          .exec("gluster", ["--mode=script", "volume", "heal", plan.storage.volume, "info", "split-brain"], { allowFail: true, timeoutMs: 60_000 })
-      )
-        .match(/Number of entries in split-brain:\s*(\d+)/g)
-        ?.reduce((n, l) => n + Number(/(\d+)$/.exec(l)![1]), 0) ?? -1;
+    const splitInfo = await lab
+      .host("storage-2")
+      .exec("gluster", ["--mode=script", "volume", "heal", plan.storage.volume, "info", "split-brain"], { allowFail: true, timeoutMs: 60_000 });
+    // -1 when storage-2's glusterd gave no answer, so that the goal fails rather than reading 0.
+    const split = splitInfo.includes("split-brain") ? splitBrainEntries(splitInfo) : -1;
     partition = {
       holder_before: lab.holderName(before),
       moves_during: movesDuring,
@@ -435,7 +433,7 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   // The whole run: from the first message to the sender's last record.
   const times = final.map((r) => r.t);
   const whole = smtpWindow(final, { t0: Math.min(...times), t1: Math.max(...times) }, true);
-  const processed = await processedTwice(lab, final);
+  const processed = processedTwice(lab, final);
   memory.stop();
 
   const single = finalResults.filter((r) => r.kind === "hard loss" || r.kind === "restart");
@@ -526,18 +524,15 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   return { ...report, goals, pass };
 }
 
-/** Sender messages whose key a parser completed more than once (the processed logs, lab override 8). */
-async function processedTwice(lab: LabStack, records: readonly SenderRecord[]): Promise<number> {
+/** Sender messages whose key a parser completed more than once. */
+function processedTwice(lab: LabStack, records: readonly SenderRecord[]): number {
   const keys = new Set(records.filter((r) => r.kind === "N").map((r) => (r as { key: string }).key));
-  const counts = new Map<string, number>();
-  for (const p of lab.parsers()) {
-    const text = lab.host("app-1").read(`${lab.basePlan.services.spoolDir}/processed-${p}.log`) ?? "";
-    for (const line of text.split("\n")) {
-      const key = line.split(" ")[1];
-      if (key && keys.has(key)) counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-  }
-  return [...counts.values()].filter((n) => n > 1).length;
+  return moreThanOnce(
+    lab
+      .completions()
+      .map((c) => c.key)
+      .filter((k) => keys.has(k)),
+  );
 }
 
 /** Samples the machine's memory in use (MemTotal - MemAvailable) every 5 s. */

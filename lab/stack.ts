@@ -43,6 +43,7 @@ import { parseRecords, type ClientRecord } from "./client.ts";
 import type { EmulatorState } from "./hcloud-emulator.ts";
 import { NOT_IN_DEBIAN } from "./lb-lab.ts";
 import { publicSide, startClient, startEmulator } from "./entry.ts";
+import { bricksOnline, healSummary, peersConnected } from "./gluster.ts";
 import { LabNetwork, type Link } from "./net.ts";
 import { LabHost } from "./nspawn.ts";
 import { LAB_PUBLIC, labOverrides, labPlan, labServicesPlan, labUserData, sshKeyPair, type LabOverrides } from "./overrides.ts";
@@ -50,7 +51,7 @@ import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { sleep, type LabRun } from "./run.ts";
 import { labArtifactBaseUrl, startArtifactServer } from "./services-scenario.ts";
 import { contentKey, spoolAccess, type BatchAudit } from "./spool.ts";
-import { startWriter, type Writer, type WriterRecord } from "./storage-writer.ts";
+import { checkWrites, mountChecksums, startWriter, stopWriters, type WriteCheck, type Writer } from "./storage-writer.ts";
 
 /** The nftables table of a partition drill (lab-owned, beside the host firewall's own table). */
 const PARTITION_TABLE = "bulwark_lab_partition";
@@ -317,7 +318,7 @@ export class LabStack {
       allowFail: true,
       timeoutMs,
     });
-    return (out.match(/^Online\s*:\s*Y/gm) ?? []).length;
+    return bricksOnline(out);
   }
 
   /** The volume is started and every brick online, as storage-1's glusterd sees it. */
@@ -612,18 +613,12 @@ export class LabStack {
       const gl = (args: string[]) => on.exec("gluster", ["--mode=script", ...args], { allowFail: true, timeoutMs: 60_000 });
       const online = await this.bricksOnline(peer, 60_000);
       if (online < st.bricks.length) problems.push(`${online} of ${st.bricks.length} bricks online (as ${peer} sees it)`);
-      const connected = (
-        (await h.exec("gluster", ["--mode=script", "peer", "status"], { allowFail: true, timeoutMs: 60_000 })).match(
-          /Peer in Cluster \(Connected\)/g,
-        ) ?? []
-      ).length;
+      const connected = peersConnected(await h.exec("gluster", ["--mode=script", "peer", "status"], { allowFail: true, timeoutMs: 60_000 }));
       if (connected < st.servers.length - 1) problems.push(`${name} sees ${connected} of ${st.servers.length - 1} peers connected`);
-      const heal = await gl(["volume", "heal", st.volume, "info", "summary"]);
-      const pending = [...heal.matchAll(/heal pending:\s*(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-      const split = [...heal.matchAll(/split-brain:\s*(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-      if ([...heal.matchAll(/heal pending:/g)].length < st.bricks.length) problems.push("heal info does not report every brick");
-      if (pending > 0) problems.push(`${pending} heal entries pending`);
-      if (split > 0) problems.push(`${split} entries in split-brain`);
+      const heal = healSummary(await gl(["volume", "heal", st.volume, "info", "summary"]));
+      if (heal.bricks < st.bricks.length) problems.push("heal info does not report every brick");
+      if (heal.pending > 0) problems.push(`${heal.pending} heal entries pending`);
+      if (heal.splitBrain > 0) problems.push(`${heal.splitBrain} entries in split-brain`);
     }
     return problems;
   }
@@ -822,25 +817,31 @@ export class LabStack {
     await feeder;
     await this.run.waitFor(`the parsers to drain ${delivered} emails`, () => (via.spoolEmpty() ? true : undefined), DRAIN_TIMEOUT_MS, 250);
     const audit = via.audit(names, messages, (Date.now() - t0) / 1000);
-    const counts = new Map<string, number>();
-    let lines = 0;
-    for (const p of this.parsers()) {
-      const text = readFileSync(`/proc/${this.host("app-1").leader}/root${processedLogPath(plan, p)}`, "utf8");
-      for (const line of text.split("\n")) {
-        const name = line.split(" ")[0]?.split("#")[0] ?? "";
-        if (!name.startsWith(`${tag}-`)) continue;
-        lines++;
-        counts.set(name, (counts.get(name) ?? 0) + 1);
-      }
-    }
+    const mine = this.completions().filter((c) => c.file.startsWith(`${tag}-`));
     const emails = {
       ...audit,
-      parsed_twice: [...counts.values()].filter((c) => c > 1).length,
-      processed_lines: lines,
+      parsed_twice: moreThanOnce(mine.map((c) => c.file)),
+      processed_lines: mine.length,
       delivered_during_apply: duringApply,
     };
     this.run.log(`${tag}: ${JSON.stringify(emails)}`);
     return { result, emails };
+  }
+
+  /**
+   * Every message the parsers have completed, in each log's order (lab override 8: each parser
+   * appends `<file> <key> <docSha256> <host>` to its processed log beside the spool), read
+   * through app-1's mount: the spool file's name (without a claim suffix) and the content key.
+   */
+  completions(): { file: string; key: string }[] {
+    const out: { file: string; key: string }[] = [];
+    for (const p of this.parsers()) {
+      for (const line of (this.host("app-1").read(processedLogPath(this.basePlan, p)) ?? "").split("\n")) {
+        const [file, key] = line.split(" ");
+        if (file && key) out.push({ file: file.split("#")[0]!, key });
+      }
+    }
+    return out;
   }
 
   /** Starts the checksummed writers on app-1 and parser-1 (the storage lab's workload). */
@@ -851,19 +852,16 @@ export class LabStack {
 
   /** Stops the writers, then checks every file they wrote against what app-1's mount holds now. */
   async stopWriters(writers: Writer[]): Promise<WriteCheck> {
-    for (const c of ["app-1", "parser-1"]) await this.host(c).exec("touch", [WRITER.stopFile]);
-    await Promise.race([Promise.all(writers.map((w) => w.done)), sleep(30_000)]);
-    for (const c of ["app-1", "parser-1"]) await this.host(c).exec("rm", ["-f", WRITER.stopFile]);
-    const mount = this.basePlan.storage.client.mountPoint;
-    const listing = await this.host("app-1").exec(
-      "sh",
-      ["-c", `cd '${mount}' && find rollout-app-1 rollout-parser-1 -type f -print0 | xargs -0 -r sha256sum`],
-      { timeoutMs: 600_000, allowFail: true },
+    await stopWriters(
+      ["app-1", "parser-1"].map((c) => this.host(c)),
+      writers,
+      WRITER,
     );
+    const mount = this.basePlan.storage.client.mountPoint;
+    const onMount = await mountChecksums(this.host("app-1"), mount, ["rollout-app-1", "rollout-parser-1"], { timeoutMs: 600_000, allowFail: true });
     return checkWrites(
       writers.flatMap((w) => w.records),
-      listing,
-      mount,
+      onMount,
     );
   }
 
@@ -910,37 +908,11 @@ export class LabStack {
   }
 }
 
-export interface WriteCheck {
-  readonly files: number;
-  readonly lost: number;
-  readonly mismatched: number;
-  readonly write_errors: number;
-  readonly bad_reads: number;
-}
-
-/** Every written file against a `sha256sum` listing of the mount (paths relative to it). */
-function checkWrites(records: readonly WriterRecord[], listing: string, mount: string): WriteCheck {
-  const manifest = new Map<string, string>();
-  for (const r of records) if (r.kind === "W") manifest.set(r.path, r.detail);
-  const onMount = new Map<string, string>();
-  for (const line of listing.split("\n")) {
-    const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
-    if (m) onMount.set(`${mount}/${m[2]}`, m[1]!);
-  }
-  let lost = 0;
-  let mismatched = 0;
-  for (const [path, sum] of manifest) {
-    const got = onMount.get(path);
-    if (got === undefined) lost++;
-    else if (got !== sum) mismatched++;
-  }
-  return {
-    files: manifest.size,
-    lost,
-    mismatched,
-    write_errors: records.filter((r) => r.kind === "E").length,
-    bad_reads: records.filter((r) => r.kind === "R" && r.detail !== "ok").length,
-  };
+/** How many distinct ids occur more than once in the list. */
+export function moreThanOnce(ids: readonly string[]): number {
+  const seen = new Map<string, number>();
+  for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
+  return [...seen.values()].filter((n) => n > 1).length;
 }
 
 /** Where a parser host logs the messages it completes (lab override 8): beside the spool's directories. */

@@ -45,7 +45,8 @@ import { labOverrides, labPlan, labServicesPlan, labUserData } from "./overrides
 import { labArtifactBaseUrl, runServicesScenario, startArtifactServer, type ServicesReport } from "./services-scenario.ts";
 import { ensureRootfs, imagePackages } from "./rootfs.ts";
 import { sleep, type LabRun } from "./run.ts";
-import { longestStall, startWriter, type Writer } from "./storage-writer.ts";
+import { bricksOnline, healEntries, splitBrainEntries } from "./gluster.ts";
+import { checkWrites, longestStall, mountChecksums, startWriter, stopWriters, writtenFiles, type Writer } from "./storage-writer.ts";
 
 /** MongoDB's packages come from MongoDB's repository, not Debian's; the lab image goes without. */
 const NOT_IN_DEBIAN = ["mongodb-org-server", "mongodb-mongosh", "mongodb-org-mongos"];
@@ -258,19 +259,16 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     (host(c).read(`/var/log/glusterfs/${storage.client.mountPoint.slice(1).replace(/\//g, "-")}.log`) ?? "")
       .split("\n")
       .filter((l) => /disconnected from/.test(l)).length;
-  const bricksOnline = async (on: LabHost) =>
-    [...(await glOk(on, ["volume", "status", storage.volume])).matchAll(/^Brick \S+\s+\d+\s+\d+\s+Y\s/gm)].length;
+  const onlineBricks = async (on: LabHost) => bricksOnline(await glOk(on, ["volume", "status", storage.volume, "detail"]));
   const healInfo = async (on: LabHost) => {
-    const out = await glOk(on, ["volume", "heal", storage.volume, "info"], 120_000);
-    const connected = [...out.matchAll(/^Status: Connected$/gm)].length;
-    const entries = [...out.matchAll(/^Number of entries: (\d+)$/gm)].map((m) => Number(m[1]));
-    return { connected, entries: entries.reduce((a, b) => a + b, 0), complete: connected === servers.length && entries.length === servers.length };
+    const h = healEntries(await glOk(on, ["volume", "heal", storage.volume, "info"], 120_000));
+    return { connected: h.connected, entries: h.entries, complete: h.connected === servers.length && h.bricks === servers.length };
   };
   /** After a fault is undone: every brick back online, then the heal done (bounded). */
   const recover = async (what: string): Promise<number> => {
     const t0 = now();
     const on = cli();
-    await run.waitFor(`${what}: every brick online`, async () => ((await bricksOnline(on)) === servers.length ? true : undefined), 120_000, 500);
+    await run.waitFor(`${what}: every brick online`, async () => ((await onlineBricks(on)) === servers.length ? true : undefined), 120_000, 500);
     // The self-heal daemons start an index heal when they see a brick come back; the lab also
     // asks for one (`volume heal`), again every HEAL_RETRIGGER_S while entries remain, since a
     // request made while a daemon is still reconnecting is refused. Progress is logged.
@@ -462,33 +460,23 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   }
 
   // Stop the writers, let the last heal finish, then check everything that was written.
-  await Promise.all(clients.map((c) => host(c.name).exec("touch", [WRITER_STOP_FILE])));
-  await Promise.race([Promise.all(writers.map((w) => w.done)), sleep(30_000)]);
+  await stopWriters(
+    clients.map((c) => host(c.name)),
+    writers,
+    { stopFile: WRITER_STOP_FILE },
+  );
   await recover("final heal");
   const splitBrainOut = await gl(cli(), ["volume", "heal", storage.volume, "info", "split-brain"], 120_000);
-  const splitBrain = [...splitBrainOut.matchAll(/^Number of entries in split-brain: (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  const splitBrain = splitBrainEntries(splitBrainOut);
   const finalHeal = await healInfo(cli());
 
-  const manifest = new Map<string, string>();
-  for (const r of allRecords()) if (r.kind === "W") manifest.set(r.path, r.detail);
-  const onMount = new Map<string, string>();
-  const listing = await host(clients[0]!.name).exec(
-    "sh",
-    ["-c", `cd '${storage.client.mountPoint}' && find . -type f -print0 | xargs -0 -r sha256sum`],
-    { timeoutMs: 900_000 },
-  );
-  for (const line of listing.split("\n")) {
-    const m = /^([0-9a-f]{64}) {2}\.\/(.+)$/.exec(line);
-    if (m) onMount.set(`${storage.client.mountPoint}/${m[2]}`, m[1]!);
-  }
-  let lost = 0;
-  let mismatched = 0;
+  const onMount = await mountChecksums(host(clients[0]!.name), storage.client.mountPoint, ["."], { timeoutMs: 900_000 });
+  const written = checkWrites(allRecords(), onMount);
+  const manifest = writtenFiles(allRecords());
+  const { lost, mismatched, bad_reads: readBackBad } = written;
   let brickCopiesDiffering = 0;
   const dataBricks = storage.bricks.filter((b) => !b.arbiter);
   for (const [path, sum] of manifest) {
-    const got = onMount.get(path);
-    if (got === undefined) lost++;
-    else if (got !== sum) mismatched++;
     const rel = path.slice(storage.client.mountPoint.length + 1);
     for (const b of dataBricks) {
       const copy = join(brickRoot, b.host, storage.brickDir.slice(storage.brickMountPoint.length + 1), rel);
@@ -498,7 +486,6 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
       }
     }
   }
-  const readBackBad = allRecords().filter((r) => r.kind === "R" && r.detail !== "ok").length;
   run.log(
     `d. verify: ${manifest.size} files written; ${lost} lost, ${mismatched} checksum mismatches, ${brickCopiesDiffering} with a brick copy differing, ${splitBrain} split-brain entries, ${readBackBad} bad read-backs`,
   );

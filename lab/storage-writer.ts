@@ -12,7 +12,7 @@
  */
 
 import type { LabHost } from "./nspawn.ts";
-import type { LabRun } from "./run.ts";
+import { sleep, type LabRun } from "./run.ts";
 
 export const WRITER_PY = `
 import hashlib, os, random, sys, time
@@ -124,4 +124,69 @@ export function startWriter(run: LabRun, on: LabHost, name: string, mountPoint: 
   });
   const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return { client: name, records, done };
+}
+
+/**
+ * Stops writers started with `o`: creates the stop file on each host, waits for every writer to
+ * end (at most 30 s, then the run's cleanup ends any still going), and removes the stop file
+ * again so that a later writer on the host can start.
+ */
+export async function stopWriters(hosts: readonly LabHost[], writers: readonly Writer[], o: Pick<WriterOptions, "stopFile">): Promise<void> {
+  for (const h of hosts) await h.exec("touch", [o.stopFile]);
+  await Promise.race([Promise.all(writers.map((w) => w.done)), sleep(30_000)]);
+  for (const h of hosts) await h.exec("rm", ["-f", o.stopFile]);
+}
+
+/**
+ * Every file below `dirs` of the mount, as `on` reads it now: absolute path → sha256. A listing
+ * that fails (allowFail) or is cut short leaves files out, so they count as lost.
+ */
+export async function mountChecksums(
+  on: LabHost,
+  mount: string,
+  dirs: readonly string[],
+  options: { timeoutMs: number; allowFail?: boolean },
+): Promise<Map<string, string>> {
+  const quoted = dirs.map((d) => `'${d}'`).join(" ");
+  const listing = await on.exec("sh", ["-c", `cd '${mount}' && find ${quoted} -type f -print0 | xargs -0 -r sha256sum`], options);
+  const sums = new Map<string, string>();
+  for (const line of listing.split("\n")) {
+    const m = /^([0-9a-f]{64}) {2}(?:\.\/)?(.+)$/.exec(line);
+    if (m) sums.set(`${mount}/${m[2]}`, m[1]!);
+  }
+  return sums;
+}
+
+/** The files the writers wrote: path → the sha256 of its (only) write. */
+export function writtenFiles(records: readonly WriterRecord[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const r of records) if (r.kind === "W") files.set(r.path, r.detail);
+  return files;
+}
+
+export interface WriteCheck {
+  readonly files: number;
+  readonly lost: number;
+  readonly mismatched: number;
+  readonly write_errors: number;
+  readonly bad_reads: number;
+}
+
+/** Every written file against what the mount holds now (mountChecksums), and the writers' own errors and bad read-backs. */
+export function checkWrites(records: readonly WriterRecord[], onMount: ReadonlyMap<string, string>): WriteCheck {
+  const written = writtenFiles(records);
+  let lost = 0;
+  let mismatched = 0;
+  for (const [path, sum] of written) {
+    const got = onMount.get(path);
+    if (got === undefined) lost++;
+    else if (got !== sum) mismatched++;
+  }
+  return {
+    files: written.size,
+    lost,
+    mismatched,
+    write_errors: records.filter((r) => r.kind === "E").length,
+    bad_reads: records.filter((r) => r.kind === "R" && r.detail !== "ok").length,
+  };
 }

@@ -5,57 +5,43 @@
  * LAB_RUNS lowers the repetitions of scenarios a and b (default 5, for the medians), LAB_EMAILS the
  * emails of scenario c (default 500).
  */
-import { writeReport } from "../measure/report.ts";
-import { countFromEnv } from "../measure/stats.ts";
+import { labMain } from "../lab/main.ts";
 import { ACCEPTANCE_COUNTS, runRolloutLab } from "../lab/rollout-lab.ts";
-import { LabRun } from "../lab/run.ts";
+import { countFromEnv } from "../measure/stats.ts";
 
-const run = new LabRun("rollout");
-let code = 0;
-try {
-  const report = await runRolloutLab(run, {
-    runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs),
-    emails: countFromEnv("LAB_EMAILS", ACCEPTANCE_COUNTS.emails),
-  });
-  writeReport("rollout", report);
-  const s = report.scenarios;
-  const allPass = Object.values(report.pass).every(Boolean);
-  code = allPass ? 0 : 1;
-  console.log(`lab:rollout wrote reports/rollout.json; requirements ${allPass ? "met" : "MISSED"}: ${JSON.stringify(report.pass)}`);
-  console.log(
-    `RESULT rollout ${JSON.stringify({
-      baseline_apply_s: s.baseline.apply_s,
-      a_failed_gets: s.a_haproxy_change.failed_gets,
-      a_floating_ip_moves: s.a_haproxy_change.floating_ip_moves,
-      a_apply_median_s: s.a_haproxy_change.apply_s.median,
-      a2_floating_ip_moves: s.a2_keepalived_restart.floating_ip_moves,
-      a2_failed_gets: s.a2_keepalived_restart.failed_gets,
-      b_failed_gets: s.b_new_build.failed_gets,
-      b_apply_median_s: s.b_new_build.apply_s.median,
-      g_stopped_at_app1: !s.g_canary.apply_ok,
-      g_app2_untouched: s.g_canary.app2_untouched,
-      g_failed_gets: s.g_canary.failed_gets,
-      g_resumed: s.g_canary.resumed.apply_ok,
-      c_emails_lost: s.c_parser_build.emails.lost,
-      c_parsed_twice: s.c_parser_build.emails.parsed_twice,
-      c_quarantined: s.c_parser_build.emails.quarantined,
-      c_failed_gets: s.c_parser_build.failed_gets,
-      d_heal_pending_at_gates: Object.values(s.d_gluster_change.heal_pending_at_each_gate),
-      d_failed_gets: s.d_gluster_change.failed_gets,
-      e_apply_s: s.e_replace_storage.apply_s,
-      e_same_uuid: s.e_replace_storage.same_uuid,
-      d_e_writes: s.d_e_writes,
-      f_failed_gets: s.f_replace_lb.failed_gets,
-      f_floating_ip_moves: s.f_replace_lb.floating_ip_moves,
-      h_hosts: s.h_every_host.steps_run.length,
-      h_apply_s: s.h_every_host.apply_s,
-      pass: allPass,
-    })}`,
-  );
-} catch (err) {
-  console.error(`lab:rollout failed: ${(err as Error).stack ?? String(err)}`);
-  code = 1;
-} finally {
-  await run.cleanup();
-}
-process.exit(code);
+await labMain({
+  name: "rollout",
+  report: "rollout",
+  run: (run) =>
+    runRolloutLab(run, {
+      runs: countFromEnv("LAB_RUNS", ACCEPTANCE_COUNTS.runs),
+      emails: countFromEnv("LAB_EMAILS", ACCEPTANCE_COUNTS.emails),
+    }),
+  result: ({ scenarios: s }) => ({
+    baseline_apply_s: s.baseline.apply_s,
+    a_failed_gets: s.a_haproxy_change.failed_gets,
+    a_floating_ip_moves: s.a_haproxy_change.floating_ip_moves,
+    a_apply_median_s: s.a_haproxy_change.apply_s.median,
+    a2_floating_ip_moves: s.a2_keepalived_restart.floating_ip_moves,
+    a2_failed_gets: s.a2_keepalived_restart.failed_gets,
+    b_failed_gets: s.b_new_build.failed_gets,
+    b_apply_median_s: s.b_new_build.apply_s.median,
+    g_stopped_at_app1: !s.g_canary.apply_ok,
+    g_app2_untouched: s.g_canary.app2_untouched,
+    g_failed_gets: s.g_canary.failed_gets,
+    g_resumed: s.g_canary.resumed.apply_ok,
+    c_emails_lost: s.c_parser_build.emails.lost,
+    c_parsed_twice: s.c_parser_build.emails.parsed_twice,
+    c_quarantined: s.c_parser_build.emails.quarantined,
+    c_failed_gets: s.c_parser_build.failed_gets,
+    d_heal_pending_at_gates: Object.values(s.d_gluster_change.heal_pending_at_each_gate),
+    d_failed_gets: s.d_gluster_change.failed_gets,
+    e_apply_s: s.e_replace_storage.apply_s,
+    e_same_uuid: s.e_replace_storage.same_uuid,
+    d_e_writes: s.d_e_writes,
+    f_failed_gets: s.f_replace_lb.failed_gets,
+    f_floating_ip_moves: s.f_replace_lb.floating_ip_moves,
+    h_hosts: s.h_every_host.steps_run.length,
+    h_apply_s: s.h_every_host.apply_s,
+  }),
+});

@@ -6,9 +6,8 @@
  * 3-minute cut only); the default is the full counts. LAB_HOSTS=lb-1,app-1 (or none) limits the
  * per-host drills to those hosts, to look at one part; such a run does not meet the requirements.
  */
-import { writeReport } from "../measure/report.ts";
+import { labMain } from "../lab/main.ts";
 import { ACCEPTANCE_COUNTS, CI_COUNTS, runStackLab } from "../lab/stack-lab.ts";
-import { LabRun } from "../lab/run.ts";
 import { STACK_LAB_HOSTS } from "../lab/stack.ts";
 
 const mode = process.env["LAB_COUNTS"] ?? "full";
@@ -23,18 +22,14 @@ if (unknown.length > 0) {
   console.error(`lab:stack: LAB_HOSTS names ${unknown.join(", ")}: use "none" or some of ${STACK_LAB_HOSTS.join(", ")}, comma-separated`);
   process.exit(2);
 }
-const run = new LabRun("stack");
-let code = 0;
-try {
-  const counts = mode === "ci" ? CI_COUNTS : ACCEPTANCE_COUNTS;
-  const report = await runStackLab(run, hosts ? { ...counts, hosts } : counts);
-  writeReport("stack", report);
-  const allPass = Object.values(report.pass).every(Boolean);
-  code = allPass ? 0 : 1;
-  console.log(`lab:stack wrote reports/stack.json; requirements ${allPass ? "met" : "MISSED"}: ${JSON.stringify(report.pass)}`);
-  const t = report.totals;
-  console.log(
-    `RESULT stack ${JSON.stringify({
+const counts = mode === "ci" ? CI_COUNTS : ACCEPTANCE_COUNTS;
+await labMain({
+  name: "stack",
+  report: "stack",
+  run: (run) => runStackLab(run, hosts ? { ...counts, hosts } : counts),
+  result: (report) => {
+    const t = report.totals;
+    return {
       drills: report.drills.length,
       messages: t.messages,
       acknowledged: t.acknowledged,
@@ -49,13 +44,6 @@ try {
       seconds: report.conditions.seconds,
       memory_used_mb: report.conditions.memory_used_mb,
       goals_met: Object.fromEntries(Object.entries(report.goals).map(([k, g]) => [k, g.met])),
-      pass: allPass,
-    })}`,
-  );
-} catch (err) {
-  console.error(`lab:stack failed: ${(err as Error).stack ?? String(err)}`);
-  code = 1;
-} finally {
-  await run.cleanup();
-}
-process.exit(code);
+    };
+  },
+});

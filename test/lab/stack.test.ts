@@ -4,43 +4,35 @@
  * host and adds the 10-minute cut), its requirements asserted, and nothing of the run left
  * behind. Needs root, systemd-nspawn, debootstrap, nftables and ssh-keygen.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { writeReport } from "../../measure/report.ts";
 import { CI_COUNTS, runStackLab } from "../../lab/stack-lab.ts";
-import { LabRun, leftovers } from "../../lab/run.ts";
-import { haveTool, needRoot } from "../support/tools.ts";
+import { describeLab } from "../support/lab.ts";
 
-const ready =
-  haveTool("systemd-nspawn", "systemd-container") &&
-  haveTool("debootstrap", "debootstrap") &&
-  haveTool("ip", "iproute2") &&
-  haveTool("nft", "nftables") &&
-  haveTool("ssh-keygen", "openssh-client") &&
-  needRoot("the stack lab (namespaces, containers)");
-
-describe.runIf(ready)("stack lab", () => {
-  const run = new LabRun("stack-test");
-  afterAll(async () => {
-    await run.cleanup();
-  }, 120_000);
-
-  it(
-    "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits THEN no acknowledged message is lost and each host comes back by itself",
-    async () => {
-      const report = await runStackLab(run, CI_COUNTS);
-      writeReport("stack", report);
-      for (const d of report.drills) {
-        expect.soft(d.smtp.lost, `${d.drill}: acknowledged messages lost`).toBe(0);
-        expect.soft(d.smtp.refused, `${d.drill}: messages refused (5xx)`).toBe(0);
-      }
-      expect.soft(report.totals.lost, "acknowledged messages never seen as a document").toBe(0);
-      expect(report.pass).toEqual(Object.fromEntries(Object.keys(report.pass).map((k) => [k, true])));
-    },
-    50 * 60_000,
-  );
-
-  it("GIVEN the run WHEN cleaned up THEN no namespace, mount, process, file or cgroup of it is left", async () => {
-    await run.cleanup();
-    expect(leftovers(run.prefix)).toEqual({ namespaces: [], mounts: [], processes: [], files: [], cgroups: [] });
-  }, 120_000);
-});
+describeLab(
+  "stack lab",
+  {
+    runName: "stack-test",
+    rootFor: "the stack lab (namespaces, containers)",
+    tools: [
+      ["nft", "nftables"],
+      ["ssh-keygen", "openssh-client"],
+    ],
+  },
+  (run) => {
+    it(
+      "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits THEN no acknowledged message is lost and each host comes back by itself",
+      async () => {
+        const report = await runStackLab(run, CI_COUNTS);
+        writeReport("stack", report);
+        for (const d of report.drills) {
+          expect.soft(d.smtp.lost, `${d.drill}: acknowledged messages lost`).toBe(0);
+          expect.soft(d.smtp.refused, `${d.drill}: messages refused (5xx)`).toBe(0);
+        }
+        expect.soft(report.totals.lost, "acknowledged messages never seen as a document").toBe(0);
+        expect(report.pass).toEqual(Object.fromEntries(Object.keys(report.pass).map((k) => [k, true])));
+      },
+      50 * 60_000,
+    );
+  },
+);
