@@ -31,6 +31,7 @@
  * removes it as soon as this process is gone.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
+import { cmdOutputSync, type CmdResult } from "./cmd.ts";
 import {
   constants,
   copyFileSync,
@@ -65,6 +66,8 @@ const DEFAULT_BASE_TIMEOUT_MS = 300_000;
 
 /** How many of the child's last output lines an error quotes. */
 const TAIL_LINES = 15;
+/** Bound of one git or tar call (an archive of the checkout takes well under a second). */
+const GIT_TIMEOUT_MS = 120_000;
 
 /** What the generated hcloud bindings are made from (scripts/gen-providers.ts). */
 const GEN_INPUTS = ["providers/hcloud/schema.json", "cdktf.json", "scripts/gen-providers.ts"];
@@ -112,8 +115,8 @@ export function resolveBaseRef(ref: string, checkout = CHECKOUT_ROOT): ResolvedR
   if (ref === "" || ref.startsWith("-"))
     throw new UserError("--base", "is not a directory, nor a git ref (a ref is not empty and does not start with '-')", ref, FIX);
   const top = git(checkout, ["rev-parse", "--show-toplevel"]);
-  if (top.error || top.status !== 0) {
-    const why = top.error ? top.error.message : firstLine(top.stderr);
+  if (!top.ok) {
+    const why = top.exitCode === 127 ? "git could not run: is it installed?" : firstLine(top.stderr) || firstLine(top.failure);
     throw new UserError(
       "--base",
       `is not a directory, and ${checkout} is not in a git repository, so it is no git ref either (git: ${why})`,
@@ -122,12 +125,12 @@ export function resolveBaseRef(ref: string, checkout = CHECKOUT_ROOT): ResolvedR
     );
   }
   const verified = git(checkout, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
-  const commit = verified.status === 0 ? verified.stdout.trim() : "";
+  const commit = verified.ok ? verified.stdout.trim() : "";
   if (!/^[0-9a-f]{40,64}$/.test(commit)) {
     throw new UserError("--base", `is neither a directory nor a commit of the git repository at ${top.stdout.trim()}`, ref, FIX);
   }
   const short = git(checkout, ["rev-parse", "--short", commit]);
-  return { ref, commit, short: short.status === 0 ? short.stdout.trim() : commit.slice(0, 12) };
+  return { ref, commit, short: short.ok ? short.stdout.trim() : commit.slice(0, 12) };
 }
 
 /**
@@ -227,8 +230,9 @@ function watchOver(dir: string): ChildProcess {
   return child;
 }
 
-function git(checkout: string, args: readonly string[]): SpawnSyncReturns<string> {
-  return spawnSync("git", ["-C", checkout, ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
+/** git in `checkout`, through synth/cmd.ts (bounded; a failure keeps its stderr). */
+function git(checkout: string, args: readonly string[]): CmdResult {
+  return cmdOutputSync("git", ["-C", checkout, ...args], { timeoutMs: GIT_TIMEOUT_MS });
 }
 
 function firstLine(text: string | undefined): string {
@@ -237,16 +241,16 @@ function firstLine(text: string | undefined): string {
 
 /** `git archive` of the ref (of the checkout's subdirectory, when the checkout is one of its repository), unpacked into `tree`. */
 function exportTree(checkout: string, resolved: ResolvedRef, tree: string, tarFile: string): void {
-  const prefix = (git(checkout, ["rev-parse", "--show-prefix"]).stdout ?? "").trim().replace(/\/$/, "");
+  const prefix = git(checkout, ["rev-parse", "--show-prefix"]).stdout.trim().replace(/\/$/, "");
   const treeish = prefix === "" ? resolved.commit : `${resolved.commit}:${prefix}`;
   const archived = git(checkout, ["archive", "--format=tar", `--output=${tarFile}`, treeish]);
-  if (archived.error || archived.status !== 0) {
-    const why = firstLine(archived.stderr) || archived.error?.message;
+  if (!archived.ok) {
+    const why = firstLine(archived.stderr) || firstLine(archived.failure);
     throw new UserError("--base", `names commit ${resolved.short}, which git archive could not export (${why})`, resolved.ref, FIX);
   }
   mkdirSync(tree);
-  const untar = spawnSync("tar", ["-x", "-f", tarFile, "-C", tree], { encoding: "utf8" });
-  if (untar.error || untar.status !== 0) throw new Error(`bulwark: tar -x -f ${tarFile} failed: ${firstLine(untar.stderr) || untar.error?.message}`);
+  const untar = cmdOutputSync("tar", ["-x", "-f", tarFile, "-C", tree], { timeoutMs: GIT_TIMEOUT_MS });
+  if (!untar.ok) throw new Error(`bulwark: ${untar.failure}`);
   rmSync(tarFile);
 }
 
@@ -329,7 +333,11 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
-/** Runs a TypeScript file of the ref's tree with tsx (from the tree's node_modules), TMPDIR inside the temp directory. */
+/**
+ * Runs a TypeScript file of the ref's tree with tsx (from the tree's node_modules), TMPDIR inside
+ * the temp directory. Not through synth/cmd.ts: checkChild must tell the timeout (ETIMEDOUT) from
+ * a signal sent from outside, which that runner's result does not keep apart.
+ */
 function runTs(tree: string, tmp: string, args: readonly string[], timeoutMs: number): SpawnSyncReturns<string> {
   const childTmp = join(tmp, "tmp");
   mkdirSync(childTmp, { recursive: true });
