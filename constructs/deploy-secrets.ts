@@ -72,7 +72,8 @@ export class DeploySecrets extends Construct {
           sensitive: true,
           nullable: false,
           description:
-            "Read & Write Hetzner API token the lb pair uses to move the Floating IP (written to the lb hosts only, mode 0600). Tokens are project-wide: see the README.",
+            "Read & Write Hetzner API token the lb pair uses to move the Floating IP (written " +
+            "to the lb hosts only, mode 0600). Tokens are project-wide: see the README.",
         });
       case DEPLOY_VALUES.tlsCertificate.name:
         return this.variable("TlsCertificatePem", "tls_certificate_pem", {
@@ -82,8 +83,12 @@ export class DeploySecrets extends Construct {
           description: "Certificate chain and private key (PEM, concatenated) haproxy serves on 443 (written to the lb hosts only, mode 0600).",
           validation: [
             {
-              condition: `\${length(var.tls_certificate_pem) <= ${DEPLOY_VALUES.tlsCertificate.maxLength} && strcontains(var.tls_certificate_pem, "PRIVATE KEY")}`,
-              errorMessage: `tls_certificate_pem must be the certificate chain and its private key in PEM, at most ${DEPLOY_VALUES.tlsCertificate.maxLength} bytes (user_data is limited to 32 KiB).`,
+              condition:
+                `\${length(var.tls_certificate_pem) <= ${DEPLOY_VALUES.tlsCertificate.maxLength} ` +
+                `&& strcontains(var.tls_certificate_pem, "PRIVATE KEY")}`,
+              errorMessage:
+                `tls_certificate_pem must be the certificate chain and its private key in PEM, at ` +
+                `most ${DEPLOY_VALUES.tlsCertificate.maxLength} bytes (user_data is limited to 32 KiB).`,
             },
           ],
         });

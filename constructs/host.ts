@@ -27,8 +27,9 @@ export interface BulwarkHostProps {
 
 /**
  * One server: on its static private IP, in its placement group, behind its firewall, with
- * its user_data (first boot only: an apply never replaces a server for a config change). Public IPv4 and IPv6 stay on for outbound package installs and, on the lb
- * hosts, for the Floating IP; the firewall closes every inbound port the plan does not open.
+ * its user_data (first boot only: an apply never replaces a server for a config change).
+ * Public IPv4 and IPv6 stay on for outbound package installs and, on the lb hosts, for the
+ * Floating IP; the firewall closes every inbound port the plan does not open.
  */
 export class BulwarkHost extends Construct {
   private readonly server: Server;

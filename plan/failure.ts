@@ -15,7 +15,8 @@ import type { Plan, PlannedHost } from "./model.ts";
 export const FAILURE_GATE: NamedCheck = {
   id: "failure-gate",
   description:
-    "Losing any single host keeps every role available (lb 1 of 2; app and parser at least 1; gluster client quorum; a majority in every Mongo replica set), unless `allowSinglePointsOfFailure` gives a reason.",
+    "Losing any single host keeps every role available (lb 1 of 2; app and parser at least 1; gluster client " +
+    "quorum; a majority in every Mongo replica set), unless `allowSinglePointsOfFailure` gives a reason.",
 };
 
 interface RoleVerdict {
@@ -68,7 +69,8 @@ function analyzeLoss(plan: Plan, lost: PlannedHost): HostLoss {
     affected: lbs.length < plan.lb.hosts.length,
     reason:
       lbs.length >= 1
-        ? `${lbs.length} of ${plan.lb.hosts.length} load balancers left; ${lost.role === "lb" ? `keepalived moves the entry address to ${lbs.join(", ")}` : "the entry address stays where it is"}`
+        ? `${lbs.length} of ${plan.lb.hosts.length} load balancers left; ` +
+          `${lost.role === "lb" ? `keepalived moves the entry address to ${lbs.join(", ")}` : "the entry address stays where it is"}`
         : "no load balancer left to hold the entry address",
   });
 
@@ -99,7 +101,9 @@ function analyzeLoss(plan: Plan, lost: PlannedHost): HostLoss {
       size: set.length,
       ok: left >= quorum,
       affected: left < set.length,
-      reason: `${left} of ${set.length} bricks up (${set.join(", ")}); client quorum needs ${quorum}${plan.storage.arbiter ? " (the arbiter counts)" : ""}`,
+      reason:
+        `${left} of ${set.length} bricks up (${set.join(", ")}); client quorum ` +
+        `needs ${quorum}${plan.storage.arbiter ? " (the arbiter counts)" : ""}`,
     });
   }
 

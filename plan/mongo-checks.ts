@@ -25,7 +25,10 @@ export interface MongoMembership {
 /** What checkMongoPlan demands, as the README's rules table lists it. */
 export const MONGO_PLAN_CHECK: NamedCheck = {
   id: "mongo-cluster",
-  description: `The Mongo cluster has one config-server replica set, at least one shard and at least one mongos host (app or parser); each replica set has an odd number of voters from 3 to ${MAX_VOTERS}, on distinct hosts with distinct addresses, alone in a spread placement group of its own.`,
+  description:
+    `The Mongo cluster has one config-server replica set, at least one shard and at least one mongos host (app or parser); ` +
+    `each replica set has an odd number of voters from 3 to ${MAX_VOTERS}, on distinct hosts with distinct addresses, ` +
+    `alone in a spread placement group of its own.`,
 };
 
 const fieldOf = (kind: "config" | "shard") => (kind === "config" ? "roles.mongo.configServers" : "roles.mongo.membersPerShard");

@@ -35,7 +35,9 @@ export const PLAN_CHECKS: readonly NamedCheck[] = [
   },
   {
     id: "placement-groups",
-    description: `Spread placement groups of at most ${MAX_PER_PLACEMENT_GROUP} servers (one per Mongo replica set, \`pg-<role>-<n>\` chunks otherwise), at most ${MAX_PLACEMENT_GROUPS} per project.`,
+    description:
+      `Spread placement groups of at most ${MAX_PER_PLACEMENT_GROUP} servers (one per Mongo replica ` +
+      `set, \`pg-<role>-<n>\` chunks otherwise), at most ${MAX_PLACEMENT_GROUPS} per project.`,
   },
 ];
 
@@ -109,7 +111,8 @@ function checkAddressBlocks(t: Topology, specs: readonly HostSpec[]): void {
       : [
           new UserError(
             `roles.${role}`,
-            `has ${n} hosts, but the ${role} address block of ${t.network.subnet} holds ${block.size} (offsets ${block.first}-${block.first + block.size - 1})`,
+            `has ${n} hosts, but the ${role} address block of ${t.network.subnet} ` +
+              `holds ${block.size} (offsets ${block.first}-${block.first + block.size - 1})`,
             n,
             `use at most ${block.size} ${role} hosts`,
           ),

@@ -283,7 +283,8 @@ function artifactSha256(digests: ServiceArtifactDigests, name: ServiceName): str
   const sha256 = digests[name]?.sha256;
   if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
     throw new Error(
-      `plan/services: the ${name} artifact's sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}; pass the build's digests (services/build.ts serviceArtifacts())`,
+      `plan/services: the ${name} artifact's sha256 must be 64 lowercase hex digits, ` +
+        `got ${JSON.stringify(sha256)}; pass the build's digests (services/build.ts serviceArtifacts())`,
     );
   }
   return sha256;

@@ -154,7 +154,10 @@ export function planStorage(t: Topology, hosts: readonly PlannedHost[]): Storage
       {
         key: "cluster.server-quorum-type",
         value: "none",
-        why: "no server quorum: client quorum already keeps writes off a minority (replica 3), and a glusterd that stops its brick on a cut restarts it on a new port, where glusterfs 11.1 clients kept retrying the old port and never came back (the stack lab caught it; gluster issue 4274); volume changes need every peer connected anyway",
+        why:
+          "no server quorum: client quorum already keeps writes off a minority (replica 3), and a glusterd that stops " +
+          "its brick on a cut restarts it on a new port, where glusterfs 11.1 clients kept retrying the old port and " +
+          "never came back (the stack lab caught it; gluster issue 4274); volume changes need every peer connected anyway",
       },
       { key: "network.ping-timeout", value: String(PING_TIMEOUT_S), why: "a dead server is given up after 5 s instead of 42 s (see PING_TIMEOUT_S)" },
       {

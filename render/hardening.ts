@@ -356,7 +356,8 @@ export const HARDENING = {
       d(
         "CapabilityBoundingSet",
         "CAP_NET_BIND_SERVICE",
-        "the gluster CLI binds a source port below 1024 for --remote-host when it can: a glusterd with rpc-auth-allow-insecure off takes privileged ports only (glusterd 11.1 here took the CLI without it; 10.x on Debian 12 was not tried)",
+        "the gluster CLI binds a source port below 1024 for --remote-host when it can: a glusterd with rpc-auth-allow-insecure " +
+          "off takes privileged ports only (glusterd 11.1 here took the CLI without it; 10.x on Debian 12 was not tried)",
       ),
       d("ReadWritePaths", "-/var/log/glusterfs", "the CLI's log (cli.log)"),
       d("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6", "glusterd's socket here, TCP to the peers"),
@@ -412,7 +413,8 @@ export const HARDENING = {
     notSet: [
       no(
         "the rest",
-        "a mount unit mounts in the host's mount namespace (no file system sandbox applies) and its FUSE client needs CAP_SYS_ADMIN; only the storage lab could show what else it needs",
+        "a mount unit mounts in the host's mount namespace (no file system sandbox applies) and " +
+          "its FUSE client needs CAP_SYS_ADMIN; only the storage lab could show what else it needs",
       ),
     ],
     goal: null,
@@ -431,7 +433,8 @@ export function serviceHardening(service: "parser" | "mail-api" | "ingress", lis
   if (service === "ingress") return INGRESS_HARDENING;
   if (listenHost !== "127.0.0.1")
     throw new Error(
-      `render/hardening: the parser listens on ${listenHost}, but its profile allows loopback only; add a profile (and its measured exposure) for a parser reached over the network`,
+      `render/hardening: the parser listens on ${listenHost}, but its profile allows loopback ` +
+        `only; add a profile (and its measured exposure) for a parser reached over the network`,
     );
   return PARSER_HARDENING;
 }

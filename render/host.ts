@@ -37,7 +37,9 @@ export function renderHost(plan: Plan, host: PlannedHost): RenderedHost {
 /** renderAll's check, as the README's rules table lists it. */
 export const USER_DATA_CHECK: NamedCheck = {
   id: "user-data-size",
-  description: `Every host's user_data is at most ${USER_DATA_LIMIT_BYTES / 1024} KiB (Hetzner's limit), deploy-time values counted at their longest; the error names the host and the size.`,
+  description:
+    `Every host's user_data is at most ${USER_DATA_LIMIT_BYTES / 1024} KiB (Hetzner's limit), ` +
+    `deploy-time values counted at their longest; the error names the host and the size.`,
 };
 
 /** Renders every host; fails with one error per host whose user_data is over the limit. */

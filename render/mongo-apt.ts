@@ -38,7 +38,8 @@ export function mongodbSigningKey(): string {
     const fingerprint = primaryKeyFingerprint(block);
     if (fingerprint !== MONGODB_KEY_FINGERPRINT) {
       throw new Error(
-        `render/mongo-apt: ${MONGODB_KEY_FILE} holds the key ${fingerprint}, not MongoDB's ${MONGODB_SERIES} signing key ${MONGODB_KEY_FINGERPRINT}; put MongoDB's published key there (or change the pin with the series)`,
+        `render/mongo-apt: ${MONGODB_KEY_FILE} holds the key ${fingerprint}, not MongoDB's ${MONGODB_SERIES} signing ` +
+          `key ${MONGODB_KEY_FINGERPRINT}; put MongoDB's published key there (or change the pin with the series)`,
       );
     }
     mongoKey = block;
@@ -69,7 +70,9 @@ export function mongoAptSource(image: Image): Record<string, AptSourceWithKey> {
   const s = MONGODB_SUITES[image];
   return {
     [MONGODB_APT_SOURCE_NAME]: {
-      source: `deb [arch=${s.arch} signed-by=$KEY_FILE] https://repo.mongodb.org/apt/${s.distro} ${s.suite}/mongodb-org/${MONGODB_SERIES} ${s.component}`,
+      source:
+        `deb [arch=${s.arch} signed-by=$KEY_FILE] ` +
+        `https://repo.mongodb.org/apt/${s.distro} ${s.suite}/mongodb-org/${MONGODB_SERIES} ${s.component}`,
       key: mongodbSigningKey(),
     },
   };

@@ -36,7 +36,8 @@ export function mongoConfigProblems(kind: MongoConfigKind, text: string): string
   if (validate(doc)) return [];
   return (validate.errors ?? []).map(
     (e) =>
-      `${e.instancePath || "/"}: ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` (${String(e.params["additionalProperty"])})` : ""}`,
+      `${e.instancePath || "/"}: ${e.message ?? "invalid"}` +
+      `${e.params && "additionalProperty" in e.params ? ` (${String(e.params["additionalProperty"])})` : ""}`,
   );
 }
 
@@ -45,7 +46,8 @@ export function checkedMongoConfig(kind: MongoConfigKind, host: string, text: st
   const problems = mongoConfigProblems(kind, text);
   if (problems.length > 0) {
     throw new Error(
-      `render/mongo: ${kind}.conf of ${host} breaks mongo-schema/${kind}.schema.json: ${problems.join("; ")}. Fix the typed config in render/mongo-${kind === "mongod" ? "server" : "router"}.ts or the template`,
+      `render/mongo: ${kind}.conf of ${host} breaks mongo-schema/${kind}.schema.json: ${problems.join("; ")}. ` +
+        `Fix the typed config in render/mongo-${kind === "mongod" ? "server" : "router"}.ts or the template`,
     );
   }
   return text;

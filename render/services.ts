@@ -234,7 +234,8 @@ export function servicesLayer({ plan, host }: RenderContext): Layer {
   const layers = hostServices(plan.services, host.name).map((hostPlan) => serviceLayer(plan, host.name, hostPlan));
   if (layers.length === 0)
     throw new Error(
-      `render/services: host ${host.name} (${host.role}) has no entry in plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`,
+      `render/services: host ${host.name} (${host.role}) has no entry in ` +
+        `plan.services.hosts; only app and parser hosts get this layer (render/layers.ts)`,
     );
   return {
     files: layers.flatMap((l) => l.files),

@@ -555,7 +555,8 @@ async function main(): Promise<void> {
     });
     await postfix(["start"]);
     progress(
-      `postfix ${postfixVersion}: own instance (config ${conf}), accepted mail ${mode === "hold" ? "put on hold" : "deferred"}; master pid ${await masterPid()}`,
+      `postfix ${postfixVersion}: own instance (config ${conf}), accepted ` +
+        `mail ${mode === "hold" ? "put on hold" : "deferred"}; master pid ${await masterPid()}`,
     );
 
     // ---- the sender
@@ -579,7 +580,8 @@ async function main(): Promise<void> {
       const at = await rss();
       await sender.call({ op: "release" }, 30_000);
       progress(
-        `ingress RSS (${label}): ${before} kB with no connection, ${at} kB with ${opened} idle connections (${round((at - before) / opened, 1)} kB each)`,
+        `ingress RSS (${label}): ${before} kB with no connection, ${at} kB ` +
+          `with ${opened} idle connections (${round((at - before) / opened, 1)} kB each)`,
       );
       return {
         rss_kb_no_connections: before,
@@ -650,7 +652,8 @@ async function main(): Promise<void> {
     const p5099 = (xs: number[]) => ({ p50_ms: round(percentile(xs, 50), 3), p99_ms: round(percentile(xs, 99), 3), count: xs.length });
     const disk = { ingress_sequence: p5099(probeSeq), file_fsync_only: p5099(probeOne) };
     progress(
-      `spool disk, 2 KB files from node: create + write + fsync + close + rename + fsync dir p50 ${disk.ingress_sequence.p50_ms} ms, p99 ${disk.ingress_sequence.p99_ms} ms; ` +
+      `spool disk, 2 KB files from node: create + write + fsync + close + rename + fsync ` +
+        `dir p50 ${disk.ingress_sequence.p50_ms} ms, p99 ${disk.ingress_sequence.p99_ms} ms; ` +
         `create + write + fsync + close p50 ${disk.file_fsync_only.p50_ms} ms, p99 ${disk.file_fsync_only.p99_ms} ms (${probeN} files each)`,
     );
     progress(`warm-up: every case once on each server (${cases.map((c) => `${c.name} ${c.warmup}/sender`).join(", ")})`);
@@ -678,7 +681,8 @@ async function main(): Promise<void> {
           x.cpuMsPerMsg.push((r.cpuS * 1000) / r.acked);
           x.senderCpuCores.push(r.senderCpuS / r.seconds);
           line.push(
-            `${s} ${round(r.acked / r.seconds, 1)} msg/s (250 after dot p50 ${round(ack.p50, 2)} ms, p99 ${round(ack.p99, 2)} ms; CPU ${round(r.cpuS / r.seconds, 2)} cores)`,
+            `${s} ${round(r.acked / r.seconds, 1)} msg/s (250 after dot p50 ${round(ack.p50, 2)} ` +
+              `ms, p99 ${round(ack.p99, 2)} ms; CPU ${round(r.cpuS / r.seconds, 2)} cores)`,
           );
         }
         progress(`rep ${rep + 1}/${REPS} ${c.name} (${c.senders * c.messages} messages): ${line.join("; ")}; load ${loadavg()[0]!.toFixed(2)}`);
@@ -734,26 +738,43 @@ async function main(): Promise<void> {
       ingress_rss: {
         fresh: rssFresh,
         after_runs: rssAfter,
-        note: "VmRSS of the ingress's node process, 2 s after the idle connections (each has read its 220 banner) are open; fresh: right after start; after_runs: the same process after all runs, whose heap still holds garbage of the runs (a collection between the two readings can make the difference negative), so only fresh gives a per-connection cost",
+        note:
+          "VmRSS of the ingress's node process, 2 s after the idle connections (each has read its 220 banner) are open; " +
+          "fresh: right after start; after_runs: the same process after all runs, whose heap still holds garbage of the runs " +
+          "(a collection between the two readings can make the difference negative), so only fresh gives a per-connection cost",
       },
       conditions: {
         measured:
-          "msgs_per_s: messages acknowledged (250 after the final dot) per second of wall time, from the first MAIL FROM to the last 250, connections already open (banner and EHLO before the clock); " +
-          "ack_*: from handing the final '.' line to the kernel to its 250; total_*: from MAIL FROM to that 250; p50/p99 (nearest rank) of each run's messages, then median/min/max over the runs",
+          "msgs_per_s: messages acknowledged (250 after the final dot) per second of wall time, from the " +
+          "first MAIL FROM to the last 250, connections already open (banner and EHLO before the clock); " +
+          "ack_*: from handing the final '.' line to the kernel to its 250; total_*: from MAIL FROM to " +
+          "that 250; p50/p99 (nearest rank) of each run's messages, then median/min/max over the runs",
         reps: REPS,
         warmup: "each case once per server before the timed runs, with fewer messages per sender",
         order: "the two servers alternate which goes first, per repetition and case",
         between_runs: "spool new/ and the postfix queue emptied, then sync, outside the timing; the count of files is checked against the 250s",
         sender:
-          "one node process (this script with --sender) in the namespace: one connection per sender, no pipelining, EHLO once, MAIL/RCPT/DATA/message/dot per message, QUIT at the end; TCP_NODELAY",
+          "one node process (this script with --sender) in the namespace: one connection per sender, no " +
+          "pipelining, EHLO once, MAIL/RCPT/DATA/message/dot per message, QUIT at the end; TCP_NODELAY",
         network: `network namespace with loopback only; both servers on ${HOST} there (ingress :${INGRESS_PORT}, postfix :${POSTFIX_PORT})`,
-        ingress: `the bundled services/ingress/main.ts (ingress/main.mjs), its own node process; defaults except INGRESS_MAX_CLIENTS=${Math.max(600, IDLE + 100)}; stderr to a file; spool in the temp dir: fsync file, rename to new/, fsync new/, then 250`,
+        ingress:
+          `the bundled services/ingress/main.ts (ingress/main.mjs), its own node process; defaults except ` +
+          `INGRESS_MAX_CLIENTS=${Math.max(600, IDLE + 100)}; stderr to a file; ` +
+          `spool in the temp dir: fsync file, rename to new/, fsync new/, then 250`,
         ingress_uv_threadpool_size: UV_POOL === "" ? "node default (4)" : Number(UV_POOL),
-        postfix: `own instance (postfix -c <dir> start), queue and data directories in the temp dir, default durability (queue file fsynced before 250), no chroot, relay_domains=${DOMAIN}, accepted mail ${mode === "hold" ? "put on the hold queue (smtpd_data_restrictions = check_client_access static:HOLD): the queue manager never opens it" : "left to the queue manager, which defers it (defer_transports)"}; log to a file through postlogd`,
+        postfix:
+          `own instance (postfix -c <dir> start), queue and data directories in the temp dir, default durability ` +
+          `(queue file fsynced before 250), no chroot, relay_domains=${DOMAIN}, accepted mail ${
+            mode === "hold"
+              ? "put on the hold queue (smtpd_data_restrictions = check_client_access static:HOLD): the queue manager never opens it"
+              : "left to the queue manager, which defers it (defer_transports)"
+          }; log to a file through postlogd`,
         postfix_queue_mode: mode,
         spool_dir_fs: fsType,
         spool_disk_2kb_ms: disk,
-        cpu: "server_cpu_cores: CPU time of the server's processes (the ingress's node process; Postfix's master and every process under it, exited ones included) per second of the run; sender_cpu_cores: the same for the sender process",
+        cpu:
+          "server_cpu_cores: CPU time of the server's processes (the ingress's node process; Postfix's master and every " +
+          "process under it, exited ones included) per second of the run; sender_cpu_cores: the same for the sender process",
         temp_root: tmpRoot,
         cores: cpus().length,
         cpu_model: cpus()[0]?.model ?? "unknown",
@@ -777,8 +798,10 @@ async function main(): Promise<void> {
     progress(`wrote reports/ingress.json in ${report.conditions.seconds} s`);
     for (const c of caseReports) {
       progress(
-        `${c.case.padEnd(10)} bulwark ${c.bulwark.msgs_per_s.median} msg/s (p50 ${c.bulwark.ack_p50_ms.median} ms, p99 ${c.bulwark.ack_p99_ms.median} ms)  ` +
-          `postfix ${c.postfix.msgs_per_s.median} msg/s (p50 ${c.postfix.ack_p50_ms.median} ms, p99 ${c.postfix.ack_p99_ms.median} ms)  ratio ${c.ratio_msgs_per_s}`,
+        `${c.case.padEnd(10)} bulwark ${c.bulwark.msgs_per_s.median} msg/s ` +
+          `(p50 ${c.bulwark.ack_p50_ms.median} ms, p99 ${c.bulwark.ack_p99_ms.median} ms)  ` +
+          `postfix ${c.postfix.msgs_per_s.median} msg/s (p50 ${c.postfix.ack_p50_ms.median} ` +
+          `ms, p99 ${c.postfix.ack_p99_ms.median} ms)  ratio ${c.ratio_msgs_per_s}`,
       );
     }
     process.stdout.write(`RESULT ingress ${JSON.stringify(report)}\n`);

@@ -60,7 +60,9 @@ const EXPLAINED: readonly { readonly path: RegExp; readonly why: string }[] = [
   { path: /^\/\/\/\/metadata\/version$/, why: "the synthesizing library's version (cdktf 0.21.0, cdktn 0.24.0) is recorded in the stack's metadata" },
   {
     path: /^\/terraform\/required_providers\/random\/version$/,
-    why: "each random binding pins the provider it was generated from: hashicorp/random 3.7.2 (@cdktf/provider-random 12.0.1), 3.9.1 (@cdktn/provider-random 15.0.1); Bulwark's random_bytes, random_password and random_uuid are written the same",
+    why:
+      "each random binding pins the provider it was generated from: hashicorp/random 3.7.2 (@cdktf/provider-random 12.0.1), " +
+      "3.9.1 (@cdktn/provider-random 15.0.1); Bulwark's random_bytes, random_password and random_uuid are written the same",
   },
 ];
 
@@ -247,7 +249,8 @@ async function main(): Promise<number> {
     const rewrites = rewriteImports(fork);
     const requires = rewriteRequires(fork);
     progress(
-      `rewrote ${Object.values(rewrites).reduce((a, b) => a + b, 0)} imports in ${Object.keys(rewrites).length} files, ${requires} requires in ${REQUIRE_REWRITE_PACKAGES.join(", ")}`,
+      `rewrote ${Object.values(rewrites).reduce((a, b) => a + b, 0)} imports ` +
+        `in ${Object.keys(rewrites).length} files, ${requires} requires in ${REQUIRE_REWRITE_PACKAGES.join(", ")}`,
     );
     await cmd("node", ["--import", "tsx", "scripts/gen-providers.ts"], { env: { PATH: pathEnv }, cwd: fork, timeoutMs: 300_000 }).catch(
       (e: Error) => {
@@ -267,7 +270,8 @@ async function main(): Promise<number> {
     const pass = unexplained.length === 0 && reviewDiffs.length === 0;
     for (const c of comparisons) {
       progress(
-        `${c.topology}: cdk.tf.json ${c.stack_identical ? "byte-identical" : `${c.differences.length} differences`}; review ${c.review_identical ? "byte-identical" : `${c.review_differences.length} files differ`}`,
+        `${c.topology}: cdk.tf.json ${c.stack_identical ? "byte-identical" : `${c.differences.length} differences`}; ` +
+          `review ${c.review_identical ? "byte-identical" : `${c.review_differences.length} files differ`}`,
       );
       for (const d of c.differences) progress(`  ${d.path}: ${d.why ?? "NOT EXPLAINED"}`);
     }
@@ -285,7 +289,14 @@ async function main(): Promise<number> {
     };
     writeReport("cdktn", report);
     process.stdout.write(
-      `RESULT cdktn ${JSON.stringify({ node: node.version, stacks_identical: comparisons.map((c) => c.stack_identical), explained_differences: comparisons.reduce((n, c) => n + c.differences.length, 0), unexplained: unexplained.length, review_identical: reviewDiffs.length === 0, pass })}\n`,
+      `RESULT cdktn ${JSON.stringify({
+        node: node.version,
+        stacks_identical: comparisons.map((c) => c.stack_identical),
+        explained_differences: comparisons.reduce((n, c) => n + c.differences.length, 0),
+        unexplained: unexplained.length,
+        review_identical: reviewDiffs.length === 0,
+        pass,
+      })}\n`,
     );
     return pass ? 0 : 1;
   } finally {

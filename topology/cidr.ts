@@ -16,7 +16,8 @@ import type { NamedCheck } from "./rules.ts";
 export const CIDR_FORMAT_CHECK: NamedCheck = {
   id: "cidr-format",
   description:
-    "CIDRs are strict: no leading zeros (`/00`, `010.0.0.0`), no host bits set (the fix names the network address), no IPv6 zone ids (`%eth0`), no dotted IPv4 tail in IPv6, no IPv4-mapped IPv6.",
+    "CIDRs are strict: no leading zeros (`/00`, `010.0.0.0`), no host bits set (the fix names the " +
+    "network address), no IPv6 zone ids (`%eth0`), no dotted IPv4 tail in IPv6, no IPv4-mapped IPv6.",
 };
 
 export interface Ipv4Cidr {

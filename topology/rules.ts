@@ -111,7 +111,9 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "current-server-types",
-    description: `Every role uses a server type Hetzner still sells: no retired type (${RETIRED_SERVER_TYPES.join(", ")}); the message lists the current ones.`,
+    description:
+      `Every role uses a server type Hetzner still sells: no retired type ` +
+      `(${RETIRED_SERVER_TYPES.join(", ")}); the message lists the current ones.`,
     check: (t) =>
       ROLES.flatMap((role) => {
         const type: string = t.roles[role].serverType;
@@ -287,7 +289,8 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   {
     id: "unique-construct-ids",
     description:
-      "Host names, and SSH key names, make distinct construct ids (the Terraform resource names): ids drop the '-', so `app-1-1` and `app-11` would clash.",
+      "Host names, and SSH key names, make distinct construct ids (the Terraform " +
+      "resource names): ids drop the '-', so `app-1-1` and `app-11` would clash.",
     // Host ids share the stack's scope with fixed ids (PrivateNetwork, AdminSshKeys, ...) and the
     // `<HostId>Brick` volumes; host names end in `-<n>`, so their ids end in a digit and meet
     // neither. Key ids live in the AdminSshKeys scope (constructs/ use the same constructId).
@@ -331,7 +334,8 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   {
     id: "admin-user-not-reserved",
     description:
-      "`admin.user` is no system, package or Bulwark service account or group (root, daemon, sshd, sudo, haproxy, mongodb, gluster, `systemd-*`, Bulwark's `bulwark-*` service users, ...): cloud-init would give it sudo and the admin keys.",
+      "`admin.user` is no system, package or Bulwark service account or group (root, daemon, sshd, sudo, haproxy, mongodb, " +
+      "gluster, `systemd-*`, Bulwark's `bulwark-*` service users, ...): cloud-init would give it sudo and the admin keys.",
     check: (t) => {
       const reason = reservedUserReason(t.admin.user);
       return reason === undefined
@@ -348,10 +352,15 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "ssh-not-open-to-all",
-    description: `Unless \`admin.allowSshFromAnywhere\` is set, \`sshSourceCidrs\` may open SSH to at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a /${ANYWHERE_FLOOR.IPv6} of IPv6 addresses in total, counted over the union of the ranges: 0.0.0.0/0, a /7, or two /1 halves all count as anywhere (a /8 is the largest IPv4 block ever assigned to one organisation; a /16 of IPv6 is larger than any single allocation).`,
+    description:
+      `Unless \`admin.allowSshFromAnywhere\` is set, \`sshSourceCidrs\` may open SSH to at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a ` +
+      `/${ANYWHERE_FLOOR.IPv6} of IPv6 addresses in total, counted over the union of the ranges: 0.0.0.0/0, a /7, or two /1 halves all count ` +
+      `as anywhere (a /8 is the largest IPv4 block ever assigned to one organisation; a /16 of IPv6 is larger than any single allocation).`,
     check: (t) => {
       if (t.admin.allowSshFromAnywhere) return [];
-      const fix = `list your admin networks instead (at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a /${ANYWHERE_FLOOR.IPv6} of IPv6 in total), or set admin.allowSshFromAnywhere: true to accept the risk`;
+      const fix =
+        `list your admin networks instead (at most a /${ANYWHERE_FLOOR.IPv4} of IPv4 and a ` +
+        `/${ANYWHERE_FLOOR.IPv6} of IPv6 in total), or set admin.allowSshFromAnywhere: true to accept the risk`;
       const cidrs = t.admin.sshSourceCidrs;
       return coverage(cidrs).flatMap((c) => {
         if (!c.anywhere) return [];
@@ -382,7 +391,10 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   },
   {
     id: "ssh-public-keys",
-    description: `Each admin key is ed25519, RSA (1024-16384 bits), ECDSA (nistp256/384/521) or a security key (\`sk-\`), its base64 decodes to a key of that type, and the line is at most ${MAX_PUBLIC_KEY_CHARS} characters (an RSA-16384 key, the largest OpenSSH makes, with a comment); all keys together at most ${MAX_PUBLIC_KEYS_TOTAL_BYTES / 1024} KiB, since every key is copied into every host's 32 KiB user_data.`,
+    description:
+      `Each admin key is ed25519, RSA (1024-16384 bits), ECDSA (nistp256/384/521) or a security key (\`sk-\`), its base64 decodes to a key ` +
+      `of that type, and the line is at most ${MAX_PUBLIC_KEY_CHARS} characters (an RSA-16384 key, the largest OpenSSH makes, with a comment); ` +
+      `all keys together at most ${MAX_PUBLIC_KEYS_TOTAL_BYTES / 1024} KiB, since every key is copied into every host's 32 KiB user_data.`,
     check: (t) => {
       const errors = t.admin.sshKeys.flatMap((k, i) => {
         const bad = publicKeyProblem(k.publicKey);
@@ -437,7 +449,11 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
   {
     id: "no-terraform-templates",
     description:
-      "No string in the topology holds `${` or `%{` (a key's comment, the failure-gate reason, any field): in `cdk.tf.json` Terraform evaluates them on the deployer's machine, where a comment such as `${file(\"/etc/passwd\")}` would read a local file into the key sent to Hetzner and shown in plan output. Every other field's pattern admits no `$`, `%` or `{` at all (labels follow Hetzner's label syntax: [API reference, Labels](https://docs.hetzner.cloud/reference/cloud)); `test/synth/user-strings.test.ts` marks every string field and walks the whole synthesized JSON for a template sequence touching one.",
+      "No string in the topology holds `${` or `%{` (a key's comment, the failure-gate reason, any field): in `cdk.tf.json` " +
+      'Terraform evaluates them on the deployer\'s machine, where a comment such as `${file("/etc/passwd")}` would read a local ' +
+      "file into the key sent to Hetzner and shown in plan output. Every other field's pattern admits no `$`, `%` or `{` at all " +
+      "(labels follow Hetzner's label syntax: [API reference, Labels](https://docs.hetzner.cloud/reference/cloud)); " +
+      "`test/synth/user-strings.test.ts` marks every string field and walks the whole synthesized JSON for a template sequence touching one.",
     // Most fields cannot hold `$`, `%` or `{` at all (names, labels, URL: schema patterns);
     // this covers the ones that may hold free text (a key's comment, the failure-gate reason)
     // and any field added later. No legitimate value needs either sequence.
@@ -446,7 +462,9 @@ export const TOPOLOGY_RULES: readonly Rule[] = [
         const sequence = TEMPLATE_SEQUENCE.exec(text)?.[0];
         if (sequence === undefined) return [];
         const field = dottedPath(path);
-        const problem = `holds the Terraform template sequence '${sequence}', which Terraform would evaluate on the deployer's machine when it reads the synthesized JSON`;
+        const problem =
+          `holds the Terraform template sequence '${sequence}', which Terraform ` +
+          `would evaluate on the deployer's machine when it reads the synthesized JSON`;
         if (/^admin\.sshKeys\[\d+\]\.publicKey$/.test(field)) {
           // The template can only be in the comment: the type and the base64 part have no '{'.
           const comment = text.split(" ").slice(2).join(" ");

@@ -14,7 +14,9 @@ import type { NamedCheck } from "./rules.ts";
 export const REASON_TEXT_CHECK: NamedCheck = {
   id: "reason-text",
   description:
-    "`allowSinglePointsOfFailure.reason` is one line of 3 to 200 printable characters: no control characters (tab, newline, escape), no invisible format characters (bidi overrides, zero-width spaces), no line separators; TOPOLOGY.md escapes its Markdown (`<`, `>`, `&` as entities; `` ` `` `*` `_` `[` `]` `!` `~` `|` `#` `$` `\\` with a backslash), so it shows as written in a PR view.",
+    "`allowSinglePointsOfFailure.reason` is one line of 3 to 200 printable characters: no control characters (tab, newline, escape), " +
+    "no invisible format characters (bidi overrides, zero-width spaces), no line separators; TOPOLOGY.md escapes its Markdown (`<`, " +
+    "`>`, `&` as entities; `` ` `` `*` `_` `[` `]` `!` `~` `|` `#` `$` `\\` with a backslash), so it shows as written in a PR view.",
 };
 
 /** `^[a-z][a-z0-9-]{0,62}$`: safe in host names, shell words, YAML and systemd units. */
@@ -159,7 +161,8 @@ export const TOPOLOGY_SCHEMA = {
           pattern: "^[a-z][a-z0-9-]{0,30}$",
           default: SEED.admin.user,
           description:
-            "Login user created on every host (sudo, SSH key only, no password). Not a system, package or service account (root, sshd, haproxy, mongodb, systemd-*, bulwark-*, ...).",
+            "Login user created on every host (sudo, SSH key only, no password). Not a system, " +
+            "package or service account (root, sshd, haproxy, mongodb, systemd-*, bulwark-*, ...).",
           "x-fix": "use lowercase letters, digits and '-', starting with a letter, at most 31 characters",
         },
         sshKeys: {
@@ -178,7 +181,8 @@ export const TOPOLOGY_SCHEMA = {
                 // The shape only; the type, the decoded key and the length are checked by rule ssh-public-keys.
                 pattern: "^[a-z][a-z0-9@.-]{0,63} [A-Za-z0-9+/]+={0,2}( [ -~]{0,200})?$",
                 description:
-                  "OpenSSH public key line: ed25519, RSA (1024-16384 bits), ECDSA or sk- (security key) type, at most 3072 characters; each key once.",
+                  "OpenSSH public key line: ed25519, RSA (1024-16384 bits), ECDSA or " +
+                  "sk- (security key) type, at most 3072 characters; each key once.",
                 "x-fix": "paste one line of a .pub file: '<type> <base64> [comment]', with no newline",
               },
             },
@@ -188,7 +192,8 @@ export const TOPOLOGY_SCHEMA = {
           type: "array",
           default: SEED.admin.sshSourceCidrs,
           description:
-            "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed. Network addresses only (no host bits, leading zeros, zone ids or dotted IPv6 tails).",
+            "Source CIDRs from which SSH (22) is open on the public side. Empty: SSH is closed. " +
+            "Network addresses only (no host bits, leading zeros, zone ids or dotted IPv6 tails).",
           items: {
             type: "string",
             format: "ip-cidr",
@@ -199,7 +204,8 @@ export const TOPOLOGY_SCHEMA = {
           type: "boolean",
           default: false,
           description:
-            "Explicit opt-in needed before `sshSourceCidrs` may cover more than a /8 of IPv4 or a /16 of IPv6 addresses in total (such as 0.0.0.0/0 or ::/0).",
+            "Explicit opt-in needed before `sshSourceCidrs` may cover more than a /8 " +
+            "of IPv4 or a /16 of IPv6 addresses in total (such as 0.0.0.0/0 or ::/0).",
         },
       },
     },
@@ -247,7 +253,8 @@ export const TOPOLOGY_SCHEMA = {
               type: "boolean",
               default: R.lb.tls,
               description:
-                "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, and redirect 80 to 443. With `mail.ingress`, the SMTP receivers offer STARTTLS with the same PEM (docs/mail.md).",
+                "Serve HTTPS on 443 with the PEM (certificate + key) from the sensitive Terraform variable `tls_certificate_pem`, " +
+                "and redirect 80 to 443. With `mail.ingress`, the SMTP receivers offer STARTTLS with the same PEM (docs/mail.md).",
             },
             ...roleCommon("lb", R.lb),
           },
@@ -320,9 +327,12 @@ export const TOPOLOGY_SCHEMA = {
           pattern: ARTIFACT_BASE_URL_PATTERN,
           default: SEED.services.artifactBaseUrl,
           description:
-            "https URL, ending in `/`, that hosts fetch `parser.tar.gz`, `mail-api.tar.gz` (and `ingress.tar.gz` with `mail.ingress`) from at first boot; each is checked against the sha256 computed at synth. Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
+            "https URL, ending in `/`, that hosts fetch `parser.tar.gz`, `mail-api.tar.gz` (and `ingress.tar.gz` " +
+            "with `mail.ingress`) from at first boot; each is checked against the sha256 computed at synth. " +
+            "Upload `dist/services/*` there before deploying (the default is a placeholder that resolves nowhere).",
           "x-fix":
-            "write an https URL ending in '/', such as https://artifacts.example.com/bulwark/ (letters, digits and . _ ~ - / only; no query, user or spaces)",
+            "write an https URL ending in '/', such as https://artifacts.example.com/bulwark/ " +
+            "(letters, digits and . _ ~ - / only; no query, user or spaces)",
         },
       },
     },
@@ -331,7 +341,8 @@ export const TOPOLOGY_SCHEMA = {
       additionalProperties: false,
       default: {},
       description:
-        "Mail ingress: an SMTP receiver on the app hosts behind port 25 of the entry (services/ingress). A message gets 250 only once it is on the replicated spool.",
+        "Mail ingress: an SMTP receiver on the app hosts behind port 25 of the entry " +
+        "(services/ingress). A message gets 250 only once it is on the replicated spool.",
       properties: {
         ingress: {
           type: "boolean",
@@ -345,7 +356,8 @@ export const TOPOLOGY_SCHEMA = {
           maxItems: 100,
           uniqueItems: true,
           description:
-            "Recipient domains the receiver accepts, lowercase; any other recipient gets 550 (never an open relay). Point their MX record at the Floating IP.",
+            "Recipient domains the receiver accepts, lowercase; any other recipient " +
+            "gets 550 (never an open relay). Point their MX record at the Floating IP.",
           items: {
             type: "string",
             maxLength: 253,
@@ -360,7 +372,8 @@ export const TOPOLOGY_SCHEMA = {
           maximum: 11 * 1024 * 1024,
           default: SEED.mail.maxMessageBytes,
           description:
-            "Largest message accepted (SIZE, and counted while reading DATA: 552 above it). At most 11 MiB: the parser quarantines a spool file over 12 MiB, the envelope line included.",
+            "Largest message accepted (SIZE, and counted while reading DATA: 552 above it). At most " +
+            "11 MiB: the parser quarantines a spool file over 12 MiB, the envelope line included.",
           "x-fix": "use a whole number of bytes from 65536 to 11534336",
         },
         maxRecipients: {
@@ -412,9 +425,11 @@ export const TOPOLOGY_SCHEMA = {
           // in a PR view. Markdown in it is escaped where TOPOLOGY.md places it.
           pattern: "^[^\\p{C}\\p{Zl}\\p{Zp}]{3,200}$",
           description:
-            "Why this topology may lose service when one host dies: one line of 3 to 200 printable characters (no control or invisible formatting characters); shown as written at the top of TOPOLOGY.md.",
+            "Why this topology may lose service when one host dies: one line of 3 to 200 printable characters " +
+            "(no control or invisible formatting characters); shown as written at the top of TOPOLOGY.md.",
           "x-fix":
-            "write one line of 3 to 200 printable characters (no tabs, newlines, escape sequences or invisible formatting characters such as bidirectional overrides)",
+            "write one line of 3 to 200 printable characters (no tabs, newlines, escape " +
+            "sequences or invisible formatting characters such as bidirectional overrides)",
         },
       },
     },

@@ -44,7 +44,8 @@ export function readApiToken(env: NodeJS.ProcessEnv): string {
   const file = env.MAILAPI_TOKEN_FILE || (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, API_TOKEN_CREDENTIAL) : undefined);
   if (!file) {
     throw new Error(
-      `no API token: set MAILAPI_TOKEN_FILE, or run under systemd with LoadCredential=${API_TOKEN_CREDENTIAL}:<file>; the mail API refuses to serve /api/ without one`,
+      `no API token: set MAILAPI_TOKEN_FILE, or run under systemd with ` +
+        `LoadCredential=${API_TOKEN_CREDENTIAL}:<file>; the mail API refuses to serve /api/ without one`,
     );
   }
   let text: string;

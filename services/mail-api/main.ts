@@ -3,8 +3,8 @@
  * services/parser/README.md): MAILAPI_STORE_KIND (fs), MAILAPI_STORE_DIR, BULWARK_MONGO_URL
  * (shared with the parser; on the hosts from /etc/bulwark/mongo.env),
  * MAILAPI_STATIC_DIR, MAILAPI_LISTEN_HOST (127.0.0.1), MAILAPI_LISTEN_PORT (8080),
- * MAILAPI_HOST_NAME (os.hostname()), MAILAPI_DRAIN_FILE (none: /healthz answers 503 while it exists), MAILAPI_TOKEN_FILE (else $CREDENTIALS_DIRECTORY/api-token;
- * required). SIGTERM closes the server and exits 0.
+ * MAILAPI_HOST_NAME (os.hostname()), MAILAPI_DRAIN_FILE (none: /healthz answers 503 while it exists),
+ * MAILAPI_TOKEN_FILE (else $CREDENTIALS_DIRECTORY/api-token; required). SIGTERM closes the server and exits 0.
  */
 import { hostname } from "node:os";
 import { envInt, envStr } from "../env.ts";

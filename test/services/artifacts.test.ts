@@ -24,16 +24,19 @@ describe("service artifacts for synth", () => {
   beforeAll(async () => ({ dir, cleanup } = await tempDir("artifacts")));
   afterAll(async () => cleanup?.());
 
-  it("GIVEN an empty output dir WHEN artifacts are needed twice THEN the first call builds, the second reuses, with the sha256 of the files", async () => {
-    const first = ensureServiceArtifacts(dir);
-    const second = ensureServiceArtifacts(dir);
-    expect([first.built, second.built]).toEqual([true, false]);
-    expect(second.artifacts).toEqual(first.artifacts);
-    expect(first.artifacts["parser"]!.sha256).toBe(await sha(join(dir, "parser.tar.gz")));
-    expect(first.artifacts["mail-api"]!.sha256).toBe(await sha(join(dir, "mail-api.tar.gz")));
-    const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as ServicesManifest;
-    expect(manifest.sourceHash).toBe(serviceSourceHash());
-  });
+  it(
+    "GIVEN an empty output dir WHEN artifacts are needed twice THEN the " + "first call builds, the second reuses, with the sha256 of the files",
+    async () => {
+      const first = ensureServiceArtifacts(dir);
+      const second = ensureServiceArtifacts(dir);
+      expect([first.built, second.built]).toEqual([true, false]);
+      expect(second.artifacts).toEqual(first.artifacts);
+      expect(first.artifacts["parser"]!.sha256).toBe(await sha(join(dir, "parser.tar.gz")));
+      expect(first.artifacts["mail-api"]!.sha256).toBe(await sha(join(dir, "mail-api.tar.gz")));
+      const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as ServicesManifest;
+      expect(manifest.sourceHash).toBe(serviceSourceHash());
+    },
+  );
 
   it("GIVEN a tampered artifact WHEN artifacts are needed THEN it is rebuilt to the recorded bytes", async () => {
     const before = ensureServiceArtifacts(dir).artifacts;
@@ -44,13 +47,16 @@ describe("service artifacts for synth", () => {
     expect(await sha(join(dir, "parser.tar.gz"))).toBe(before["parser"]!.sha256);
   });
 
-  it("GIVEN a manifest built from other sources WHEN artifacts are needed THEN they are rebuilt and the manifest records the current sources", async () => {
-    const path = join(dir, "manifest.json");
-    const manifest = JSON.parse(await readFile(path, "utf8")) as ServicesManifest;
-    await writeFile(path, JSON.stringify({ ...manifest, sourceHash: "0".repeat(64) }));
-    expect(ensureServiceArtifacts(dir).built).toBe(true);
-    expect((JSON.parse(await readFile(path, "utf8")) as ServicesManifest).sourceHash).toBe(serviceSourceHash());
-  });
+  it(
+    "GIVEN a manifest built from other sources WHEN artifacts are needed " + "THEN they are rebuilt and the manifest records the current sources",
+    async () => {
+      const path = join(dir, "manifest.json");
+      const manifest = JSON.parse(await readFile(path, "utf8")) as ServicesManifest;
+      await writeFile(path, JSON.stringify({ ...manifest, sourceHash: "0".repeat(64) }));
+      expect(ensureServiceArtifacts(dir).built).toBe(true);
+      expect((JSON.parse(await readFile(path, "utf8")) as ServicesManifest).sourceHash).toBe(serviceSourceHash());
+    },
+  );
 });
 
 describe("artifacts into the plan", () => {

@@ -50,16 +50,19 @@ describe("build-services: deterministic artifacts free of test triggers", () => 
     for (const r of rows) expect(r).toMatch(/ 0\/0 .* 1970-01-01 00:00 /);
   });
 
-  it("GIVEN the production bundles WHEN grepped for the test trigger marker THEN it is absent, while the test worker bundle does contain it", async () => {
-    await run("tar", ["xzf", first[0]!.file, "-C", dir]);
-    await run("tar", ["xzf", first[1]!.file, "-C", dir]);
-    for (const f of ["parser/main.mjs", "parser/parse-worker.mjs", "parser/worker.js", "mail-api/main.mjs"]) {
-      const text = await readFile(join(dir, f), "utf8");
-      expect(text.length).toBeGreaterThan(1000);
-      expect(text.includes(TRIGGER_HEADER)).toBe(false);
-      expect(text.includes("trigger-worker")).toBe(false);
-    }
-    const { triggerWorker } = await buildWorkers(join(dir, "tw"));
-    expect((await readFile(triggerWorker, "utf8")).includes(TRIGGER_HEADER)).toBe(true);
-  });
+  it(
+    "GIVEN the production bundles WHEN grepped for the test trigger " + "marker THEN it is absent, while the test worker bundle does contain it",
+    async () => {
+      await run("tar", ["xzf", first[0]!.file, "-C", dir]);
+      await run("tar", ["xzf", first[1]!.file, "-C", dir]);
+      for (const f of ["parser/main.mjs", "parser/parse-worker.mjs", "parser/worker.js", "mail-api/main.mjs"]) {
+        const text = await readFile(join(dir, f), "utf8");
+        expect(text.length).toBeGreaterThan(1000);
+        expect(text.includes(TRIGGER_HEADER)).toBe(false);
+        expect(text.includes("trigger-worker")).toBe(false);
+      }
+      const { triggerWorker } = await buildWorkers(join(dir, "tw"));
+      expect((await readFile(triggerWorker, "utf8")).includes(TRIGGER_HEADER)).toBe(true);
+    },
+  );
 });

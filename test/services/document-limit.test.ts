@@ -57,18 +57,22 @@ describe("filesystem document store limit", () => {
   });
   afterAll(async () => cleanup?.());
 
-  it("GIVEN the default THEN it is 16 MiB of canonical JSON; GIVEN a document over a store's limit WHEN written (async or sync) THEN DocumentTooLargeError and no file", async () => {
-    expect(new FsDocumentStore(dir).maxDocumentBytes).toBe(16 * 1024 * 1024);
-    const store = new FsDocumentStore(dir, 100);
-    const key = "a".repeat(64);
-    await expect(store.putSerialized(key, Buffer.alloc(101, 0x20))).rejects.toBeInstanceOf(DocumentTooLargeError);
-    expect(() => store.putSerializedSync(key, Buffer.alloc(101, 0x20))).toThrow(
-      `document ${key} is 101 bytes (canonical-json) > store limit 100 bytes`,
-    );
-    expect(await ls(join(dir, "messages"))).toEqual([]);
-    await store.putSerialized(key, Buffer.alloc(100, 0x20));
-    expect((await readFile(store.pathFor(key))).byteLength).toBe(100);
-  });
+  it(
+    "GIVEN the default THEN it is 16 MiB of canonical JSON; GIVEN a document over a " +
+      "store's limit WHEN written (async or sync) THEN DocumentTooLargeError and no file",
+    async () => {
+      expect(new FsDocumentStore(dir).maxDocumentBytes).toBe(16 * 1024 * 1024);
+      const store = new FsDocumentStore(dir, 100);
+      const key = "a".repeat(64);
+      await expect(store.putSerialized(key, Buffer.alloc(101, 0x20))).rejects.toBeInstanceOf(DocumentTooLargeError);
+      expect(() => store.putSerializedSync(key, Buffer.alloc(101, 0x20))).toThrow(
+        `document ${key} is 101 bytes (canonical-json) > store limit 100 bytes`,
+      );
+      expect(await ls(join(dir, "messages"))).toEqual([]);
+      await store.putSerialized(key, Buffer.alloc(100, 0x20));
+      expect((await readFile(store.pathFor(key))).byteLength).toBe(100);
+    },
+  );
 });
 
 describe("parser service: documents over the store's limit", () => {
@@ -81,7 +85,8 @@ describe("parser service: documents over the store's limit", () => {
   });
   afterAll(async () => cleanup?.());
 
-  it("GIVEN the Mongo store at its real limit and a 1.8 MB message with 450,000 recipients (a ~20 MB BSON document) WHEN processed THEN it is quarantined as document-too-large without an insert, not released, and clean mail is stored", async () => {
+  it("GIVEN the Mongo store at its real limit and a 1.8 MB message with 450,000 recipients (a ~20 MB BSON document) WHEN " +
+    "processed THEN it is quarantined as document-too-large without an insert, not released, and clean mail is stored", async () => {
     const root = join(dir, "mongo");
     const big = manyRecipients(450_000, "mongo");
     const bigKey = sha256Hex(big);
@@ -134,42 +139,46 @@ describe("parser service: documents over the store's limit", () => {
     }
   }, 60_000);
 
-  it("GIVEN the fs store (workers write documents) with a small limit WHEN a many-recipient message is processed THEN the worker refuses it before writing anything (no document, no attachment blob) and it is quarantined", async () => {
-    const root = join(dir, "fs");
-    const storeDir = join(root, "store");
-    const big = manyRecipients(300, "fs");
-    await makeSpool(join(root, "spool"), { "big-rcpt": big, "clean-0": cleanMessage(600), "clean-1": cleanMessage(601) });
-    const documents = new FsDocumentStore(storeDir, 8 * 1024);
-    const store: MessageStore = { documents, attachments: new FsAttachmentStore(storeDir), close: async () => undefined };
-    const service = fsParserService(root, {
-      workerFile: prodWorker,
-      hostId: "dl2",
-      leaseMs: 60_000,
-      maxMessageBytes: 1024 * 1024,
-      timeoutMs: 10_000,
-      store,
-      documentsRoot: storeDir,
-    });
-    await service.start();
-    try {
-      await waitFor(
-        "spool drained",
-        async () =>
-          (await ls(join(root, "spool", "new"))).length === 0 &&
-          (await ls(join(root, "spool", "cur"))).length === 0 &&
-          service.metrics.processed.get() === 2,
-      );
-      const reason = JSON.parse(await readFile(join(root, "spool", "quarantine", "big-rcpt.reason.json"), "utf8"));
-      expect(reason.reason).toBe("document-too-large");
-      expect(reason.detail).toMatch(/bytes \(canonical-json\) > store limit 8192 bytes/);
-      expect(await documents.listKeys()).toEqual([sha256Hex(cleanMessage(600)), sha256Hex(cleanMessage(601))].sort());
-      // Two clean messages, two blobs: the refused message's attachment was never written.
-      const blobs = (await Promise.all((await ls(join(storeDir, "attachments"))).map((d) => ls(join(storeDir, "attachments", d))))).flat();
-      expect(blobs).toHaveLength(2);
-      expect(service.metrics.failed.get()).toBe(0);
-      expect(await service.metrics.registry.render()).toContain('bulwark_parser_document_limit_bytes{measure="canonical-json"} 8192');
-    } finally {
-      await service.stop(1_000);
-    }
-  });
+  it(
+    "GIVEN the fs store (workers write documents) with a small limit WHEN a many-recipient message is processed " +
+      "THEN the worker refuses it before writing anything (no document, no attachment blob) and it is quarantined",
+    async () => {
+      const root = join(dir, "fs");
+      const storeDir = join(root, "store");
+      const big = manyRecipients(300, "fs");
+      await makeSpool(join(root, "spool"), { "big-rcpt": big, "clean-0": cleanMessage(600), "clean-1": cleanMessage(601) });
+      const documents = new FsDocumentStore(storeDir, 8 * 1024);
+      const store: MessageStore = { documents, attachments: new FsAttachmentStore(storeDir), close: async () => undefined };
+      const service = fsParserService(root, {
+        workerFile: prodWorker,
+        hostId: "dl2",
+        leaseMs: 60_000,
+        maxMessageBytes: 1024 * 1024,
+        timeoutMs: 10_000,
+        store,
+        documentsRoot: storeDir,
+      });
+      await service.start();
+      try {
+        await waitFor(
+          "spool drained",
+          async () =>
+            (await ls(join(root, "spool", "new"))).length === 0 &&
+            (await ls(join(root, "spool", "cur"))).length === 0 &&
+            service.metrics.processed.get() === 2,
+        );
+        const reason = JSON.parse(await readFile(join(root, "spool", "quarantine", "big-rcpt.reason.json"), "utf8"));
+        expect(reason.reason).toBe("document-too-large");
+        expect(reason.detail).toMatch(/bytes \(canonical-json\) > store limit 8192 bytes/);
+        expect(await documents.listKeys()).toEqual([sha256Hex(cleanMessage(600)), sha256Hex(cleanMessage(601))].sort());
+        // Two clean messages, two blobs: the refused message's attachment was never written.
+        const blobs = (await Promise.all((await ls(join(storeDir, "attachments"))).map((d) => ls(join(storeDir, "attachments", d))))).flat();
+        expect(blobs).toHaveLength(2);
+        expect(service.metrics.failed.get()).toBe(0);
+        expect(await service.metrics.registry.render()).toContain('bulwark_parser_document_limit_bytes{measure="canonical-json"} 8192');
+      } finally {
+        await service.stop(1_000);
+      }
+    },
+  );
 });

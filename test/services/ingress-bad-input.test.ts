@@ -142,7 +142,8 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
       // "\n.\n" is not the end of data (RFC 5321 §4.1.1.4 needs CRLF.CRLF): what follows it must
       // stay content, never a second transaction (SMTP smuggling).
       c.write(
-        "Subject: bare\nFrom: <s@remote.test>\n\nline one\nnul\u0000byte\n.\nMAIL FROM:<evil@remote.test>\nRCPT TO:<r@example.test>\nDATA\nsmuggled\r\n",
+        "Subject: bare\nFrom: <s@remote.test>\n\nline one\nnul\u0000byte\n.\nMAIL " +
+          "FROM:<evil@remote.test>\nRCPT TO:<r@example.test>\nDATA\nsmuggled\r\n",
       );
       expect((await c.cmd(".")).code).toBe(250);
       await c.cmd("QUIT").catch(() => undefined);
@@ -156,28 +157,33 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
     await stillServes(4);
   });
 
-  it("GIVEN DATA that never ends WHEN the client goes silent THEN the session is closed after the socket timeout with a 421 and nothing is stored", async () => {
-    const before = (await ls(join(spool, "new"))).length;
-    const c = await RawSmtp.open(port, PROXY(5));
-    try {
-      await c.reply();
-      await c.cmd("EHLO client.test");
-      await c.cmd("MAIL FROM:<s@remote.test>");
-      await c.cmd(`RCPT TO:<r@${DOMAIN}>`);
-      expect((await c.cmd("DATA")).code).toBe(354);
-      c.write("Subject: never ends\r\n\r\nhalf a message");
-      const t0 = Date.now();
-      const r = await c.reply();
-      expect(r.code).toBe(421);
-      expect(Date.now() - t0).toBeLessThan(4_000);
-    } finally {
-      c.close();
-    }
-    expect((await ls(join(spool, "new"))).length).toBe(before);
-    await stillServes(5);
-  });
+  it(
+    "GIVEN DATA that never ends WHEN the client goes silent THEN the session " +
+      "is closed after the socket timeout with a 421 and nothing is stored",
+    async () => {
+      const before = (await ls(join(spool, "new"))).length;
+      const c = await RawSmtp.open(port, PROXY(5));
+      try {
+        await c.reply();
+        await c.cmd("EHLO client.test");
+        await c.cmd("MAIL FROM:<s@remote.test>");
+        await c.cmd(`RCPT TO:<r@${DOMAIN}>`);
+        expect((await c.cmd("DATA")).code).toBe(354);
+        c.write("Subject: never ends\r\n\r\nhalf a message");
+        const t0 = Date.now();
+        const r = await c.reply();
+        expect(r.code).toBe(421);
+        expect(Date.now() - t0).toBeLessThan(4_000);
+      } finally {
+        c.close();
+      }
+      expect((await ls(join(spool, "new"))).length).toBe(before);
+      await stillServes(5);
+    },
+  );
 
-  it("GIVEN a client sending 1 byte every 200 ms WHEN it completes a command THEN it is answered, and other clients are served meanwhile", async () => {
+  it("GIVEN a client sending 1 byte every 200 ms WHEN it completes a " +
+    "command THEN it is answered, and other clients are served meanwhile", async () => {
     const slow = await rawConnection(port);
     const line = `${PROXY(6)}EHLO slow.test\r\n`;
     const dribble = (async () => {
@@ -192,7 +198,8 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
     slow.socket.destroy();
   }, 30_000);
 
-  it("GIVEN 1,000 connections that say nothing WHEN they are open THEN at most 500 get a banner, the rest 421, RSS stays bounded, and mail flows once they go", async () => {
+  it("GIVEN 1,000 connections that say nothing WHEN they are open THEN at most 500 " +
+    "get a banner, the rest 421, RSS stays bounded, and mail flows once they go", async () => {
     // Through haproxy every connection starts with its PROXY header (send-proxy), then the client says nothing.
     const conns = await Promise.all(
       Array.from({ length: 1000 }, async (_, i) => {
@@ -224,46 +231,57 @@ describe("SMTP ingress against bad input (the built bundle)", () => {
     await stillServes(7);
   }, 60_000);
 
-  it("GIVEN a pipelining flood of 10,000 commands before MAIL WHEN sent in one write THEN 421 after the tenth and the connection is closed", async () => {
-    const c = await rawConnection(port);
-    c.socket.write(`${PROXY(8)}${"NOOP\r\n".repeat(10_000)}`);
-    await Promise.race([c.closed, new Promise((r) => setTimeout(r, 10_000))]);
-    expect(c.socket.destroyed || c.socket.readableEnded).toBe(true);
-    expect(c.received()).toMatch(/^421 /m);
-    expect((c.received().match(/^250 /gm) ?? []).length).toBeLessThanOrEqual(10);
-    await stillServes(8);
-  });
-
-  it("GIVEN a PROXY header with a forged source, or none at all, from the load balancer WHEN sent THEN the connection is refused without a banner", async () => {
-    for (const first of [
-      "PROXY TCP4 not-an-ip 127.0.0.1 1 25\r\n",
-      "PROXY TCP4 198.51.100.1\r\nMAIL FROM:<x@y> 127.0.0.1 1 25\r\n",
-      "EHLO no-proxy.test\r\n",
-    ]) {
+  it(
+    "GIVEN a pipelining flood of 10,000 commands before MAIL WHEN sent " + "in one write THEN 421 after the tenth and the connection is closed",
+    async () => {
       const c = await rawConnection(port);
-      c.socket.write(first);
-      await Promise.race([c.closed, new Promise((r) => setTimeout(r, 5_000))]);
-      expect(c.received(), first).not.toMatch(/^220 /m);
-      expect(c.socket.destroyed || c.socket.readableEnded, `${first}: closed`).toBe(true);
-      c.socket.destroy();
-    }
-    await stillServes(9);
-  });
+      c.socket.write(`${PROXY(8)}${"NOOP\r\n".repeat(10_000)}`);
+      await Promise.race([c.closed, new Promise((r) => setTimeout(r, 10_000))]);
+      expect(c.socket.destroyed || c.socket.readableEnded).toBe(true);
+      expect(c.received()).toMatch(/^421 /m);
+      expect((c.received().match(/^250 /gm) ?? []).length).toBeLessThanOrEqual(10);
+      await stillServes(8);
+    },
+  );
 
-  it("GIVEN a PROXY line without addresses (the v1 'UNKNOWN' form, here 'PROXY GARBAGE') WHEN sent THEN the session goes on as the load balancer's own address, nothing taken from the line", async () => {
-    const before = new Set(await ls(join(spool, "new")));
-    expect((await deliver(port, { first: "PROXY GARBAGE\r\n", body: cleanMessage(10) })).end!.code).toBe(250);
-    const added = (await ls(join(spool, "new"))).filter((n) => !before.has(n));
-    expect(added).toHaveLength(1);
-    const envelope = JSON.parse(
-      Buffer.from(
-        readFileSync(join(spool, "new", added[0]!), "latin1")
-          .split("\r\n")[0]!
-          .split(": ")[1]!,
-        "base64",
-      ).toString("utf8"),
-    ) as { clientAddress: string };
-    expect(envelope.clientAddress).toBe("127.0.0.1");
-    await stillServes(10);
-  });
+  it(
+    "GIVEN a PROXY header with a forged source, or none at all, from the " +
+      "load balancer WHEN sent THEN the connection is refused without a banner",
+    async () => {
+      for (const first of [
+        "PROXY TCP4 not-an-ip 127.0.0.1 1 25\r\n",
+        "PROXY TCP4 198.51.100.1\r\nMAIL FROM:<x@y> 127.0.0.1 1 25\r\n",
+        "EHLO no-proxy.test\r\n",
+      ]) {
+        const c = await rawConnection(port);
+        c.socket.write(first);
+        await Promise.race([c.closed, new Promise((r) => setTimeout(r, 5_000))]);
+        expect(c.received(), first).not.toMatch(/^220 /m);
+        expect(c.socket.destroyed || c.socket.readableEnded, `${first}: closed`).toBe(true);
+        c.socket.destroy();
+      }
+      await stillServes(9);
+    },
+  );
+
+  it(
+    "GIVEN a PROXY line without addresses (the v1 'UNKNOWN' form, here 'PROXY GARBAGE') WHEN " +
+      "sent THEN the session goes on as the load balancer's own address, nothing taken from the line",
+    async () => {
+      const before = new Set(await ls(join(spool, "new")));
+      expect((await deliver(port, { first: "PROXY GARBAGE\r\n", body: cleanMessage(10) })).end!.code).toBe(250);
+      const added = (await ls(join(spool, "new"))).filter((n) => !before.has(n));
+      expect(added).toHaveLength(1);
+      const envelope = JSON.parse(
+        Buffer.from(
+          readFileSync(join(spool, "new", added[0]!), "latin1")
+            .split("\r\n")[0]!
+            .split(": ")[1]!,
+          "base64",
+        ).toString("utf8"),
+      ) as { clientAddress: string };
+      expect(envelope.clientAddress).toBe("127.0.0.1");
+      await stillServes(10);
+    },
+  );
 });

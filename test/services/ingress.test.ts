@@ -436,40 +436,44 @@ describe("SMTP ingress with STARTTLS", () => {
     await cleanup?.();
   });
 
-  it("GIVEN the entry's one PEM (chain and key) as both key and certificate, as a deploy hands it over WHEN EHLO is answered THEN STARTTLS is offered, the upgrade works and mail is taken over TLS", async (ctx) => {
-    if (!pems) {
-      // openssl (the CLI) makes the test certificate; node:crypto cannot make X.509 certificates.
-      ctx.skip("openssl is not installed: no certificate for the STARTTLS test");
-      return;
-    }
-    // haproxy's format, which `tls_certificate_pem` holds: the certificate chain, then the key.
-    // The unit points INGRESS_TLS_KEY_FILE and INGRESS_TLS_CERT_FILE at the same credential.
-    const combined = join(dir, "entry.pem");
-    writeFileSync(combined, `${pems.cert}${pems.key}`);
-    const cfg = loadIngressConfig({ INGRESS_DOMAINS: DOMAIN, INGRESS_TLS_KEY_FILE: combined, INGRESS_TLS_CERT_FILE: combined });
-    server = createIngressServer({ spoolDir: join(dir, "spool"), domains: [DOMAIN], hostName: "mx1.test", tls: cfg.tls!, log: () => undefined });
-    const { port } = await server.listen(0, "127.0.0.1");
-    const c = await RawSmtp.open(port);
-    try {
-      await c.reply();
-      const ehlo = await c.cmd("EHLO client.test");
-      expect(ehlo.lines).toContain("STARTTLS");
-      expect(ehlo.lines.some((l) => /^AUTH/i.test(l))).toBe(false);
-      expect((await c.cmd("STARTTLS")).code).toBe(220);
-      await c.startTls();
-      const again = await c.cmd("EHLO client.test");
-      expect(again.code).toBe(250);
-      expect(again.lines).not.toContain("STARTTLS");
-      expect(again.lines.some((l) => /^AUTH/i.test(l))).toBe(false);
-      await c.cmd("MAIL FROM:<s@remote.test>");
-      expect((await c.cmd(`RCPT TO:<r@${DOMAIN}>`)).code).toBe(250);
-      await c.cmd("DATA");
-      expect((await c.body(cleanMessage(11))).code).toBe(250);
-    } finally {
-      c.close();
-    }
-    expect(await ls(join(dir, "spool", "new"))).toHaveLength(1);
-  });
+  it(
+    "GIVEN the entry's one PEM (chain and key) as both key and certificate, as a deploy hands it " +
+      "over WHEN EHLO is answered THEN STARTTLS is offered, the upgrade works and mail is taken over TLS",
+    async (ctx) => {
+      if (!pems) {
+        // openssl (the CLI) makes the test certificate; node:crypto cannot make X.509 certificates.
+        ctx.skip("openssl is not installed: no certificate for the STARTTLS test");
+        return;
+      }
+      // haproxy's format, which `tls_certificate_pem` holds: the certificate chain, then the key.
+      // The unit points INGRESS_TLS_KEY_FILE and INGRESS_TLS_CERT_FILE at the same credential.
+      const combined = join(dir, "entry.pem");
+      writeFileSync(combined, `${pems.cert}${pems.key}`);
+      const cfg = loadIngressConfig({ INGRESS_DOMAINS: DOMAIN, INGRESS_TLS_KEY_FILE: combined, INGRESS_TLS_CERT_FILE: combined });
+      server = createIngressServer({ spoolDir: join(dir, "spool"), domains: [DOMAIN], hostName: "mx1.test", tls: cfg.tls!, log: () => undefined });
+      const { port } = await server.listen(0, "127.0.0.1");
+      const c = await RawSmtp.open(port);
+      try {
+        await c.reply();
+        const ehlo = await c.cmd("EHLO client.test");
+        expect(ehlo.lines).toContain("STARTTLS");
+        expect(ehlo.lines.some((l) => /^AUTH/i.test(l))).toBe(false);
+        expect((await c.cmd("STARTTLS")).code).toBe(220);
+        await c.startTls();
+        const again = await c.cmd("EHLO client.test");
+        expect(again.code).toBe(250);
+        expect(again.lines).not.toContain("STARTTLS");
+        expect(again.lines.some((l) => /^AUTH/i.test(l))).toBe(false);
+        await c.cmd("MAIL FROM:<s@remote.test>");
+        expect((await c.cmd(`RCPT TO:<r@${DOMAIN}>`)).code).toBe(250);
+        await c.cmd("DATA");
+        expect((await c.body(cleanMessage(11))).code).toBe(250);
+      } finally {
+        c.close();
+      }
+      expect(await ls(join(dir, "spool", "new"))).toHaveLength(1);
+    },
+  );
 });
 
 describe("built ingress entry (esbuild, node20 ESM)", () => {

@@ -77,11 +77,15 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     expect(coll.calls[0]).toEqual({ op: "find", args: [{}, { sort: { _id: 1 }, limit: 7, projection: { text: 0, html: 0, headers: 0 } }] });
   });
 
-  it("GIVEN a health check WHEN the store is pinged THEN one lookup by _id of a key no message has (what it does not prove: a live server's latency)", async () => {
-    const coll = new RecordingCollection();
-    await new MongoDocumentStore(coll).ping();
-    expect(coll.calls).toEqual([{ op: "findOne", args: [{ _id: "ping".repeat(16) }] }]);
-  });
+  it(
+    "GIVEN a health check WHEN the store is pinged THEN one lookup by _id of " +
+      "a key no message has (what it does not prove: a live server's latency)",
+    async () => {
+      const coll = new RecordingCollection();
+      await new MongoDocumentStore(coll).ping();
+      expect(coll.calls).toEqual([{ op: "findOne", args: [{ _id: "ping".repeat(16) }] }]);
+    },
+  );
 
   it("GIVEN bad or weakening URLs THEN they are rejected with the fix; the default local mongos URL passes", () => {
     expect(() => assertMongoUrl("http://127.0.0.1:27017")).toThrow(/expected mongodb:\/\/host:port/);
@@ -101,43 +105,51 @@ describe("MongoDB document store (no server: recorded collection)", () => {
     );
   });
 
-  it("GIVEN records at exactly the limit and one byte over (the driver's own BSON size) WHEN stored THEN the first is upserted, the second throws DocumentTooLargeError and never reaches the collection", async () => {
-    const coll = new RecordingCollection();
-    const store = new MongoDocumentStore(coll);
-    const { doc } = await parseMessage(cleanMessage(5));
-    const base = mongoRecordSize({ _id: doc.key, ...doc, text: "" });
-    const atLimit = { ...doc, text: "é".repeat(1000) + "a".repeat(MONGO_MAX_DOCUMENT_BYTES - base - 2000) };
-    const record: MongoMessageRecord = { _id: doc.key, ...atLimit };
-    // The size function is the driver's: it matches what BSON.serialize actually produces.
-    expect(mongoRecordSize(record)).toBe(MONGO_MAX_DOCUMENT_BYTES);
-    expect(BSON.serialize(record).byteLength).toBe(MONGO_MAX_DOCUMENT_BYTES);
-    await store.putDocument(atLimit);
-    expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
+  it(
+    "GIVEN records at exactly the limit and one byte over (the driver's own BSON size) WHEN stored THEN " +
+      "the first is upserted, the second throws DocumentTooLargeError and never reaches the collection",
+    async () => {
+      const coll = new RecordingCollection();
+      const store = new MongoDocumentStore(coll);
+      const { doc } = await parseMessage(cleanMessage(5));
+      const base = mongoRecordSize({ _id: doc.key, ...doc, text: "" });
+      const atLimit = { ...doc, text: "é".repeat(1000) + "a".repeat(MONGO_MAX_DOCUMENT_BYTES - base - 2000) };
+      const record: MongoMessageRecord = { _id: doc.key, ...atLimit };
+      // The size function is the driver's: it matches what BSON.serialize actually produces.
+      expect(mongoRecordSize(record)).toBe(MONGO_MAX_DOCUMENT_BYTES);
+      expect(BSON.serialize(record).byteLength).toBe(MONGO_MAX_DOCUMENT_BYTES);
+      await store.putDocument(atLimit);
+      expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
 
-    const over = { ...atLimit, text: `${atLimit.text}a` };
-    const err = await store.putDocument(over).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(DocumentTooLargeError);
-    expect(isDocumentTooLarge(err)).toBe(true);
-    expect((err as DocumentTooLargeError).message).toBe(`document ${doc.key} is 16711681 bytes (bson) > store limit 16711680 bytes`);
-    // Through the serialized path too (what the parser uses): refused before any write.
-    await expect(store.putSerialized(doc.key, Buffer.from(JSON.stringify(over)))).rejects.toThrow(/16711681 bytes \(bson\) > store limit/);
-    expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
-  });
+      const over = { ...atLimit, text: `${atLimit.text}a` };
+      const err = await store.putDocument(over).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DocumentTooLargeError);
+      expect(isDocumentTooLarge(err)).toBe(true);
+      expect((err as DocumentTooLargeError).message).toBe(`document ${doc.key} is 16711681 bytes (bson) > store limit 16711680 bytes`);
+      // Through the serialized path too (what the parser uses): refused before any write.
+      await expect(store.putSerialized(doc.key, Buffer.from(JSON.stringify(over)))).rejects.toThrow(/16711681 bytes \(bson\) > store limit/);
+      expect(coll.calls.filter((c) => c.op === "replaceOne")).toHaveLength(1);
+    },
+  );
 
-  it("GIVEN the server still refusing a record as too large (BSONObjectTooLarge, 10334) WHEN stored THEN it is reported as DocumentTooLargeError, not as a retryable failure", async () => {
-    const coll = new RecordingCollection();
-    const store = new MongoDocumentStore(coll);
-    const { doc } = await parseMessage(cleanMessage(6));
-    coll.failNextWith = Object.assign(new Error("BSONObj size: 16793700 is invalid"), { code: 10334 });
-    const err = await store.putDocument(doc).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(isDocumentTooLarge(err)).toBe(true);
-  });
+  it(
+    "GIVEN the server still refusing a record as too large (BSONObjectTooLarge, 10334) " +
+      "WHEN stored THEN it is reported as DocumentTooLargeError, not as a retryable failure",
+    async () => {
+      const coll = new RecordingCollection();
+      const store = new MongoDocumentStore(coll);
+      const { doc } = await parseMessage(cleanMessage(6));
+      coll.failNextWith = Object.assign(new Error("BSONObj size: 16793700 is invalid"), { code: 10334 });
+      const err = await store.putDocument(doc).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isDocumentTooLarge(err)).toBe(true);
+    },
+  );
 
   it("GIVEN a malformed key WHEN fetched THEN it fails naming the key and the expected format", async () => {
     await expect(new MongoDocumentStore(new RecordingCollection()).getDocument("nope")).rejects.toThrow(

@@ -55,36 +55,42 @@ describe("parse pool isolation (built trigger worker)", () => {
     expect(buf.byteLength).toBe(0);
   });
 
-  it("GIVEN a descriptor on a message file WHEN parsed THEN the worker reads it (same result as from memory) and leaves the descriptor open", async () => {
-    const path = join(dir, "fd-message");
-    await writeFile(path, cleanMessage(4));
-    const fh = await open(path, "r");
-    try {
-      const viaFd = await pool.parse({ fd: fh.fd, maxBytes: 1_000_000 });
-      const viaBuf = await run(cleanMessage(4));
-      expect(viaFd).toMatchObject({ ok: true, written: false, key: sha256Hex(cleanMessage(4)) });
-      if (!viaFd.ok || viaFd.written || !viaBuf.ok || viaBuf.written) return;
-      expect(Buffer.from(viaFd.docBytes)).toEqual(Buffer.from(viaBuf.docBytes));
-      expect((await fh.stat()).size).toBe(cleanMessage(4).byteLength); // still open here
-    } finally {
-      await fh.close();
-    }
-  });
+  it(
+    "GIVEN a descriptor on a message file WHEN parsed THEN the worker " + "reads it (same result as from memory) and leaves the descriptor open",
+    async () => {
+      const path = join(dir, "fd-message");
+      await writeFile(path, cleanMessage(4));
+      const fh = await open(path, "r");
+      try {
+        const viaFd = await pool.parse({ fd: fh.fd, maxBytes: 1_000_000 });
+        const viaBuf = await run(cleanMessage(4));
+        expect(viaFd).toMatchObject({ ok: true, written: false, key: sha256Hex(cleanMessage(4)) });
+        if (!viaFd.ok || viaFd.written || !viaBuf.ok || viaBuf.written) return;
+        expect(Buffer.from(viaFd.docBytes)).toEqual(Buffer.from(viaBuf.docBytes));
+        expect((await fh.stat()).size).toBe(cleanMessage(4).byteLength); // still open here
+      } finally {
+        await fh.close();
+      }
+    },
+  );
 
-  it("GIVEN a descriptor on a file over maxBytes WHEN parsed THEN the outcome is too-large naming the size and the limit; at the limit it parses", async () => {
-    const path = join(dir, "fd-big");
-    const msg = cleanMessage(5);
-    await writeFile(path, msg);
-    const fh = await open(path, "r");
-    try {
-      const over = await pool.parse({ fd: fh.fd, maxBytes: msg.byteLength - 1 });
-      expect(over).toMatchObject({ ok: false, kind: "too-large" });
-      if (!over.ok) expect(over.detail).toBe(`${msg.byteLength} bytes > limit ${msg.byteLength - 1} (PARSER_MAX_MESSAGE_BYTES)`);
-      expect(await pool.parse({ fd: fh.fd, maxBytes: msg.byteLength })).toMatchObject({ ok: true });
-    } finally {
-      await fh.close();
-    }
-  });
+  it(
+    "GIVEN a descriptor on a file over maxBytes WHEN parsed THEN the outcome " + "is too-large naming the size and the limit; at the limit it parses",
+    async () => {
+      const path = join(dir, "fd-big");
+      const msg = cleanMessage(5);
+      await writeFile(path, msg);
+      const fh = await open(path, "r");
+      try {
+        const over = await pool.parse({ fd: fh.fd, maxBytes: msg.byteLength - 1 });
+        expect(over).toMatchObject({ ok: false, kind: "too-large" });
+        if (!over.ok) expect(over.detail).toBe(`${msg.byteLength} bytes > limit ${msg.byteLength - 1} (PARSER_MAX_MESSAGE_BYTES)`);
+        expect(await pool.parse({ fd: fh.fd, maxBytes: msg.byteLength })).toMatchObject({ ok: true });
+      } finally {
+        await fh.close();
+      }
+    },
+  );
 
   it("GIVEN a descriptor that is not open WHEN parsed THEN the outcome is store-error (release for retry), not a quarantine kind", async () => {
     const fh = await open(join(dir, "fd-message"), "r");

@@ -29,22 +29,25 @@ describe("spool claim / lease / reclaim", () => {
     expect((await readdir(join(dir, "cur"))).length).toBe(200);
   });
 
-  it("GIVEN a claim whose lease expired WHEN another host reclaims THEN it takes the claim and the old owner's completion reports the lost lease", async () => {
-    await makeSpool(dir, { m1: Buffer.from("x") });
-    let now = 1_000_000;
-    const dead = new Spool(dir, "dead", 5_000, () => now);
-    const live = new Spool(dir, "live", 5_000, () => now);
-    await dead.init();
-    const old = (await dead.claim("m1"))!;
-    now += 5_001;
-    const taken = await live.reclaimExpired(10);
-    expect(taken.map((c) => c.name)).toEqual(["m1"]);
-    expect(parseClaimName(taken[0]!.claimName)).toEqual({ name: "m1", host: "live", expiresAt: now + 5_000 });
-    expect(await dead.complete(old)).toBe(false);
-    expect(old.state).toBe("lost");
-    expect(await live.complete(taken[0]!)).toBe(true);
-    expect(await ls(join(dir, "cur"))).toEqual([]);
-  });
+  it(
+    "GIVEN a claim whose lease expired WHEN another host reclaims THEN it " + "takes the claim and the old owner's completion reports the lost lease",
+    async () => {
+      await makeSpool(dir, { m1: Buffer.from("x") });
+      let now = 1_000_000;
+      const dead = new Spool(dir, "dead", 5_000, () => now);
+      const live = new Spool(dir, "live", 5_000, () => now);
+      await dead.init();
+      const old = (await dead.claim("m1"))!;
+      now += 5_001;
+      const taken = await live.reclaimExpired(10);
+      expect(taken.map((c) => c.name)).toEqual(["m1"]);
+      expect(parseClaimName(taken[0]!.claimName)).toEqual({ name: "m1", host: "live", expiresAt: now + 5_000 });
+      expect(await dead.complete(old)).toBe(false);
+      expect(old.state).toBe("lost");
+      expect(await live.complete(taken[0]!)).toBe(true);
+      expect(await ls(join(dir, "cur"))).toEqual([]);
+    },
+  );
 
   it("GIVEN a live lease WHEN another host scans for expired claims THEN nothing is reclaimed", async () => {
     await makeSpool(dir, { m1: Buffer.from("x") });

@@ -99,7 +99,8 @@ describe("--base as a git ref: resolution and errors", () => {
 
 describe("--base as a git ref: this repository's HEAD", () => {
   it(
-    "GIVEN HEAD WHEN its review bundle is made THEN it holds what CHANGES.md reads, named by the ref, its artifacts match an in-place build, and the temp directory is gone",
+    "GIVEN HEAD WHEN its review bundle is made THEN it holds what CHANGES.md reads, named " +
+      "by the ref, its artifacts match an in-place build, and the temp directory is gone",
     () => {
       const lines: string[] = [];
       const bundle = reviewBundleAtRef("HEAD", { log: (l) => lines.push(l) });
@@ -146,7 +147,8 @@ describe("--base as a git ref: this repository's HEAD", () => {
   );
 
   it(
-    "GIVEN a topology file outside the checkout WHEN HEAD is the base THEN it is used as it is now; one HEAD tracks is read as of HEAD, and its failure quotes the child",
+    "GIVEN a topology file outside the checkout WHEN HEAD is the base THEN it is used " +
+      "as it is now; one HEAD tracks is read as of HEAD, and its failure quotes the child",
     () => {
       const outside = mkdtempSync(join(tmpdir(), "bulwark-base-topo-"));
       const file = join(outside, "shop.yaml");
@@ -188,7 +190,8 @@ describe("--base as a git ref: this repository's HEAD", () => {
   );
 
   it(
-    "GIVEN npm run synth -- --base HEAD WHEN Ctrl-C reaches it during the ref's synth THEN it stops, writes no review, and the temp directory is gone",
+    "GIVEN npm run synth -- --base HEAD WHEN Ctrl-C reaches it during the " +
+      "ref's synth THEN it stops, writes no review, and the temp directory is gone",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "bulwark-base-sigint-"));
       const childTmp = join(dir, "tmp");

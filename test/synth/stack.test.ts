@@ -115,27 +115,34 @@ describe("synthesized stack of the seed", () => {
     expect(missing).toEqual([]);
   });
 
-  it("GIVEN the lb pair WHEN synthesized THEN one Floating IP exists, unassigned by Terraform: no apply ever moves it, keepalived's MASTER takes it", () => {
-    const [fip, ...more] = resources(tf, "hcloud_floating_ip");
-    expect(more).toEqual([]);
-    expect(fip).toMatchObject({ type: "ipv4", home_location: "fsn1", lifecycle: { ignore_changes: ["server_id"] } });
-    expect(fip!.server_id).toBeUndefined();
-    expect(resources(tf, "hcloud_floating_ip_assignment")).toEqual([]);
-    // Nothing else refers to a server from the Floating IP either.
-    expect(JSON.stringify(fip)).not.toContain("hcloud_server");
-    expect(tf["output"]["floating_ip_address"].value).toMatch(/^\$\{hcloud_floating_ip\..*\.ip_address\}$/);
-  });
+  it(
+    "GIVEN the lb pair WHEN synthesized THEN one Floating IP exists, unassigned " +
+      "by Terraform: no apply ever moves it, keepalived's MASTER takes it",
+    () => {
+      const [fip, ...more] = resources(tf, "hcloud_floating_ip");
+      expect(more).toEqual([]);
+      expect(fip).toMatchObject({ type: "ipv4", home_location: "fsn1", lifecycle: { ignore_changes: ["server_id"] } });
+      expect(fip!.server_id).toBeUndefined();
+      expect(resources(tf, "hcloud_floating_ip_assignment")).toEqual([]);
+      // Nothing else refers to a server from the Floating IP either.
+      expect(JSON.stringify(fip)).not.toContain("hcloud_server");
+      expect(tf["output"]["floating_ip_address"].value).toMatch(/^\$\{hcloud_floating_ip\..*\.ip_address\}$/);
+    },
+  );
 
-  it("GIVEN the public firewalls (TLS off) WHEN synthesized THEN the lb one opens 80 and 22, the other only 22, all inbound; 443 stays closed", () => {
-    const rules = Object.fromEntries(
-      resources(tf, "hcloud_firewall").map((f) => [f.name, f.rule.map((r: Json) => `${r.direction} ${r.protocol}/${r.port}`)]),
-    );
-    expect(rules).toEqual({ "bulwark-lb": ["in tcp/80", "in tcp/22"], "bulwark-base": ["in tcp/22"] });
-    const lbFirewall = Object.entries(tf["resource"]["hcloud_firewall"] as Json).find(([, f]) => (f as Json).name === "bulwark-lb")![0];
-    for (const s of servers) {
-      expect(s.firewall_ids, s.name).toEqual([expect.stringContaining(s.labels["bulwark/role"] === "lb" ? lbFirewall : "PublicFirewalls_Base")]);
-    }
-  });
+  it(
+    "GIVEN the public firewalls (TLS off) WHEN synthesized THEN the lb " + "one opens 80 and 22, the other only 22, all inbound; 443 stays closed",
+    () => {
+      const rules = Object.fromEntries(
+        resources(tf, "hcloud_firewall").map((f) => [f.name, f.rule.map((r: Json) => `${r.direction} ${r.protocol}/${r.port}`)]),
+      );
+      expect(rules).toEqual({ "bulwark-lb": ["in tcp/80", "in tcp/22"], "bulwark-base": ["in tcp/22"] });
+      const lbFirewall = Object.entries(tf["resource"]["hcloud_firewall"] as Json).find(([, f]) => (f as Json).name === "bulwark-lb")![0];
+      for (const s of servers) {
+        expect(s.firewall_ids, s.name).toEqual([expect.stringContaining(s.labels["bulwark/role"] === "lb" ? lbFirewall : "PublicFirewalls_Base")]);
+      }
+    },
+  );
 
   it("GIVEN the storage hosts WHEN synthesized THEN each has a 100 GB XFS volume attached without automount", () => {
     expect(resources(tf, "hcloud_volume").map((v) => [v.name, v.size, v.format, v.automount])).toEqual([
@@ -214,14 +221,17 @@ describe("synthesized stack of the seed", () => {
     expect(lb.user_data).toMatch(/content: \|\n\s+\$\{var\.failover_api_token\}\n/);
   });
 
-  it("GIVEN the mail API WHEN synthesized THEN its bearer token is a random password that only app hosts hold, exported as a sensitive output", () => {
-    const password = Object.entries(tf["resource"]["random_password"] as Json).find(([id]) => id.startsWith("DeploySecrets_MailApiToken"));
-    expect(password?.[1]).toMatchObject({ length: 48, special: false });
-    const ref = `\${random_password.${password![0]}.result}`;
-    const holders = servers.filter((s) => s.user_data.includes(ref)).map((s) => s.name);
-    expect(holders).toEqual(["bulwark-app-1", "bulwark-app-2"]);
-    expect(tf["output"]["mail_api_token"]).toMatchObject({ sensitive: true, value: ref });
-  });
+  it(
+    "GIVEN the mail API WHEN synthesized THEN its bearer token is a random " + "password that only app hosts hold, exported as a sensitive output",
+    () => {
+      const password = Object.entries(tf["resource"]["random_password"] as Json).find(([id]) => id.startsWith("DeploySecrets_MailApiToken"));
+      expect(password?.[1]).toMatchObject({ length: 48, special: false });
+      const ref = `\${random_password.${password![0]}.result}`;
+      const holders = servers.filter((s) => s.user_data.includes(ref)).map((s) => s.name);
+      expect(holders).toEqual(["bulwark-app-1", "bulwark-app-2"]);
+      expect(tf["output"]["mail_api_token"]).toMatchObject({ sensitive: true, value: ref });
+    },
+  );
 });
 
 describe("Day-2: no apply replaces a server for a config change; the rollout chain does the work", () => {
@@ -255,55 +265,68 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
     }
   });
 
-  it("GIVEN a step WHEN synthesized THEN it is replaced when the host's files or its server change, pins the host key, and runs the agent with the bundle's sha256", () => {
-    const step = Object.entries(steps).find(([id]) => id.startsWith("HostRollout_App1_"))![1] as Json;
-    expect(Object.keys(step.triggers_replace).sort()).toEqual(["agent_sha256", "bundle_sha256", "server"]);
-    expect(step.triggers_replace.bundle_sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(step.triggers_replace.server).toMatch(/^\$\{hcloud_server\.App1_Server_[0-9A-F]+\.id\}$/);
-    expect(step.connection.host_key).toMatch(/^\$\{trimspace\(tls_private_key\.HostKeys_App1_[0-9A-F]+\.public_key_openssh\)\}$/);
-    expect(step.connection.user).toBe("bulwark");
-    const [mkdir, agent, bundle, apply] = step.provisioner;
-    expect(mkdir["remote-exec"].inline).toEqual(["install -d -m 0700 /home/bulwark/.bulwark-rollout"]);
-    expect(agent.file.content).toMatch(/^\$\{local\.HostRollout_Agent_[0-9A-F]+\}$/);
-    expect(bundle.file).toEqual({ content: "${self.input.bundle}", destination: "/home/bulwark/.bulwark-rollout/app-1.json" });
-    expect(apply["remote-exec"].inline[0]).toContain(
-      "sudo /usr/bin/python3 /home/bulwark/.bulwark-rollout/bulwark-host apply /home/bulwark/.bulwark-rollout/app-1.json --sha256 ${nonsensitive(sha256(self.input.bundle))}",
-    );
-    // The bundle is sensitive (a plan prints no file of it), and secrets reach it as JSON-escaped
-    // Terraform expressions, never as text.
-    const local = /^\$\{sensitive\(local\.(HostRollout_BundleApp1_[0-9A-F]+)\)\}$/.exec(step.input.bundle)![1]!;
-    expect(tf["locals"][local]).toContain("${replace(jsonencode(random_password.DeploySecrets_MailApiToken_");
-  });
-
-  it("GIVEN a template edit (haproxy retries) WHEN synthesized again THEN only the lb steps' triggers change; servers and their user_data are untouched by the plan", () => {
-    const changedPlan = { ...prepared.plan, lb: { ...prepared.plan.lb, connectTimeoutMs: prepared.plan.lb.connectTimeoutMs + 50 } };
-    const app = Testing.app();
-    const stack = new BulwarkStack(app, changedPlan.name, { plan: changedPlan, rendered: renderAll(changedPlan) });
-    const after = JSON.parse(Testing.synth(stack)) as Json;
-    const triggers = (t: Json) =>
-      Object.fromEntries(
-        Object.entries(t["resource"]["terraform_data"] as Json).map(([id, s]: [string, Json]) => [
-          id.split("_")[1],
-          s.triggers_replace.bundle_sha256,
-        ]),
+  it(
+    "GIVEN a step WHEN synthesized THEN it is replaced when the host's files or its " +
+      "server change, pins the host key, and runs the agent with the bundle's sha256",
+    () => {
+      const step = Object.entries(steps).find(([id]) => id.startsWith("HostRollout_App1_"))![1] as Json;
+      expect(Object.keys(step.triggers_replace).sort()).toEqual(["agent_sha256", "bundle_sha256", "server"]);
+      expect(step.triggers_replace.bundle_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(step.triggers_replace.server).toMatch(/^\$\{hcloud_server\.App1_Server_[0-9A-F]+\.id\}$/);
+      expect(step.connection.host_key).toMatch(/^\$\{trimspace\(tls_private_key\.HostKeys_App1_[0-9A-F]+\.public_key_openssh\)\}$/);
+      expect(step.connection.user).toBe("bulwark");
+      const [mkdir, agent, bundle, apply] = step.provisioner;
+      expect(mkdir["remote-exec"].inline).toEqual(["install -d -m 0700 /home/bulwark/.bulwark-rollout"]);
+      expect(agent.file.content).toMatch(/^\$\{local\.HostRollout_Agent_[0-9A-F]+\}$/);
+      expect(bundle.file).toEqual({ content: "${self.input.bundle}", destination: "/home/bulwark/.bulwark-rollout/app-1.json" });
+      expect(apply["remote-exec"].inline[0]).toContain(
+        "sudo /usr/bin/python3 /home/bulwark/.bulwark-rollout/bulwark-host apply " +
+          "/home/bulwark/.bulwark-rollout/app-1.json --sha256 ${nonsensitive(sha256(self.input.bundle))}",
       );
-    const before = triggers(tf);
-    const now = triggers(after);
-    const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
-    expect(changed.sort()).toEqual(["Lb1", "Lb2"]);
-    // The servers' user_data changes too, but is ignored after creation (previous test): no replacement.
-    expect(resources(after, "hcloud_server").map((s) => s.lifecycle.ignore_changes)).toEqual(servers.map(() => ["user_data", "image", "ssh_keys"]));
-  });
+      // The bundle is sensitive (a plan prints no file of it), and secrets reach it as JSON-escaped
+      // Terraform expressions, never as text.
+      const local = /^\$\{sensitive\(local\.(HostRollout_BundleApp1_[0-9A-F]+)\)\}$/.exec(step.input.bundle)![1]!;
+      expect(tf["locals"][local]).toContain("${replace(jsonencode(random_password.DeploySecrets_MailApiToken_");
+    },
+  );
 
-  it("GIVEN each host WHEN synthesized THEN its user_data carries its own host key from the tls provider, and every connection pins that host's key", () => {
-    for (const s of servers) {
-      const host = s.name.replace(/^bulwark-/, "");
-      const id = host
-        .split("-")
-        .map((p: string) => p[0]!.toUpperCase() + p.slice(1))
-        .join("");
-      expect(s.user_data, host).toMatch(new RegExp(`\\$\\{base64encode\\(tls_private_key\\.HostKeys_${id}_[0-9A-F]+\\.private_key_openssh\\)\\}`));
-    }
-    expect(Object.values(tf["resource"]["tls_private_key"] as Json).every((k: Json) => k.algorithm === "ED25519")).toBe(true);
-  });
+  it(
+    "GIVEN a template edit (haproxy retries) WHEN synthesized again THEN only the " +
+      "lb steps' triggers change; servers and their user_data are untouched by the plan",
+    () => {
+      const changedPlan = { ...prepared.plan, lb: { ...prepared.plan.lb, connectTimeoutMs: prepared.plan.lb.connectTimeoutMs + 50 } };
+      const app = Testing.app();
+      const stack = new BulwarkStack(app, changedPlan.name, { plan: changedPlan, rendered: renderAll(changedPlan) });
+      const after = JSON.parse(Testing.synth(stack)) as Json;
+      const triggers = (t: Json) =>
+        Object.fromEntries(
+          Object.entries(t["resource"]["terraform_data"] as Json).map(([id, s]: [string, Json]) => [
+            id.split("_")[1],
+            s.triggers_replace.bundle_sha256,
+          ]),
+        );
+      const before = triggers(tf);
+      const now = triggers(after);
+      const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
+      expect(changed.sort()).toEqual(["Lb1", "Lb2"]);
+      // The servers' user_data changes too, but is ignored after creation (previous test): no replacement.
+      expect(resources(after, "hcloud_server").map((s) => s.lifecycle.ignore_changes)).toEqual(servers.map(() => ["user_data", "image", "ssh_keys"]));
+    },
+  );
+
+  it(
+    "GIVEN each host WHEN synthesized THEN its user_data carries its own " +
+      "host key from the tls provider, and every connection pins that host's key",
+    () => {
+      for (const s of servers) {
+        const host = s.name.replace(/^bulwark-/, "");
+        const id = host
+          .split("-")
+          .map((p: string) => p[0]!.toUpperCase() + p.slice(1))
+          .join("");
+        expect(s.user_data, host).toMatch(new RegExp(`\\$\\{base64encode\\(tls_private_key\\.HostKeys_${id}_[0-9A-F]+\\.private_key_openssh\\)\\}`));
+      }
+      expect(Object.values(tf["resource"]["tls_private_key"] as Json).every((k: Json) => k.algorithm === "ED25519")).toBe(true);
+    },
+  );
 });

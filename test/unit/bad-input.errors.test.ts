@@ -265,7 +265,8 @@ async function runAll(): Promise<{ outcomes: Outcome[]; baselines: Outcome[] }> 
 }
 
 const row = (name: string, o: Outcome) =>
-  `${name.padEnd(44)} exit ${String(o.code).padStart(2)}  wall ${o.wallMs.toFixed(0).padStart(5)} ms  cpu ${o.usage?.cpuMs.toFixed(0).padStart(5) ?? "    ?"} ms  rss ${o.usage ? (o.usage.maxRssKb / 1024).toFixed(0).padStart(4) : "   ?"} MB`;
+  `${name.padEnd(44)} exit ${String(o.code).padStart(2)}  wall ${o.wallMs.toFixed(0).padStart(5)} ms  ` +
+  `cpu ${o.usage?.cpuMs.toFixed(0).padStart(5) ?? "    ?"} ms  rss ${o.usage ? (o.usage.maxRssKb / 1024).toFixed(0).padStart(4) : "   ?"} MB`;
 
 describe("the bad-input corpus through the CLI", () => {
   let outcomes: Outcome[] = [];

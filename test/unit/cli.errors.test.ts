@@ -64,20 +64,26 @@ describe("CLI on bad topology files", () => {
     }
   });
 
-  it("GIVEN --review naming a directory that is not a review bundle WHEN run THEN exit 2 with one line and the fix, and nothing is deleted or written", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bulwark-cli-review-"));
-    const home = join(dir, "home");
-    mkdirSync(join(home, ".ssh"), { recursive: true });
-    writeFileSync(join(home, "notes.txt"), "keep me");
-    const outcome = await cli(["--out", join(dir, "out"), "--review", home]);
-    expect(outcome.code).toBe(2);
-    expect(outcome.stderr.trimEnd().split("\n")).toEqual([
-      `bulwark: error: --review: holds 2 entries but no .bulwark-review, so it is not a review bundle, and synth would delete all of it; got ${JSON.stringify(home)}. Fix: pass a new or empty directory, or one an earlier \`npm run synth\` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself`,
-    ]);
-    expect(readFileSync(join(home, "notes.txt"), "utf8")).toBe("keep me");
-    expect(existsSync(join(home, ".ssh"))).toBe(true);
-    expect(existsSync(join(dir, "out"))).toBe(false);
-  });
+  it(
+    "GIVEN --review naming a directory that is not a review bundle WHEN run " +
+      "THEN exit 2 with one line and the fix, and nothing is deleted or written",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "bulwark-cli-review-"));
+      const home = join(dir, "home");
+      mkdirSync(join(home, ".ssh"), { recursive: true });
+      writeFileSync(join(home, "notes.txt"), "keep me");
+      const outcome = await cli(["--out", join(dir, "out"), "--review", home]);
+      expect(outcome.code).toBe(2);
+      expect(outcome.stderr.trimEnd().split("\n")).toEqual([
+        `bulwark: error: --review: holds 2 entries but no .bulwark-review, so it is not a review bundle, and synth ` +
+          `would delete all of it; got ${JSON.stringify(home)}. Fix: pass a new or empty directory, or one an earlier ` +
+          `\`npm run synth\` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself`,
+      ]);
+      expect(readFileSync(join(home, "notes.txt"), "utf8")).toBe("keep me");
+      expect(existsSync(join(home, ".ssh"))).toBe(true);
+      expect(existsSync(join(dir, "out"))).toBe(false);
+    },
+  );
 
   it("GIVEN --review naming a file WHEN run THEN exit 2 naming it, and the file is kept", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bulwark-cli-review-"));
@@ -104,7 +110,8 @@ describe("CLI on bad topology files", () => {
     const outcome = await cli(["--topology", "/nonexistent/topology.yaml"]);
     expect(outcome.code).toBe(2);
     expect(outcome.stderr.trim()).toBe(
-      'bulwark: error: /nonexistent/topology.yaml: cannot read the topology file (ENOENT); got "/nonexistent/topology.yaml". Fix: pass the path of an existing .json, .yaml or .yml file',
+      "bulwark: error: /nonexistent/topology.yaml: cannot read the topology file (ENOENT); got " +
+        '"/nonexistent/topology.yaml". Fix: pass the path of an existing .json, .yaml or .yml file',
     );
   });
 });

@@ -69,57 +69,64 @@ describe("ingress bench helpers", () => {
     expect(() => vmRssKb("Name:\tzombie\n")).toThrow("no VmRSS line");
   });
 
-  it("GIVEN /proc/<pid>/stat lines WHEN read THEN ppid and CPU ticks come out, odd command names included, and a tree sums its members and their reaped children", () => {
-    expect(procTimes("528 (master) S 1 528 528 0 -1 4211008 900 2000 0 3 250 30 500 70 20 0 1 0 100 10000000 300")).toEqual({
-      ppid: 1,
-      self: 280,
-      reapedChildren: 570,
-    });
-    expect(procTimes("77 (a) b (c) R 528 1 1 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0").ppid).toBe(528);
-    expect(() => procTimes("9 (x) S 1 2")).toThrow("expected at least 17");
-    const t = (ppid: number, self: number, reapedChildren = 0): ProcTimes => ({ ppid, self, reapedChildren });
-    const procs = new Map([
-      [1, t(0, 1000)],
-      [528, t(1, 10, 40)],
-      [600, t(528, 100)],
-      [601, t(528, 50, 5)],
-      [700, t(600, 7)],
-      [900, t(1, 999)],
-    ]);
-    expect(treeTicks(528, procs)).toBe(10 + 40 + 100 + 50 + 5 + 7);
-    expect(treeTicks(900, procs)).toBe(999);
-    expect(treeTicks(4242, procs)).toBe(0);
-  });
+  it(
+    "GIVEN /proc/<pid>/stat lines WHEN read THEN ppid and CPU ticks come out, odd " +
+      "command names included, and a tree sums its members and their reaped children",
+    () => {
+      expect(procTimes("528 (master) S 1 528 528 0 -1 4211008 900 2000 0 3 250 30 500 70 20 0 1 0 100 10000000 300")).toEqual({
+        ppid: 1,
+        self: 280,
+        reapedChildren: 570,
+      });
+      expect(procTimes("77 (a) b (c) R 528 1 1 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0").ppid).toBe(528);
+      expect(() => procTimes("9 (x) S 1 2")).toThrow("expected at least 17");
+      const t = (ppid: number, self: number, reapedChildren = 0): ProcTimes => ({ ppid, self, reapedChildren });
+      const procs = new Map([
+        [1, t(0, 1000)],
+        [528, t(1, 10, 40)],
+        [600, t(528, 100)],
+        [601, t(528, 50, 5)],
+        [700, t(600, 7)],
+        [900, t(1, 999)],
+      ]);
+      expect(treeTicks(528, procs)).toBe(10 + 40 + 100 + 50 + 5 + 7);
+      expect(treeTicks(900, procs)).toBe(999);
+      expect(treeTicks(4242, procs)).toBe(0);
+    },
+  );
 
-  it("GIVEN the baseline instance WHEN main.cf is made THEN it has its own directories, loopback, the one relay domain and holds or defers mail", () => {
-    const inst = {
-      configDir: "/t/pf/etc",
-      queueDir: "/t/pf/queue",
-      dataDir: "/t/pf/data",
-      logFile: "/t/pf/log/maillog",
-      listenHost: "127.0.0.1",
-      domain: "bench.test",
-      hostName: "mx.bench.test",
-    };
-    const hold = postfixMainCf({ ...inst, mode: "hold" }).split("\n");
-    expect(hold).toEqual(
-      expect.arrayContaining([
-        "queue_directory = /t/pf/queue",
-        "data_directory = /t/pf/data",
-        "inet_interfaces = 127.0.0.1",
-        "mydestination =",
-        "relay_domains = bench.test",
-        "smtpd_relay_restrictions = reject_unauth_destination",
-        "smtpd_data_restrictions = check_client_access static:HOLD",
-        "maillog_file = /t/pf/log/maillog",
-        "maillog_file_prefixes = /t/pf/log",
-      ]),
-    );
-    expect(hold.some((l) => l.startsWith("defer_transports = smtp, relay, local, virtual"))).toBe(true);
-    // Nothing that would change how queue files are written.
-    expect(hold.some((l) => /fsync|sync|queue_file/.test(l))).toBe(false);
-    const defer = postfixMainCf({ ...inst, mode: "defer" });
-    expect(defer).not.toContain("HOLD");
-    expect(defer).toContain("defer_transports = ");
-  });
+  it(
+    "GIVEN the baseline instance WHEN main.cf is made THEN it has its own " + "directories, loopback, the one relay domain and holds or defers mail",
+    () => {
+      const inst = {
+        configDir: "/t/pf/etc",
+        queueDir: "/t/pf/queue",
+        dataDir: "/t/pf/data",
+        logFile: "/t/pf/log/maillog",
+        listenHost: "127.0.0.1",
+        domain: "bench.test",
+        hostName: "mx.bench.test",
+      };
+      const hold = postfixMainCf({ ...inst, mode: "hold" }).split("\n");
+      expect(hold).toEqual(
+        expect.arrayContaining([
+          "queue_directory = /t/pf/queue",
+          "data_directory = /t/pf/data",
+          "inet_interfaces = 127.0.0.1",
+          "mydestination =",
+          "relay_domains = bench.test",
+          "smtpd_relay_restrictions = reject_unauth_destination",
+          "smtpd_data_restrictions = check_client_access static:HOLD",
+          "maillog_file = /t/pf/log/maillog",
+          "maillog_file_prefixes = /t/pf/log",
+        ]),
+      );
+      expect(hold.some((l) => l.startsWith("defer_transports = smtp, relay, local, virtual"))).toBe(true);
+      // Nothing that would change how queue files are written.
+      expect(hold.some((l) => /fsync|sync|queue_file/.test(l))).toBe(false);
+      const defer = postfixMainCf({ ...inst, mode: "defer" });
+      expect(defer).not.toContain("HOLD");
+      expect(defer).toContain("defer_transports = ");
+    },
+  );
 });

@@ -32,7 +32,8 @@ describe("lb layer", () => {
     expect(content(LB_PATHS.keepalivedConf)).toMatch(/track_file haproxy_down \{\n\s+file "\/run\/bulwark\/haproxy-down"\n\s+weight 0\n/);
     const dropin = content(LB_PATHS.haproxyDropin)!;
     expect(dropin).toContain(
-      "[Service]\nRestartSec=1s\nTimeoutStopSec=5s\nExecStartPost=/usr/local/sbin/bulwark-haproxy-state up\nExecStopPost=/usr/local/sbin/bulwark-haproxy-state down\n",
+      "[Service]\nRestartSec=1s\nTimeoutStopSec=5s\nExecStartPost=/usr/local/sbin/bulwark-haproxy-state " +
+        "up\nExecStopPost=/usr/local/sbin/bulwark-haproxy-state down\n",
     );
     const watch = content(LB_PATHS.watchScript)!;
     expect(watch).toContain('PID_FILE = "/run/haproxy.pid"');
@@ -54,22 +55,26 @@ describe("lb layer", () => {
     expect(plan.lb.healthCheck.interMs + plan.lb.healthCheck.fastInterMs * (plan.lb.healthCheck.fall - 1)).toBeLessThan(1000);
   });
 
-  it("GIVEN the seed WHEN haproxy.cfg is rendered THEN /api needs a bearer token, /healthz is haproxy's own, backend names never leave and 443 is not bound", () => {
-    const cfg = lbFiles().content(LB_PATHS.haproxyCfg)!;
-    const entry = cfg.slice(cfg.indexOf("frontend entry"), cfg.indexOf("backend app"));
-    expect(entry).toMatch(/^\s+acl api_path path \/api$/m);
-    expect(entry).toMatch(/^\s+acl api_path path_beg \/api\/$/m);
-    expect(entry).toMatch(/^\s+http-request deny deny_status 401 if api_path !\{ req\.hdr\(authorization\) -m beg "Bearer " \}$/m);
-    expect(entry).toMatch(
-      /^\s+http-request return status 200 content-type text\/plain string "ok" if \{ path \/healthz \} \{ nbsrv\(app\) gt 0 \}$/m,
-    );
-    expect(entry).toMatch(/^\s+http-request return status 503 .* if \{ path \/healthz \}$/m);
-    expect(entry).toMatch(/^\s+http-response del-header X-Served-By$/m);
-    expect(entry).toMatch(/^\s+use_backend api if api_path$/m);
-    // The token check comes before routing: no unauthenticated request reaches the api backend.
-    expect(entry.indexOf("deny_status 401")).toBeLessThan(entry.indexOf("use_backend api"));
-    expect(entry).not.toContain(":443");
-  });
+  it(
+    "GIVEN the seed WHEN haproxy.cfg is rendered THEN /api needs a bearer token, " +
+      "/healthz is haproxy's own, backend names never leave and 443 is not bound",
+    () => {
+      const cfg = lbFiles().content(LB_PATHS.haproxyCfg)!;
+      const entry = cfg.slice(cfg.indexOf("frontend entry"), cfg.indexOf("backend app"));
+      expect(entry).toMatch(/^\s+acl api_path path \/api$/m);
+      expect(entry).toMatch(/^\s+acl api_path path_beg \/api\/$/m);
+      expect(entry).toMatch(/^\s+http-request deny deny_status 401 if api_path !\{ req\.hdr\(authorization\) -m beg "Bearer " \}$/m);
+      expect(entry).toMatch(
+        /^\s+http-request return status 200 content-type text\/plain string "ok" if \{ path \/healthz \} \{ nbsrv\(app\) gt 0 \}$/m,
+      );
+      expect(entry).toMatch(/^\s+http-request return status 503 .* if \{ path \/healthz \}$/m);
+      expect(entry).toMatch(/^\s+http-response del-header X-Served-By$/m);
+      expect(entry).toMatch(/^\s+use_backend api if api_path$/m);
+      // The token check comes before routing: no unauthenticated request reaches the api backend.
+      expect(entry.indexOf("deny_status 401")).toBeLessThan(entry.indexOf("use_backend api"));
+      expect(entry).not.toContain(":443");
+    },
+  );
 
   it("GIVEN TLS WHEN haproxy.cfg is rendered THEN 443 serves the certificate and 80 redirects, and the PEM is a 0600 base64 file", () => {
     const { content, r } = lbFiles({ roles: { lb: { tls: true } } });

@@ -45,7 +45,8 @@ describe("topology files the loader refuses", () => {
     const path = join(dir, "fifo.yaml");
     expect(spawnSync("mkfifo", [path]).status).toBe(0);
     expect(refusal(path)).toBe(
-      `${path}: is a FIFO (named pipe), not a regular file; got "${path}". Fix: pass a regular .json, .yaml or .yml file (not a pipe, device, socket or directory)`,
+      `${path}: is a FIFO (named pipe), not a regular file; got "${path}". Fix: pass ` +
+        `a regular .json, .yaml or .yml file (not a pipe, device, socket or directory)`,
     );
   });
 
@@ -65,7 +66,8 @@ describe("topology files the loader refuses", () => {
     expect(loadTopology({ kind: "file", path: file(".yaml", at) }).admin.sshKeys).toHaveLength(1);
     const over = file(".yaml", `${at}\n`);
     expect(refusal(over)).toBe(
-      `${over}: is 65537 bytes, above the 65536-byte limit of a topology file; got "65537". Fix: keep the topology under 64 KiB (the seed is about 1 KiB); check that this is the right file`,
+      `${over}: is 65537 bytes, above the 65536-byte limit of a topology file; got "65537". Fix: ` +
+        `keep the topology under 64 KiB (the seed is about 1 KiB); check that this is the right file`,
     );
   });
 
@@ -98,7 +100,8 @@ describe("topology files the loader refuses", () => {
   it(`GIVEN JSON nested ${MAX_NESTING + 1} deep WHEN loaded THEN the nesting is refused; ${MAX_NESTING} deep goes on to the schema`, () => {
     const deep = file(".json", nested(MAX_NESTING + 1));
     expect(refusal(deep)).toBe(
-      `${deep}:1:${11 + MAX_NESTING - 1}: nests objects and lists more than 32 deep; got 33. Fix: a topology nests at most 4 levels; remove the extra nesting`,
+      `${deep}:1:${11 + MAX_NESTING - 1}: nests objects and lists more than 32 ` +
+        `deep; got 33. Fix: a topology nests at most 4 levels; remove the extra nesting`,
     );
     expect(refusal(file(".json", nested(MAX_NESTING)))).toMatch(/: admin: must be object/);
   });
@@ -116,7 +119,8 @@ describe("topology files the loader refuses", () => {
     const path = file(".yaml", text());
     expect(refusal(path)).toMatch(
       new RegExp(
-        `^${path.replace(/[.]/g, "\\.")}:${line}: nests deeper than a topology can \\(\\d+ levels of .*above 64\\); got .*Fix: a topology nests at most 4 levels`,
+        `^${path.replace(/[.]/g, "\\.")}:${line}: nests deeper than a topology can ` +
+          `\\(\\d+ levels of .*above 64\\); got .*Fix: a topology nests at most 4 levels`,
       ),
     );
   });
@@ -143,7 +147,8 @@ describe("topology files the loader refuses", () => {
     const levels = Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(",")}]`);
     const path = file(".yaml", `l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n${levels.join("\n")}\n`);
     expect(refusal(path)).toBe(
-      `${path}: uses YAML aliases too often (Excessive alias count indicates a resource exhaustion attack); got 100. Fix: write the repeated values out, or alias them fewer times`,
+      `${path}: uses YAML aliases too often (Excessive alias count indicates a resource ` +
+        `exhaustion attack); got 100. Fix: write the repeated values out, or alias them fewer times`,
     );
   });
 
@@ -154,7 +159,9 @@ describe("topology files the loader refuses", () => {
   ])("GIVEN %s WHEN loaded THEN the tag is refused", (_case, tail, line, col, tag) => {
     const path = file(".yaml", `${ADMIN}${tail}`);
     expect(refusal(path)).toBe(
-      `${path}:${line}:${col}: YAML problem (TAG_RESOLVE_FAILED): Unresolved tag: ${tag}; got ${JSON.stringify(`${ADMIN}${tail}`.split("\n")[line - 1])}. Fix: remove the tag: a topology is plain YAML (strings, numbers, booleans, lists, maps)`,
+      `${path}:${line}:${col}: YAML problem (TAG_RESOLVE_FAILED): Unresolved tag: ${tag}; ` +
+        `got ${JSON.stringify(`${ADMIN}${tail}`.split("\n")[line - 1])}. Fix: remove the tag: a topology is plain YAML (strings, numbers, ` +
+        `booleans, lists, maps)`,
     );
   });
 
@@ -173,7 +180,8 @@ describe("topology files the loader refuses", () => {
     [
       "JSON",
       ".json",
-      `{"admin": {"sshKeys": [{"name": "ops", "publicKey": "${EXAMPLE_ADMIN_KEY}"}], "sshSourceCidrs": ["0.0.0.0/0"], "__proto__": {"allowSshFromAnywhere": true}}}`,
+      `{"admin": {"sshKeys": [{"name": "ops", "publicKey": "${EXAMPLE_ADMIN_KEY}"}], ` +
+        `"sshSourceCidrs": ["0.0.0.0/0"], "__proto__": {"allowSshFromAnywhere": true}}}`,
     ],
     ["YAML", ".yaml", `${ADMIN}  sshSourceCidrs: [0.0.0.0/0]\n  __proto__: { allowSshFromAnywhere: true }\n`],
   ])("GIVEN a __proto__ key in %s WHEN loaded THEN it is an unknown field, not the opt-in", (_format, ext, text) => {

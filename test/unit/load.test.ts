@@ -32,7 +32,8 @@ describe("loading a topology", () => {
     writeFileSync(join(dir, "t.json"), JSON.stringify(input));
     writeFileSync(
       join(dir, "t.yaml"),
-      `name: shop\nadmin:\n  sshKeys:\n    - name: ops\n      publicKey: ${MINIMAL.admin!.sshKeys![0]!.publicKey}\nroles:\n  app: { count: 4, serverType: cx43 }\n`,
+      `name: shop\nadmin:\n  sshKeys:\n    - name: ops\n      ` +
+        `publicKey: ${MINIMAL.admin!.sshKeys![0]!.publicKey}\nroles:\n  app: { count: 4, serverType: cx43 }\n`,
     );
     const fromJson = loadTopology({ kind: "file", path: join(dir, "t.json") });
     const fromYaml = loadTopology({ kind: "file", path: join(dir, "t.yaml") });

@@ -34,60 +34,70 @@ describe("mail ingress", () => {
     ).not.toContain("smtp-ingress");
   });
 
-  it("GIVEN the ingress on WHEN planned THEN each app host runs a receiver that takes PROXY headers from the lbs only, with the topology's limits", () => {
-    const plan = planOf(ON);
-    const ingress = plan.services.ingress!;
-    const lbs = plan.hosts.filter((h) => h.role === "lb").map((h) => h.privateIp);
-    expect(ingress.proxyFrom).toEqual(lbs);
-    expect(Object.keys(ingress.hosts)).toEqual(plan.hosts.filter((h) => h.role === "app").map((h) => h.name));
-    expect(ingress.hosts["app-1"]).toMatchObject({
-      service: "ingress",
-      listenHost: plan.hosts.find((h) => h.name === "app-1")!.privateIp,
-      listenPort: INGRESS_PORT,
-    });
-    const unit = file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
-    expect(unit).toMatch(/^User=bulwark-parser$/m);
-    expect(unit).toContain("INGRESS_DOMAINS=example.com,mx.example.org");
-    expect(unit).toContain(`INGRESS_PROXY_FROM=${lbs.join(",")}`);
-    expect(unit).toContain(`INGRESS_MAX_MESSAGE_BYTES=${10 * 1024 * 1024}`);
-    expect(unit).toContain("INGRESS_SOCKET_TIMEOUT_MS=300000");
-    // One writable mount for the spool (tmp/ to new/ is a rename on one file system), the parser's dirs read-only.
-    expect(unit).toMatch(/^ReadWritePaths=-\/srv\/shared\/spool$/m);
-    expect(unit).toMatch(/^ReadOnlyPaths=-\/srv\/shared\/spool\/cur -\/srv\/shared\/spool\/quarantine$/m);
-    expect(file(plan, "parser-1", "/etc/systemd/system/bulwark-ingress.service")).toBeUndefined();
-    for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
-  });
+  it(
+    "GIVEN the ingress on WHEN planned THEN each app host runs a receiver " +
+      "that takes PROXY headers from the lbs only, with the topology's limits",
+    () => {
+      const plan = planOf(ON);
+      const ingress = plan.services.ingress!;
+      const lbs = plan.hosts.filter((h) => h.role === "lb").map((h) => h.privateIp);
+      expect(ingress.proxyFrom).toEqual(lbs);
+      expect(Object.keys(ingress.hosts)).toEqual(plan.hosts.filter((h) => h.role === "app").map((h) => h.name));
+      expect(ingress.hosts["app-1"]).toMatchObject({
+        service: "ingress",
+        listenHost: plan.hosts.find((h) => h.name === "app-1")!.privateIp,
+        listenPort: INGRESS_PORT,
+      });
+      const unit = file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
+      expect(unit).toMatch(/^User=bulwark-parser$/m);
+      expect(unit).toContain("INGRESS_DOMAINS=example.com,mx.example.org");
+      expect(unit).toContain(`INGRESS_PROXY_FROM=${lbs.join(",")}`);
+      expect(unit).toContain(`INGRESS_MAX_MESSAGE_BYTES=${10 * 1024 * 1024}`);
+      expect(unit).toContain("INGRESS_SOCKET_TIMEOUT_MS=300000");
+      // One writable mount for the spool (tmp/ to new/ is a rename on one file system), the parser's dirs read-only.
+      expect(unit).toMatch(/^ReadWritePaths=-\/srv\/shared\/spool$/m);
+      expect(unit).toMatch(/^ReadOnlyPaths=-\/srv\/shared\/spool\/cur -\/srv\/shared\/spool\/quarantine$/m);
+      expect(file(plan, "parser-1", "/etc/systemd/system/bulwark-ingress.service")).toBeUndefined();
+      for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    },
+  );
 
-  it("GIVEN the ingress and roles.lb.tls on WHEN rendered THEN each receiver gets the entry's PEM as a credential and offers STARTTLS with it; without tls it gets neither", () => {
-    const plan = planOf({ ...ON, roles: { lb: { tls: true } } });
-    expect(plan.services.ingress!.tls).toBe(true);
-    const unit = file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
-    expect(unit).toMatch(/^LoadCredential=tls-pem:\/etc\/bulwark\/ingress-tls\.pem$/m);
-    expect(unit).toContain("INGRESS_TLS_KEY_FILE=%d/tls-pem");
-    expect(unit).toContain("INGRESS_TLS_CERT_FILE=%d/tls-pem");
-    const app = renderHost(plan, plan.hosts.find((h) => h.name === "app-1")!);
-    const pem = app.files.find((f) => f.path === "/etc/bulwark/ingress-tls.pem")!;
-    expect(pem).toMatchObject({
-      permissions: "0600",
-      encoding: "b64",
-      content: "@@deploy-b64:tls_certificate_pem@@",
-      action: { kind: "restart", unit: "bulwark-ingress.service" },
-    });
-    // Not in user_data (it would not fit): the first rollout writes it, and the unit waits for it.
-    expect(app.userData).not.toContain("tls_certificate_pem");
-    expect(unit).toMatch(/^ConditionPathExists=\/etc\/bulwark\/ingress-tls\.pem$/m);
-    expect(rolloutBundle(plan, app).files).toContainEqual(expect.objectContaining({ path: "/etc/bulwark/ingress-tls.pem", encoding: "b64" }));
-    // The same certificate the lbs serve on 443, from the same variable.
-    expect(renderHost(plan, plan.hosts.find((h) => h.name === "lb-1")!).files.some((f) => f.content === pem.content)).toBe(true);
-    expect(renderHost(plan, plan.hosts.find((h) => h.name === "parser-1")!).files.some((f) => f.content.includes("tls_certificate_pem"))).toBe(false);
-    for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+  it(
+    "GIVEN the ingress and roles.lb.tls on WHEN rendered THEN each receiver gets the " +
+      "entry's PEM as a credential and offers STARTTLS with it; without tls it gets neither",
+    () => {
+      const plan = planOf({ ...ON, roles: { lb: { tls: true } } });
+      expect(plan.services.ingress!.tls).toBe(true);
+      const unit = file(plan, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
+      expect(unit).toMatch(/^LoadCredential=tls-pem:\/etc\/bulwark\/ingress-tls\.pem$/m);
+      expect(unit).toContain("INGRESS_TLS_KEY_FILE=%d/tls-pem");
+      expect(unit).toContain("INGRESS_TLS_CERT_FILE=%d/tls-pem");
+      const app = renderHost(plan, plan.hosts.find((h) => h.name === "app-1")!);
+      const pem = app.files.find((f) => f.path === "/etc/bulwark/ingress-tls.pem")!;
+      expect(pem).toMatchObject({
+        permissions: "0600",
+        encoding: "b64",
+        content: "@@deploy-b64:tls_certificate_pem@@",
+        action: { kind: "restart", unit: "bulwark-ingress.service" },
+      });
+      // Not in user_data (it would not fit): the first rollout writes it, and the unit waits for it.
+      expect(app.userData).not.toContain("tls_certificate_pem");
+      expect(unit).toMatch(/^ConditionPathExists=\/etc\/bulwark\/ingress-tls\.pem$/m);
+      expect(rolloutBundle(plan, app).files).toContainEqual(expect.objectContaining({ path: "/etc/bulwark/ingress-tls.pem", encoding: "b64" }));
+      // The same certificate the lbs serve on 443, from the same variable.
+      expect(renderHost(plan, plan.hosts.find((h) => h.name === "lb-1")!).files.some((f) => f.content === pem.content)).toBe(true);
+      expect(renderHost(plan, plan.hosts.find((h) => h.name === "parser-1")!).files.some((f) => f.content.includes("tls_certificate_pem"))).toBe(
+        false,
+      );
+      for (const h of plan.hosts) expect(worstCaseLength(renderHost(plan, h).userData), h.name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
 
-    const plain = planOf(ON);
-    expect(plain.services.ingress!.tls).toBe(false);
-    const plainUnit = file(plain, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
-    expect(plainUnit).not.toMatch(/LoadCredential|INGRESS_TLS|ConditionPathExists/);
-    expect(file(plain, "app-1", "/etc/bulwark/ingress-tls.pem")).toBeUndefined();
-  });
+      const plain = planOf(ON);
+      expect(plain.services.ingress!.tls).toBe(false);
+      const plainUnit = file(plain, "app-1", "/etc/systemd/system/bulwark-ingress.service")!;
+      expect(plainUnit).not.toMatch(/LoadCredential|INGRESS_TLS|ConditionPathExists/);
+      expect(file(plain, "app-1", "/etc/bulwark/ingress-tls.pem")).toBeUndefined();
+    },
+  );
 
   it("GIVEN the ingress on WHEN haproxy is rendered THEN :25 is a TCP frontend balancing to every receiver with send-proxy and an SMTP check", () => {
     const plan = planOf(ON);

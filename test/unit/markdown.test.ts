@@ -92,13 +92,17 @@ describe("the reason in TOPOLOGY.md", () => {
     return topologyMarkdown(plan, analyzeFailures(plan));
   };
 
-  it("GIVEN a reason opening an HTML comment WHEN TOPOLOGY.md is rendered THEN the reason shows as written and every section after it is still there", () => {
-    const reason = "staging <!-- | **x** [y](z) `";
-    const html = render(page(reason));
-    expect(html).toContain(`<strong>Single points of failure allowed: ${htmlText(reason)}.</strong>`);
-    expect(html).not.toContain("<!--");
-    for (const section of ["Diagram", "Hosts", "Port matrix", "Failure analysis"]) expect(html).toContain(`<h2>${section}</h2>`);
-  });
+  it(
+    "GIVEN a reason opening an HTML comment WHEN TOPOLOGY.md is rendered THEN " +
+      "the reason shows as written and every section after it is still there",
+    () => {
+      const reason = "staging <!-- | **x** [y](z) `";
+      const html = render(page(reason));
+      expect(html).toContain(`<strong>Single points of failure allowed: ${htmlText(reason)}.</strong>`);
+      expect(html).not.toContain("<!--");
+      for (const section of ["Diagram", "Hosts", "Port matrix", "Failure analysis"]) expect(html).toContain(`<h2>${section}</h2>`);
+    },
+  );
 
   it("GIVEN an ordinary reason WHEN TOPOLOGY.md is written THEN it heads the page unchanged", () => {
     expect(page("staging: one parser host")).toContain("> **Single points of failure allowed: staging: one parser host.**\n");

@@ -260,9 +260,13 @@ describe("replica set decisions (pure, observed state → step)", () => {
     expect(nextReplicaSetStep(shardConfig, { members: initiated(hosts[0], true), adminAuth: "failed" })).toEqual({ action: "createAdmin" });
   });
 
-  it("GIVEN an initiated set without users, another member primary WHEN decided THEN it waits (the localhost exception needs this member primary)", () => {
-    expect(nextReplicaSetStep(shardConfig, { members: initiated(hosts[1], false), adminAuth: "failed" }).action).toBe("wait");
-  });
+  it(
+    "GIVEN an initiated set without users, another member primary WHEN " +
+      "decided THEN it waits (the localhost exception needs this member primary)",
+    () => {
+      expect(nextReplicaSetStep(shardConfig, { members: initiated(hosts[1], false), adminAuth: "failed" }).action).toBe("wait");
+    },
+  );
 
   it("GIVEN a fully built set WHEN decided THEN it is done", () => {
     expect(nextReplicaSetStep(shardConfig, { members: initiated(hosts[0], true), adminAuth: "ok" })).toEqual({ action: "done" });
@@ -336,18 +340,22 @@ describe("cluster decisions (pure, observed state → step)", () => {
 // --------------------------------------------------------- the script, end to end --
 
 describe("bootstrap script against scripted server responses", () => {
-  it("GIVEN a fresh shard set WHEN the script runs on its designated member THEN it initiates once, waits for the primary, creates the admin once and exits 0", () => {
-    const fake = new FakeCluster(ip(s1.members[0]!.address), false);
-    expect(runScript(shardConfig, fake)).toBe(0);
-    expect(fake.writes()).toEqual(["replSetInitiate", "createUser"]);
-    expect(fake.sets.get("shard1")!.config!.members).toEqual([
-      { host: s1.members[0]!.address, priority: 2 },
-      { host: s1.members[1]!.address, priority: 1 },
-      { host: s1.members[2]!.address, priority: 1 },
-    ]);
-    expect(fake.log.filter((l) => l.command === "createUser")).toEqual([{ address: s1.members[0]!.address, command: "createUser", auth: false }]);
-    expect(fake.sets.get("shard1")!.users.get("bulwark-admin")).toBe(ADMIN_PW);
-  });
+  it(
+    "GIVEN a fresh shard set WHEN the script runs on its designated member THEN " +
+      "it initiates once, waits for the primary, creates the admin once and exits 0",
+    () => {
+      const fake = new FakeCluster(ip(s1.members[0]!.address), false);
+      expect(runScript(shardConfig, fake)).toBe(0);
+      expect(fake.writes()).toEqual(["replSetInitiate", "createUser"]);
+      expect(fake.sets.get("shard1")!.config!.members).toEqual([
+        { host: s1.members[0]!.address, priority: 2 },
+        { host: s1.members[1]!.address, priority: 1 },
+        { host: s1.members[2]!.address, priority: 1 },
+      ]);
+      expect(fake.log.filter((l) => l.command === "createUser")).toEqual([{ address: s1.members[0]!.address, command: "createUser", auth: false }]);
+      expect(fake.sets.get("shard1")!.users.get("bulwark-admin")).toBe(ADMIN_PW);
+    },
+  );
 
   it("GIVEN the fully built shard set WHEN the script runs again THEN it exits 0 and sends no write", () => {
     const fake = new FakeCluster(ip(s1.members[0]!.address), false).built();
@@ -387,17 +395,21 @@ describe("bootstrap script against scripted server responses", () => {
     expect(cfgConfig.initiate).toMatchObject({ _id: "cfg", configsvr: true });
   });
 
-  it("GIVEN built replica sets and a fresh cluster WHEN the script runs on the designated mongos THEN admin, both shards, balancer and app user are made once each", () => {
-    const fake = new FakeCluster("127.0.0.1", true).built();
-    fake.sets.get("cfg")!.users.clear();
-    fake.shards.length = 0;
-    fake.balancer = "off";
-    expect(runScript(clusterConfig, fake)).toBe(0);
-    expect(fake.writes()).toEqual(["createUser", "addShard", "addShard", "balancerStart", "createUser"]);
-    expect(fake.shards).toEqual(shardSets.map((s) => ({ _id: s.name, host: s.seedList })));
-    expect(fake.log.filter((l) => l.command === "createUser").map((l) => l.auth)).toEqual([false, true]);
-    expect(fake.sets.get("cfg")!.users.get("bulwark-app")).toBe(APP_PW);
-  });
+  it(
+    "GIVEN built replica sets and a fresh cluster WHEN the script runs on the " +
+      "designated mongos THEN admin, both shards, balancer and app user are made once each",
+    () => {
+      const fake = new FakeCluster("127.0.0.1", true).built();
+      fake.sets.get("cfg")!.users.clear();
+      fake.shards.length = 0;
+      fake.balancer = "off";
+      expect(runScript(clusterConfig, fake)).toBe(0);
+      expect(fake.writes()).toEqual(["createUser", "addShard", "addShard", "balancerStart", "createUser"]);
+      expect(fake.shards).toEqual(shardSets.map((s) => ({ _id: s.name, host: s.seedList })));
+      expect(fake.log.filter((l) => l.command === "createUser").map((l) => l.auth)).toEqual([false, true]);
+      expect(fake.sets.get("cfg")!.users.get("bulwark-app")).toBe(APP_PW);
+    },
+  );
 
   it("GIVEN a cluster with shard2 missing WHEN the script runs THEN it adds only shard2", () => {
     const fake = new FakeCluster("127.0.0.1", true).built();

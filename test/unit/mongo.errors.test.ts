@@ -91,11 +91,16 @@ describe("Mongo plan checks (run by buildPlan, so they fail at plan time, before
     expect(userErrors(() => buildPlan(unvalidated({ mongo }), TEST_PLAN_INPUTS))).toEqual([message]);
   });
 
-  it("GIVEN a shard member outside its set's spread placement group WHEN the Mongo section is planned THEN the error names the group and the fix", () => {
-    expect(userErrors(() => planMongo(moved("mongo-s1-2", "pg-mongo-shard2"), plan.placementGroups))).toEqual([
-      'placementGroups.pg-mongo-shard1: the members of replica set shard1 must all sit in spread placement group pg-mongo-shard1, so no two share a physical host; got ["pg-mongo-shard1","pg-mongo-shard2"]. Fix: keep one spread placement group per replica set (plan/plan.ts placementGroupNames)',
-    ]);
-  });
+  it(
+    "GIVEN a shard member outside its set's spread placement group WHEN " + "the Mongo section is planned THEN the error names the group and the fix",
+    () => {
+      expect(userErrors(() => planMongo(moved("mongo-s1-2", "pg-mongo-shard2"), plan.placementGroups))).toEqual([
+        "placementGroups.pg-mongo-shard1: the members of replica set shard1 must all sit in spread " +
+          'placement group pg-mongo-shard1, so no two share a physical host; got ["pg-mongo-shard1","pg-mongo-shard2"]. ' +
+          "Fix: keep one spread placement group per replica set (plan/plan.ts placementGroupNames)",
+      ]);
+    },
+  );
 
   it("GIVEN a placement group that also holds another set's host WHEN the Mongo section is planned THEN the stranger is named", () => {
     const groups = plan.placementGroups.map((g) => (g.name === "pg-mongo-cfg" ? { ...g, hosts: [...g.hosts, "mongo-s1-1"] } : g));
@@ -136,7 +141,9 @@ describe("Mongo config schema", () => {
 
   it("GIVEN a mongod.conf with an unknown cluster role WHEN checked THEN the enum is named", () => {
     const text =
-      "systemLog:\n  destination: file\n  path: /var/log/mongodb/mongod.log\nstorage:\n  dbPath: /var/lib/mongodb\nnet:\n  port: 27019\n  bindIp: 127.0.0.1\nreplication:\n  replSetName: cfg\nsharding:\n  clusterRole: configserver\nsecurity:\n  keyFile: /k\n  authorization: enabled\n";
+      "systemLog:\n  destination: file\n  path: /var/log/mongodb/mongod.log\nstorage:\n  dbPath: " +
+      "/var/lib/mongodb\nnet:\n  port: 27019\n  bindIp: 127.0.0.1\nreplication:\n  replSetName: " +
+      "cfg\nsharding:\n  clusterRole: configserver\nsecurity:\n  keyFile: /k\n  authorization: enabled\n";
     expect(() => checkedMongoConfig("mongod", "mongo-cfg-1", text)).toThrow(/\/sharding\/clusterRole: must be equal to one of the allowed values/);
     expect(checkedMongoConfig("mongod", "mongo-cfg-1", text.replace("configserver", "configsvr"))).toContain("clusterRole: configsvr");
   });

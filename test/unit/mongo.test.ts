@@ -71,23 +71,27 @@ describe("Mongo hosts and replica sets", () => {
     expect(c.serviceUrl).toEqual({ host: "127.0.0.1", port: 27017, options: "authSource=admin&w=majority&retryWrites=true" });
   });
 
-  it("GIVEN the seed WHEN the plan is serialized as review/plan.json THEN it shows what the bootstrap sends: each set's members, seed list and bootstrap host", () => {
-    const json = JSON.parse(JSON.stringify(plan)) as Json;
-    expect(json["mongo"]["replicaSets"][1]).toEqual({
-      name: "shard1",
-      kind: "shard",
-      clusterRole: "shardsvr",
-      port: 27018,
-      members: [
-        { id: 0, host: "mongo-s1-1", address: "10.0.1.43:27018", priority: 2, votes: 1 },
-        { id: 1, host: "mongo-s1-2", address: "10.0.1.44:27018", priority: 1, votes: 1 },
-        { id: 2, host: "mongo-s1-3", address: "10.0.1.45:27018", priority: 1, votes: 1 },
-      ],
-      bootstrapHost: "mongo-s1-1",
-      seedList: "shard1/10.0.1.43:27018,10.0.1.44:27018,10.0.1.45:27018",
-    });
-    expect(json["mongo"]["clusterBootstrapHost"]).toBe("app-1");
-  });
+  it(
+    "GIVEN the seed WHEN the plan is serialized as review/plan.json THEN it shows " +
+      "what the bootstrap sends: each set's members, seed list and bootstrap host",
+    () => {
+      const json = JSON.parse(JSON.stringify(plan)) as Json;
+      expect(json["mongo"]["replicaSets"][1]).toEqual({
+        name: "shard1",
+        kind: "shard",
+        clusterRole: "shardsvr",
+        port: 27018,
+        members: [
+          { id: 0, host: "mongo-s1-1", address: "10.0.1.43:27018", priority: 2, votes: 1 },
+          { id: 1, host: "mongo-s1-2", address: "10.0.1.44:27018", priority: 1, votes: 1 },
+          { id: 2, host: "mongo-s1-3", address: "10.0.1.45:27018", priority: 1, votes: 1 },
+        ],
+        bootstrapHost: "mongo-s1-1",
+        seedList: "shard1/10.0.1.43:27018,10.0.1.44:27018,10.0.1.45:27018",
+      });
+      expect(json["mongo"]["clusterBootstrapHost"]).toBe("app-1");
+    },
+  );
 
   it("GIVEN 3 shards of 5 WHEN planned THEN every set sits alone in its own spread group and _ids stay positional", () => {
     const p = planOf({ roles: { mongo: { shards: 3, membersPerShard: 5 } } });
@@ -102,31 +106,39 @@ describe("Mongo hosts and replica sets", () => {
 });
 
 describe("mongod.conf and mongos.conf", () => {
-  it("GIVEN every mongo host WHEN rendered THEN mongod.conf binds localhost and the private IP, names its set and role, the keyFile and the data path, and passes its schema", () => {
-    for (const h of mongoHosts) {
-      const text = file(h.name, "/etc/mongod.conf")!.content;
-      expect(mongoConfigProblems("mongod", text), h.name).toEqual([]);
-      const conf = parse(text) as Json;
-      expect(conf["net"], h.name).toEqual({ port: h.component === "mongo-config" ? 27019 : 27018, bindIp: `127.0.0.1,${h.privateIp}` });
-      expect(conf["replication"]).toEqual({ replSetName: h.replicaSet });
-      expect(conf["sharding"]).toEqual({ clusterRole: h.component === "mongo-config" ? "configsvr" : "shardsvr" });
-      expect(conf["security"]).toEqual({ keyFile: "/etc/bulwark/mongo-keyfile", authorization: "enabled" });
-      expect(conf["storage"]).toEqual({ dbPath: "/var/lib/mongodb" });
-    }
-  });
+  it(
+    "GIVEN every mongo host WHEN rendered THEN mongod.conf binds localhost and the private " +
+      "IP, names its set and role, the keyFile and the data path, and passes its schema",
+    () => {
+      for (const h of mongoHosts) {
+        const text = file(h.name, "/etc/mongod.conf")!.content;
+        expect(mongoConfigProblems("mongod", text), h.name).toEqual([]);
+        const conf = parse(text) as Json;
+        expect(conf["net"], h.name).toEqual({ port: h.component === "mongo-config" ? 27019 : 27018, bindIp: `127.0.0.1,${h.privateIp}` });
+        expect(conf["replication"]).toEqual({ replSetName: h.replicaSet });
+        expect(conf["sharding"]).toEqual({ clusterRole: h.component === "mongo-config" ? "configsvr" : "shardsvr" });
+        expect(conf["security"]).toEqual({ keyFile: "/etc/bulwark/mongo-keyfile", authorization: "enabled" });
+        expect(conf["storage"]).toEqual({ dbPath: "/var/lib/mongodb" });
+      }
+    },
+  );
 
-  it("GIVEN every app and parser host WHEN rendered THEN mongos.conf listens on 127.0.0.1:27017 only, points at the config set, and passes its schema", () => {
-    for (const h of routers) {
-      const text = file(h.name, "/etc/mongos.conf")!.content;
-      expect(mongoConfigProblems("mongos", text), h.name).toEqual([]);
-      expect(parse(text)).toEqual({
-        net: { port: 27017, bindIp: "127.0.0.1" },
-        processManagement: { timeZoneInfo: "/usr/share/zoneinfo" },
-        sharding: { configDB: "cfg/10.0.1.40:27019,10.0.1.41:27019,10.0.1.42:27019" },
-        security: { keyFile: "/etc/bulwark/mongo-keyfile" },
-      });
-    }
-  });
+  it(
+    "GIVEN every app and parser host WHEN rendered THEN mongos.conf listens " +
+      "on 127.0.0.1:27017 only, points at the config set, and passes its schema",
+    () => {
+      for (const h of routers) {
+        const text = file(h.name, "/etc/mongos.conf")!.content;
+        expect(mongoConfigProblems("mongos", text), h.name).toEqual([]);
+        expect(parse(text)).toEqual({
+          net: { port: 27017, bindIp: "127.0.0.1" },
+          processManagement: { timeZoneInfo: "/usr/share/zoneinfo" },
+          sharding: { configDB: "cfg/10.0.1.40:27019,10.0.1.41:27019,10.0.1.42:27019" },
+          security: { keyFile: "/etc/bulwark/mongo-keyfile" },
+        });
+      }
+    },
+  );
 
   it("GIVEN the other roles WHEN rendered THEN no lb or storage host gets any Mongo file", () => {
     for (const r of rendered.filter((x) => x.host.role === "lb" || x.host.role === "storage")) {
@@ -166,28 +178,34 @@ describe("installation from MongoDB's repository", () => {
     },
   );
 
-  it("GIVEN the kept key WHEN its packet is parsed THEN its v4 fingerprint is MongoDB's 8.0 key, and a changed byte or another key is refused", () => {
-    const block = armouredBlock(readFileSync(MONGODB_KEY_FILE, "utf8"));
-    expect(primaryKeyFingerprint(block)).toBe(MONGODB_KEY_FINGERPRINT);
-    // One base64 character of the key material changed: the armour's CRC-24 no longer matches.
-    const lines = block.split("\n");
-    lines[5] = `${lines[5]![0] === "A" ? "B" : "A"}${lines[5]!.slice(1)}`;
-    expect(() => primaryKeyFingerprint(lines.join("\n"))).toThrow(/CRC-24/);
-    // A v4 key packet built here (old-format header, tag 6): its fingerprint is SHA-1 over 0x99, length and body.
-    const body = Buffer.from([4, 0x65, 0xa0, 0x12, 0x1c, 1, 0, 8, 0xc3, 0, 8, 3]);
-    const packet = Buffer.concat([Buffer.from([0x99, 0, body.length]), body]);
-    const armoured = `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${packet.toString("base64")}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
-    expect(primaryKeyFingerprint(armoured)).toBe(createHash("sha1").update(packet).digest("hex").toUpperCase());
-    expect(primaryKeyFingerprint(armoured)).not.toBe(MONGODB_KEY_FINGERPRINT);
-  });
+  it(
+    "GIVEN the kept key WHEN its packet is parsed THEN its v4 fingerprint " + "is MongoDB's 8.0 key, and a changed byte or another key is refused",
+    () => {
+      const block = armouredBlock(readFileSync(MONGODB_KEY_FILE, "utf8"));
+      expect(primaryKeyFingerprint(block)).toBe(MONGODB_KEY_FINGERPRINT);
+      // One base64 character of the key material changed: the armour's CRC-24 no longer matches.
+      const lines = block.split("\n");
+      lines[5] = `${lines[5]![0] === "A" ? "B" : "A"}${lines[5]!.slice(1)}`;
+      expect(() => primaryKeyFingerprint(lines.join("\n"))).toThrow(/CRC-24/);
+      // A v4 key packet built here (old-format header, tag 6): its fingerprint is SHA-1 over 0x99, length and body.
+      const body = Buffer.from([4, 0x65, 0xa0, 0x12, 0x1c, 1, 0, 8, 0xc3, 0, 8, 3]);
+      const packet = Buffer.concat([Buffer.from([0x99, 0, body.length]), body]);
+      const armoured = `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${packet.toString("base64")}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
+      expect(primaryKeyFingerprint(armoured)).toBe(createHash("sha1").update(packet).digest("hex").toUpperCase());
+      expect(primaryKeyFingerprint(armoured)).not.toBe(MONGODB_KEY_FINGERPRINT);
+    },
+  );
 
-  it("GIVEN a mongo host WHEN rendered THEN it installs mongodb-org-server and mongosh, held at the pinned version by an apt preferences file", () => {
-    const r = byName.get("mongo-cfg-2")!;
-    expect(r.cloudConfig.packages).toEqual(["openssh-server", "sudo", "nftables", "mongodb-org-server", "mongodb-mongosh"]);
-    const pref = file("mongo-cfg-2", "/etc/apt/preferences.d/mongodb-org")!.content;
-    expect(pref).toContain(`Package: mongodb-org-server mongodb-org-mongos\nPin: version ${MONGODB_VERSION}\nPin-Priority: 1001\n`);
-    expect(MONGODB_VERSION).toMatch(/^8\.0\.\d+$/);
-  });
+  it(
+    "GIVEN a mongo host WHEN rendered THEN it installs mongodb-org-server " + "and mongosh, held at the pinned version by an apt preferences file",
+    () => {
+      const r = byName.get("mongo-cfg-2")!;
+      expect(r.cloudConfig.packages).toEqual(["openssh-server", "sudo", "nftables", "mongodb-org-server", "mongodb-mongosh"]);
+      const pref = file("mongo-cfg-2", "/etc/apt/preferences.d/mongodb-org")!.content;
+      expect(pref).toContain(`Package: mongodb-org-server mongodb-org-mongos\nPin: version ${MONGODB_VERSION}\nPin-Priority: 1001\n`);
+      expect(MONGODB_VERSION).toMatch(/^8\.0\.\d+$/);
+    },
+  );
 
   it("GIVEN a router WHEN rendered THEN runcmd installs mongos, creates the mongodb user, hands it the keyFile, then starts mongos", () => {
     expect(byName.get("parser-1")!.cloudConfig.runcmd.slice(-5)).toEqual([
@@ -201,18 +219,21 @@ describe("installation from MongoDB's repository", () => {
 });
 
 describe("secrets", () => {
-  it("GIVEN a mongo host WHEN rendered THEN the keyFile is the deploy-time secret, mode 0400, owned by mongodb, written after packages (defer)", () => {
-    const d = doc(byName.get("mongo-s2-3")!);
-    const key = (d["write_files"] as Json[]).find((f) => f["path"] === "/etc/bulwark/mongo-keyfile");
-    expect(key).toEqual({
-      path: "/etc/bulwark/mongo-keyfile",
-      content: "@@deploy:mongo_keyfile@@\n",
-      permissions: "0400",
-      owner: "mongodb:mongodb",
-      defer: true,
-    });
-    expect((d["write_files"] as Json[]).find((f) => f["path"] === "/etc/mongod.conf")!["defer"]).toBe(true);
-  });
+  it(
+    "GIVEN a mongo host WHEN rendered THEN the keyFile is the deploy-time " + "secret, mode 0400, owned by mongodb, written after packages (defer)",
+    () => {
+      const d = doc(byName.get("mongo-s2-3")!);
+      const key = (d["write_files"] as Json[]).find((f) => f["path"] === "/etc/bulwark/mongo-keyfile");
+      expect(key).toEqual({
+        path: "/etc/bulwark/mongo-keyfile",
+        content: "@@deploy:mongo_keyfile@@\n",
+        permissions: "0400",
+        owner: "mongodb:mongodb",
+        defer: true,
+      });
+      expect((d["write_files"] as Json[]).find((f) => f["path"] === "/etc/mongod.conf")!["defer"]).toBe(true);
+    },
+  );
 
   it("GIVEN every rendered file holding a secret marker WHEN listed THEN each is mode 0400 or 0600", () => {
     const holders = rendered.flatMap((r) =>
@@ -249,15 +270,20 @@ describe("secrets", () => {
 });
 
 describe("connection string and bootstrap placement", () => {
-  it("GIVEN an app or parser host WHEN rendered THEN /etc/bulwark/mongo.env points at the local mongos with w=majority and retryWrites=true, mode 0600", () => {
-    for (const h of routers) {
-      const env = file(h.name, "/etc/bulwark/mongo.env")!;
-      expect(env.permissions).toBe("0600");
-      expect(env.content).toContain(
-        "BULWARK_MONGO_URL=mongodb://bulwark-app:@@deploy:mongo_app_password@@@127.0.0.1:27017/bulwark?authSource=admin&w=majority&retryWrites=true\n",
-      );
-    }
-  });
+  it(
+    "GIVEN an app or parser host WHEN rendered THEN /etc/bulwark/mongo.env " +
+      "points at the local mongos with w=majority and retryWrites=true, mode 0600",
+    () => {
+      for (const h of routers) {
+        const env = file(h.name, "/etc/bulwark/mongo.env")!;
+        expect(env.permissions).toBe("0600");
+        expect(env.content).toContain(
+          "BULWARK_MONGO_URL=mongodb://bulwark-app:@@deploy:mongo_app_password@@@127.0.0.1:27017/bulwark" +
+            "?authSource=admin&w=majority&retryWrites=true\n",
+        );
+      }
+    },
+  );
 
   it("GIVEN the seed WHEN rendered THEN the bootstrap is on cfg-1, s1-1, s2-1 and app-1 only, started without blocking cloud-init", () => {
     const withBootstrap = rendered.filter((r) => r.files.some((f) => f.path === "/usr/local/lib/bulwark/mongo-bootstrap.js")).map((r) => r.host.name);

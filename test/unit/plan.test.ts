@@ -59,17 +59,21 @@ describe("plan", () => {
     expect(ADDRESS_BLOCKS.app.size).toBe(75);
   });
 
-  it("GIVEN the seed WHEN planned THEN the app port is open only to the lbs, VRRP only between the lbs, and SSH on the private side only from the lbs (the rollout's bastion)", () => {
-    const plan = planOf();
-    const ip = (name: string) => plan.hosts.find((h) => h.name === name)!.privateIp;
-    const bastion = (...from: string[]) => expect.objectContaining({ service: "ssh-bastion", protocol: "tcp", ports: "22", sources: from.map(ip) });
-    expect(plan.firewall.hosts["app-1"]).toEqual([
-      bastion("lb-1", "lb-2"),
-      expect.objectContaining({ service: "mail-api", protocol: "tcp", ports: "8080", sources: [ip("lb-1"), ip("lb-2")] }),
-    ]);
-    expect(plan.firewall.hosts["lb-1"]).toEqual([bastion("lb-2"), expect.objectContaining({ service: "vrrp", sources: [ip("lb-2")] })]);
-    expect(plan.firewall.hosts["parser-1"]).toEqual([bastion("lb-1", "lb-2")]);
-  });
+  it(
+    "GIVEN the seed WHEN planned THEN the app port is open only to the lbs, VRRP only " +
+      "between the lbs, and SSH on the private side only from the lbs (the rollout's bastion)",
+    () => {
+      const plan = planOf();
+      const ip = (name: string) => plan.hosts.find((h) => h.name === name)!.privateIp;
+      const bastion = (...from: string[]) => expect.objectContaining({ service: "ssh-bastion", protocol: "tcp", ports: "22", sources: from.map(ip) });
+      expect(plan.firewall.hosts["app-1"]).toEqual([
+        bastion("lb-1", "lb-2"),
+        expect.objectContaining({ service: "mail-api", protocol: "tcp", ports: "8080", sources: [ip("lb-1"), ip("lb-2")] }),
+      ]);
+      expect(plan.firewall.hosts["lb-1"]).toEqual([bastion("lb-2"), expect.objectContaining({ service: "vrrp", sources: [ip("lb-2")] })]);
+      expect(plan.firewall.hosts["parser-1"]).toEqual([bastion("lb-1", "lb-2")]);
+    },
+  );
 
   it("GIVEN the seed WHEN planned THEN gluster ports are open to storage peers and clients but not to the lbs or Mongo", () => {
     const plan = planOf();

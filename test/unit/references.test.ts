@@ -165,10 +165,14 @@ describe("references to files of the repository", () => {
     );
   });
 
-  it("GIVEN every .ts comment, template header and Markdown file WHEN their references are resolved THEN each names a file that exists (and a heading that exists)", () => {
-    const dangling = FILES.flatMap(danglingIn);
-    expect(dangling.map((d) => `${d.file}: ${d.reference} ${d.problem}`)).toEqual([]);
-  });
+  it(
+    "GIVEN every .ts comment, template header and Markdown file WHEN their references " +
+      "are resolved THEN each names a file that exists (and a heading that exists)",
+    () => {
+      const dangling = FILES.flatMap(danglingIn);
+      expect(dangling.map((d) => `${d.file}: ${d.reference} ${d.problem}`)).toEqual([]);
+    },
+  );
 
   it("GIVEN a dangling reference WHEN scanned THEN it is reported", () => {
     expect(problem("plan/checks.ts", undefined)).toBe("does not exist");

@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import { checkReviewDir, REVIEW_MARKER } from "../../bundle/write.ts";
 
 const FIX =
-  "Fix: pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself";
+  "Fix: pass a new or empty directory, or one an earlier `npm run synth` wrote (it " +
+  "holds .bulwark-review); remove an old bundle from before that marker yourself";
 
 describe("the review directory", () => {
   const base = mkdtempSync(join(tmpdir(), "bulwark-review-dir-"));

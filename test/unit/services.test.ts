@@ -80,22 +80,26 @@ describe("services layer", () => {
       expect(layers.includes(servicesLayer), component).toBe(component === "app" || component === "parser");
   });
 
-  it("GIVEN a parser host WHEN rendered THEN its unit restarts always, runs as its own user, is hardened and may write only the spool and the store", () => {
-    const { file } = hostFiles({}, "parser-1");
-    const unit = file("/etc/systemd/system/bulwark-parser.service");
-    expect(lines(unit, "Restart")).toEqual(["always"]);
-    expect(lines(unit, "StartLimitIntervalSec")).toEqual(["0"]);
-    expect(lines(unit, "User")).toEqual(["bulwark-parser"]);
-    expect(lines(unit, "NoNewPrivileges")).toEqual(["yes"]);
-    expect(lines(unit, "ProtectSystem")).toEqual(["strict"]);
-    expect(lines(unit, "ReadWritePaths")).toEqual(["-/srv/shared/spool -/srv/shared/store"]);
-    expect(lines(unit, "CapabilityBoundingSet")).toEqual([""]);
-    expect(lines(unit, "EnvironmentFile")).toEqual(["/etc/bulwark/mongo.env"]);
-    expect(lines(unit, "Requires")).toEqual(["bulwark-parser-install.service"]);
-    expect(lines(unit, "After")).toEqual(["bulwark-parser-install.service srv-shared.mount mongos.service"]);
-    expect(lines(unit, "ExecStartPre")[0]).toBe("+/usr/bin/mountpoint -q /srv/shared");
-    expect(file("/etc/sysusers.d/bulwark-parser.conf")).toContain('u bulwark-parser 2101:2101 "Bulwark parser" /nonexistent /usr/sbin/nologin\n');
-  });
+  it(
+    "GIVEN a parser host WHEN rendered THEN its unit restarts always, runs " +
+      "as its own user, is hardened and may write only the spool and the store",
+    () => {
+      const { file } = hostFiles({}, "parser-1");
+      const unit = file("/etc/systemd/system/bulwark-parser.service");
+      expect(lines(unit, "Restart")).toEqual(["always"]);
+      expect(lines(unit, "StartLimitIntervalSec")).toEqual(["0"]);
+      expect(lines(unit, "User")).toEqual(["bulwark-parser"]);
+      expect(lines(unit, "NoNewPrivileges")).toEqual(["yes"]);
+      expect(lines(unit, "ProtectSystem")).toEqual(["strict"]);
+      expect(lines(unit, "ReadWritePaths")).toEqual(["-/srv/shared/spool -/srv/shared/store"]);
+      expect(lines(unit, "CapabilityBoundingSet")).toEqual([""]);
+      expect(lines(unit, "EnvironmentFile")).toEqual(["/etc/bulwark/mongo.env"]);
+      expect(lines(unit, "Requires")).toEqual(["bulwark-parser-install.service"]);
+      expect(lines(unit, "After")).toEqual(["bulwark-parser-install.service srv-shared.mount mongos.service"]);
+      expect(lines(unit, "ExecStartPre")[0]).toBe("+/usr/bin/mountpoint -q /srv/shared");
+      expect(file("/etc/sysusers.d/bulwark-parser.conf")).toContain('u bulwark-parser 2101:2101 "Bulwark parser" /nonexistent /usr/sbin/nologin\n');
+    },
+  );
 
   it("GIVEN an app host WHEN rendered THEN the mail API has no writable path, waits for its private address and reads Mongo from mongo.env", () => {
     const { file } = hostFiles({}, "app-2");
@@ -104,40 +108,47 @@ describe("services layer", () => {
     expect(lines(unit, "ProtectSystem")).toEqual(["strict"]);
     expect(lines(unit, "ExecStartPre")).toContain("+/usr/local/sbin/bulwark-wait-private-ip");
     expect(lines(unit, "Environment")[0]).toContain(
-      "MAILAPI_STORE_KIND=mongo MAILAPI_STORE_DIR=/srv/shared/store MAILAPI_STATIC_DIR=/srv/shared/static MAILAPI_LISTEN_HOST=10.0.1.101 MAILAPI_LISTEN_PORT=8080 MAILAPI_HOST_NAME=app-2",
+      "MAILAPI_STORE_KIND=mongo MAILAPI_STORE_DIR=/srv/shared/store MAILAPI_STATIC_DIR=/srv/shared/static " +
+        "MAILAPI_LISTEN_HOST=10.0.1.101 MAILAPI_LISTEN_PORT=8080 MAILAPI_HOST_NAME=app-2",
     );
     expect(lines(unit, "EnvironmentFile")).toEqual(["/etc/bulwark/mongo.env"]);
   });
 
-  it("GIVEN an app host WHEN rendered THEN the API token is a root-only file holding only the deploy-time marker, handed over by LoadCredential", () => {
-    const { r, file } = hostFiles({}, "app-1");
-    const unit = file("/etc/systemd/system/bulwark-mail-api.service");
-    expect(lines(unit, "LoadCredential")).toEqual(["api-token:/etc/bulwark/mail-api-token"]);
-    const token = r.files.find((f) => f.path === "/etc/bulwark/mail-api-token")!;
-    expect(token).toEqual({
-      path: "/etc/bulwark/mail-api-token",
-      content: "@@deploy:mail_api_token@@\n",
-      permissions: "0600",
-      owner: "root:root",
-      action: { kind: "restart", unit: "bulwark-mail-api.service" },
-    });
-    const parser = hostFiles({}, "parser-1");
-    expect(lines(parser.file("/etc/systemd/system/bulwark-parser.service"), "LoadCredential")).toEqual([]);
-    expect(parser.r.files.some((f) => f.content.includes("mail_api_token"))).toBe(false);
-  });
+  it(
+    "GIVEN an app host WHEN rendered THEN the API token is a root-only " + "file holding only the deploy-time marker, handed over by LoadCredential",
+    () => {
+      const { r, file } = hostFiles({}, "app-1");
+      const unit = file("/etc/systemd/system/bulwark-mail-api.service");
+      expect(lines(unit, "LoadCredential")).toEqual(["api-token:/etc/bulwark/mail-api-token"]);
+      const token = r.files.find((f) => f.path === "/etc/bulwark/mail-api-token")!;
+      expect(token).toEqual({
+        path: "/etc/bulwark/mail-api-token",
+        content: "@@deploy:mail_api_token@@\n",
+        permissions: "0600",
+        owner: "root:root",
+        action: { kind: "restart", unit: "bulwark-mail-api.service" },
+      });
+      const parser = hostFiles({}, "parser-1");
+      expect(lines(parser.file("/etc/systemd/system/bulwark-parser.service"), "LoadCredential")).toEqual([]);
+      expect(parser.r.files.some((f) => f.content.includes("mail_api_token"))).toBe(false);
+    },
+  );
 
-  it("GIVEN a topology's artifact URL WHEN rendered THEN the install script fetches <url><name>.tar.gz and checks the sha256 the plan carries", () => {
-    const { file } = hostFiles({ services: { artifactBaseUrl: "https://dl.example.com/bulwark/" } }, "parser-1");
-    const sha256 = TEST_PLAN_INPUTS.artifacts.parser.sha256;
-    const script = file("/usr/local/sbin/bulwark-install-parser");
-    expect(script.startsWith("#!/bin/sh\n")).toBe(true);
-    expect(script).toContain('url="https://dl.example.com/bulwark/parser.tar.gz"\n');
-    expect(script).toContain(`sha="${sha256}"\n`);
-    expect(script).toContain(`dest="/opt/bulwark/parser/${sha256.slice(0, 16)}"\n`);
-    expect(lines(file("/etc/systemd/system/bulwark-parser.service"), "ExecStart")).toEqual([
-      `/usr/bin/node /opt/bulwark/parser/${sha256.slice(0, 16)}/parser/main.mjs`,
-    ]);
-  });
+  it(
+    "GIVEN a topology's artifact URL WHEN rendered THEN the install script " + "fetches <url><name>.tar.gz and checks the sha256 the plan carries",
+    () => {
+      const { file } = hostFiles({ services: { artifactBaseUrl: "https://dl.example.com/bulwark/" } }, "parser-1");
+      const sha256 = TEST_PLAN_INPUTS.artifacts.parser.sha256;
+      const script = file("/usr/local/sbin/bulwark-install-parser");
+      expect(script.startsWith("#!/bin/sh\n")).toBe(true);
+      expect(script).toContain('url="https://dl.example.com/bulwark/parser.tar.gz"\n');
+      expect(script).toContain(`sha="${sha256}"\n`);
+      expect(script).toContain(`dest="/opt/bulwark/parser/${sha256.slice(0, 16)}"\n`);
+      expect(lines(file("/etc/systemd/system/bulwark-parser.service"), "ExecStart")).toEqual([
+        `/usr/bin/node /opt/bulwark/parser/${sha256.slice(0, 16)}/parser/main.mjs`,
+      ]);
+    },
+  );
 
   it("GIVEN the install unit WHEN rendered THEN it is a oneshot running the install script, with a time limit covering every attempt", () => {
     const unit = hostFiles({}, "app-1").file("/etc/systemd/system/bulwark-mail-api-install.service");

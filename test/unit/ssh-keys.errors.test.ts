@@ -119,7 +119,8 @@ describe("admin SSH public keys", () => {
     const total = keys.reduce((sum, k) => sum + k.length, 0);
     expect(total).toBeGreaterThan(MAX_PUBLIC_KEYS_TOTAL_BYTES);
     expect(rejection(...keys)).toEqual([
-      `admin.sshKeys: hold ${total} bytes of keys, above the ${MAX_PUBLIC_KEYS_TOTAL_BYTES} bytes they may take in every host's 32 KiB user_data; got ${total}. Fix: list fewer keys, or use ed25519 keys (about 100 bytes each instead of 750 for RSA-4096)`,
+      `admin.sshKeys: hold ${total} bytes of keys, above the ${MAX_PUBLIC_KEYS_TOTAL_BYTES} bytes they may take in every host's ` +
+        `32 KiB user_data; got ${total}. Fix: list fewer keys, or use ed25519 keys (about 100 bytes each instead of 750 for RSA-4096)`,
     ]);
   });
 

@@ -34,7 +34,8 @@ describe("longest stall", () => {
 
 describe("volume file comparison", () => {
   const vol = (extra: string) =>
-    `volume v-client-0\n    type protocol/client\n    option remote-host 10.0.1.20\n${extra}end-volume\n\nvolume v\n    type debug/io-stats\n    subvolumes v-client-0\nend-volume\n`;
+    `volume v-client-0\n    type protocol/client\n    option remote-host ` +
+    `10.0.1.20\n${extra}end-volume\n\nvolume v\n    type debug/io-stats\n    subvolumes v-client-0\nend-volume\n`;
 
   it("GIVEN two files that differ only in option order and the random volume-id WHEN compared THEN there is no difference", () => {
     const a = parseVolfile(vol("    option ping-timeout 5\n    option volume-id 1\n"));

@@ -55,79 +55,99 @@ describe("storage plan", () => {
     ]);
   });
 
-  it("GIVEN the seed WHEN planned THEN the options are client and server quorum, a 5 s ping-timeout and auth.allow of the app and parser hosts only", () => {
-    const { storage, plan } = setup();
-    const options = Object.fromEntries(storage.options.map((o) => [o.key, o.value]));
-    const clientIps = plan.hosts.filter((h) => h.role === "app" || h.role === "parser").map((h) => h.privateIp);
-    expect(options).toEqual({
-      "cluster.quorum-type": "auto",
-      "cluster.server-quorum-type": "none",
-      "network.ping-timeout": "5",
-      "client.tcp-user-timeout": "3",
-      "auth.allow": clientIps.join(","),
-    });
-    expect(storage.allowedClients).toEqual(["10.0.1.100", "10.0.1.101", "10.0.1.175", "10.0.1.176"]);
-    for (const o of storage.options) expect(o.why.length).toBeGreaterThan(20);
-  });
+  it(
+    "GIVEN the seed WHEN planned THEN the options are client and server " +
+      "quorum, a 5 s ping-timeout and auth.allow of the app and parser hosts only",
+    () => {
+      const { storage, plan } = setup();
+      const options = Object.fromEntries(storage.options.map((o) => [o.key, o.value]));
+      const clientIps = plan.hosts.filter((h) => h.role === "app" || h.role === "parser").map((h) => h.privateIp);
+      expect(options).toEqual({
+        "cluster.quorum-type": "auto",
+        "cluster.server-quorum-type": "none",
+        "network.ping-timeout": "5",
+        "client.tcp-user-timeout": "3",
+        "auth.allow": clientIps.join(","),
+      });
+      expect(storage.allowedClients).toEqual(["10.0.1.100", "10.0.1.101", "10.0.1.175", "10.0.1.176"]);
+      for (const o of storage.options) expect(o.why.length).toBeGreaterThan(20);
+    },
+  );
 
   it("GIVEN the ping-timeout WHEN compared with the budget THEN twice it (the measured worst stall) stays under the 10 s host-loss budget", () => {
     expect(PING_TIMEOUT_S * 2).toBeLessThanOrEqual(10);
     expect(PING_TIMEOUT_S).toBeLessThan(42);
   });
 
-  it("GIVEN the TCP user timeout WHEN compared THEN an unreachable server is given up inside the 5 s mount budget, before the ping-timeout and AFR's 10 s wait", () => {
-    expect(TCP_USER_TIMEOUT_S).toBeLessThan(5);
-    expect(TCP_USER_TIMEOUT_S).toBeLessThan(PING_TIMEOUT_S);
-  });
+  it(
+    "GIVEN the TCP user timeout WHEN compared THEN an unreachable server is given " +
+      "up inside the 5 s mount budget, before the ping-timeout and AFR's 10 s wait",
+    () => {
+      expect(TCP_USER_TIMEOUT_S).toBeLessThan(5);
+      expect(TCP_USER_TIMEOUT_S).toBeLessThan(PING_TIMEOUT_S);
+    },
+  );
 });
 
 describe("storage server layer", () => {
-  it("GIVEN the seed WHEN storage-1 and storage-2 are rendered THEN only storage-1 gets the bootstrap, both the brick mount and the glusterd drop-in", () => {
-    const { host } = setup();
-    const one = host("storage-1");
-    const two = host("storage-2");
-    for (const h of [one, two]) {
-      expect(h.paths).toEqual(
-        expect.arrayContaining([STORAGE_SERVER_PATHS.prepareScript, STORAGE_SERVER_PATHS.brickService, STORAGE_SERVER_PATHS.glusterdDropin]),
+  it(
+    "GIVEN the seed WHEN storage-1 and storage-2 are rendered THEN only " +
+      "storage-1 gets the bootstrap, both the brick mount and the glusterd drop-in",
+    () => {
+      const { host } = setup();
+      const one = host("storage-1");
+      const two = host("storage-2");
+      for (const h of [one, two]) {
+        expect(h.paths).toEqual(
+          expect.arrayContaining([STORAGE_SERVER_PATHS.prepareScript, STORAGE_SERVER_PATHS.brickService, STORAGE_SERVER_PATHS.glusterdDropin]),
+        );
+      }
+      expect(one.paths).toContain(STORAGE_SERVER_PATHS.bootstrapScript);
+      expect(two.paths).not.toContain(STORAGE_SERVER_PATHS.bootstrapScript);
+      expect(one.r.cloudConfig.runcmd.slice(-2)).toEqual([
+        ["systemctl", "enable", "bulwark-gluster-bootstrap.service"],
+        ["systemctl", "start", "--no-block", "bulwark-gluster-bootstrap.service"],
+      ]);
+      expect(two.r.cloudConfig.runcmd).toContainEqual(["systemctl", "enable", "--now", "bulwark-brick.service"]);
+      expect(two.r.cloudConfig.runcmd).toContainEqual(["systemctl", "restart", "glusterd.service"]);
+    },
+  );
+
+  it(
+    "GIVEN the seed WHEN the brick script is rendered THEN it finds the Hetzner " +
+      "volume by id, mounts it with nofail and formats only a blank device, without -f",
+    () => {
+      const script = setup().host("storage-2").content(STORAGE_SERVER_PATHS.prepareScript)!;
+      expect(script).toContain('device_prefix="/dev/disk/by-id/scsi-0HC_Volume_"');
+      expect(script).toContain('fstab_options="noatime,nofail,x-systemd.device-timeout=2min"');
+      expect(script).toMatch(/ {4}2\)\n.*\n\s+mkfs\.xfs -q -i size=512 "\$\{device\}"\n/);
+      expect(script).not.toMatch(/mkfs\.xfs[^\n]* -f/);
+      expect(script.indexOf('if ! mountpoint -q "${mount_point}"; then')).toBeLessThan(script.indexOf('mkdir -p "${brick_dir}"'));
+    },
+  );
+
+  it(
+    "GIVEN the seed WHEN the bootstrap is rendered THEN it waits until every host sees " +
+      "every peer in 'Peer in Cluster' before it creates the volume, from the planned bricks",
+    () => {
+      const script = setup().host("storage-1").content(STORAGE_SERVER_PATHS.bootstrapScript)!;
+      const wait = script.indexOf("wait_until \"every host to see every peer in 'Peer in Cluster (Connected)'\" all_peers_in_cluster");
+      expect(script).toContain(
+        'n=$(g --remote-host="$1" peer status | grep -c \'^State: Peer in Cluster (Connected)$\') || return 1\n  [ "${n}" -eq 2 ]\n',
       );
-    }
-    expect(one.paths).toContain(STORAGE_SERVER_PATHS.bootstrapScript);
-    expect(two.paths).not.toContain(STORAGE_SERVER_PATHS.bootstrapScript);
-    expect(one.r.cloudConfig.runcmd.slice(-2)).toEqual([
-      ["systemctl", "enable", "bulwark-gluster-bootstrap.service"],
-      ["systemctl", "start", "--no-block", "bulwark-gluster-bootstrap.service"],
-    ]);
-    expect(two.r.cloudConfig.runcmd).toContainEqual(["systemctl", "enable", "--now", "bulwark-brick.service"]);
-    expect(two.r.cloudConfig.runcmd).toContainEqual(["systemctl", "restart", "glusterd.service"]);
-  });
-
-  it("GIVEN the seed WHEN the brick script is rendered THEN it finds the Hetzner volume by id, mounts it with nofail and formats only a blank device, without -f", () => {
-    const script = setup().host("storage-2").content(STORAGE_SERVER_PATHS.prepareScript)!;
-    expect(script).toContain('device_prefix="/dev/disk/by-id/scsi-0HC_Volume_"');
-    expect(script).toContain('fstab_options="noatime,nofail,x-systemd.device-timeout=2min"');
-    expect(script).toMatch(/ {4}2\)\n.*\n\s+mkfs\.xfs -q -i size=512 "\$\{device\}"\n/);
-    expect(script).not.toMatch(/mkfs\.xfs[^\n]* -f/);
-    expect(script.indexOf('if ! mountpoint -q "${mount_point}"; then')).toBeLessThan(script.indexOf('mkdir -p "${brick_dir}"'));
-  });
-
-  it("GIVEN the seed WHEN the bootstrap is rendered THEN it waits until every host sees every peer in 'Peer in Cluster' before it creates the volume, from the planned bricks", () => {
-    const script = setup().host("storage-1").content(STORAGE_SERVER_PATHS.bootstrapScript)!;
-    const wait = script.indexOf("wait_until \"every host to see every peer in 'Peer in Cluster (Connected)'\" all_peers_in_cluster");
-    expect(script).toContain(
-      'n=$(g --remote-host="$1" peer status | grep -c \'^State: Peer in Cluster (Connected)$\') || return 1\n  [ "${n}" -eq 2 ]\n',
-    );
-    const create = script.indexOf('g volume create "${volume}" "$@"');
-    expect(wait).toBeGreaterThan(0);
-    expect(create).toBeGreaterThan(wait);
-    expect(script).toContain("  for peer in 10.0.1.21 10.0.1.22 ; do\n");
-    expect(script).toContain(
-      "set -- replica 3 10.0.1.20:/srv/gluster/brick/data 10.0.1.21:/srv/gluster/brick/data 10.0.1.22:/srv/gluster/brick/data \n",
-    );
-    expect(script).toContain('ensure_option "network.ping-timeout" "5"\n');
-    expect(script).toContain('ensure_option "auth.allow" "10.0.1.100,10.0.1.101,10.0.1.175,10.0.1.176"\n');
-    expect(script).toContain("wait_s=600\ninterval_s=2\n");
-    expect(script.trimEnd().endsWith('echo "changed=${changed}"')).toBe(true);
-  });
+      const create = script.indexOf('g volume create "${volume}" "$@"');
+      expect(wait).toBeGreaterThan(0);
+      expect(create).toBeGreaterThan(wait);
+      expect(script).toContain("  for peer in 10.0.1.21 10.0.1.22 ; do\n");
+      expect(script).toContain(
+        "set -- replica 3 10.0.1.20:/srv/gluster/brick/data 10.0.1.21:/srv/gluster/brick/data 10.0.1.22:/srv/gluster/brick/data \n",
+      );
+      expect(script).toContain('ensure_option "network.ping-timeout" "5"\n');
+      expect(script).toContain('ensure_option "auth.allow" "10.0.1.100,10.0.1.101,10.0.1.175,10.0.1.176"\n');
+      expect(script).toContain("wait_s=600\ninterval_s=2\n");
+      expect(script.trimEnd().endsWith('echo "changed=${changed}"')).toBe(true);
+    },
+  );
 
   it("GIVEN replica 2 + arbiter WHEN the bootstrap is rendered THEN create says replica 3 arbiter 1", () => {
     const script = setup(ARBITER).host("storage-1").content(STORAGE_SERVER_PATHS.bootstrapScript)!;
@@ -157,22 +177,28 @@ describe("storage client layer", () => {
     }
   });
 
-  it("GIVEN the seed WHEN the volume file is rendered THEN every brick is a client with the plan's ping-timeout, and the replica set uses quorum auto", () => {
-    const vol = setup().host("app-1").content("/etc/glusterfs/shared.vol")!;
-    for (const [i, ip] of ["10.0.1.20", "10.0.1.21", "10.0.1.22"].entries()) {
-      expect(vol).toMatch(
-        new RegExp(
-          `volume shared-client-${i}\\n {4}type protocol/client\\n(.*\\n)*? {4}option remote-subvolume /srv/gluster/brick/data\\n {4}option remote-host ${ip.replace(/\./g, "\\.")}\\n {4}option ping-timeout 5\\nend-volume`,
-        ),
+  it(
+    "GIVEN the seed WHEN the volume file is rendered THEN every brick is a " +
+      "client with the plan's ping-timeout, and the replica set uses quorum auto",
+    () => {
+      const vol = setup().host("app-1").content("/etc/glusterfs/shared.vol")!;
+      for (const [i, ip] of ["10.0.1.20", "10.0.1.21", "10.0.1.22"].entries()) {
+        expect(vol).toMatch(
+          new RegExp(
+            `volume shared-client-${i}\\n {4}type protocol/client\\n(.*\\n)*? {4}option remote-subvolume ` +
+              `/srv/gluster/brick/data\\n {4}option remote-host ${ip.replace(/\./g, "\\.")}\\n {4}option ping-timeout 5\\nend-volume`,
+          ),
+        );
+      }
+      expect(vol.match(/^ {4}option transport\.tcp-user-timeout 3$/gm)).toHaveLength(3);
+      expect(vol).toContain(
+        "    option quorum-type auto\n    option afr-pending-xattr shared-client-0,shared-client-1,shared-client-2\n    " +
+          "subvolumes shared-client-0 shared-client-1 shared-client-2\n",
       );
-    }
-    expect(vol.match(/^ {4}option transport\.tcp-user-timeout 3$/gm)).toHaveLength(3);
-    expect(vol).toContain(
-      "    option quorum-type auto\n    option afr-pending-xattr shared-client-0,shared-client-1,shared-client-2\n    subvolumes shared-client-0 shared-client-1 shared-client-2\n",
-    );
-    expect(vol).not.toContain("arbiter-count");
-    expect(vol.match(/^volume /gm)).toHaveLength(11);
-  });
+      expect(vol).not.toContain("arbiter-count");
+      expect(vol.match(/^volume /gm)).toHaveLength(11);
+    },
+  );
 
   it("GIVEN replica 2 + arbiter WHEN the volume file is rendered THEN the replica set has arbiter-count 1", () => {
     expect(setup(ARBITER).host("app-1").content("/etc/glusterfs/shared.vol")).toContain("    option arbiter-count 1\n    option quorum-type auto\n");
@@ -215,14 +241,18 @@ describe("storage rendering is deterministic", () => {
 });
 
 describe("glusterd configuration", () => {
-  it("GIVEN the seed WHEN glusterd.vol is rendered THEN brick ports stay inside the range the host firewall opens, and it is written after the package", () => {
-    const { host, plan } = setup();
-    const f = host("storage-3").r.files.find((x) => x.path === STORAGE_SERVER_PATHS.glusterdVol)!;
-    expect(f.defer).toBe(true);
-    expect(f.content).toContain("    option transport.socket.listen-port 24007\n");
-    expect(f.content).toContain("    option base-port 49152\n    option max-port 49251\n");
-    const rule = plan.firewall.hosts["storage-3"]!.find((r) => r.service === "gluster-bricks")!;
-    expect(rule.ports).toBe(`${plan.storage.brickPorts.first}-${plan.storage.brickPorts.last}`);
-    expect(rule.sourceHosts).toEqual(expect.arrayContaining(["app-1", "parser-1", "storage-1"]));
-  });
+  it(
+    "GIVEN the seed WHEN glusterd.vol is rendered THEN brick ports stay inside " +
+      "the range the host firewall opens, and it is written after the package",
+    () => {
+      const { host, plan } = setup();
+      const f = host("storage-3").r.files.find((x) => x.path === STORAGE_SERVER_PATHS.glusterdVol)!;
+      expect(f.defer).toBe(true);
+      expect(f.content).toContain("    option transport.socket.listen-port 24007\n");
+      expect(f.content).toContain("    option base-port 49152\n    option max-port 49251\n");
+      const rule = plan.firewall.hosts["storage-3"]!.find((r) => r.service === "gluster-bricks")!;
+      expect(rule.ports).toBe(`${plan.storage.brickPorts.first}-${plan.storage.brickPorts.last}`);
+      expect(rule.sourceHosts).toEqual(expect.arrayContaining(["app-1", "parser-1", "storage-1"]));
+    },
+  );
 });

@@ -33,25 +33,33 @@ describe("GitHub Actions workflows", () => {
     expect(lint(broken, "broken.yml").map((r) => r.line)).toEqual([6]);
   });
 
-  it("GIVEN the project's CI WHEN read THEN the fast tier runs on Node 20 and 24 on every pull request, and the labs on a schedule through .ci/run on a root runner", () => {
-    const wf = parse(readFileSync(join(ROOT, WORKFLOWS[0]!), "utf8")) as {
-      on: Record<string, unknown>;
-      jobs: Record<string, { "runs-on": unknown; strategy?: { matrix: { node: string[] } }; steps: { run?: string }[] }>;
-    };
-    expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(["pull_request", "schedule"]));
-    expect(wf.jobs["fast"]!.strategy!.matrix.node).toEqual(["20", "24"]);
-    expect(wf.jobs["fast"]!.steps.map((s) => s.run)).toContain("npm run test:fast");
-    expect(wf.jobs["labs"]!["runs-on"]).toContain("self-hosted");
-    expect(wf.jobs["labs"]!.steps.map((s) => s.run)).toContain("sudo CI=true bash .ci/run");
-  });
+  it(
+    "GIVEN the project's CI WHEN read THEN the fast tier runs on Node 20 and 24 on " +
+      "every pull request, and the labs on a schedule through .ci/run on a root runner",
+    () => {
+      const wf = parse(readFileSync(join(ROOT, WORKFLOWS[0]!), "utf8")) as {
+        on: Record<string, unknown>;
+        jobs: Record<string, { "runs-on": unknown; strategy?: { matrix: { node: string[] } }; steps: { run?: string }[] }>;
+      };
+      expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(["pull_request", "schedule"]));
+      expect(wf.jobs["fast"]!.strategy!.matrix.node).toEqual(["20", "24"]);
+      expect(wf.jobs["fast"]!.steps.map((s) => s.run)).toContain("npm run test:fast");
+      expect(wf.jobs["labs"]!["runs-on"]).toContain("self-hosted");
+      expect(wf.jobs["labs"]!.steps.map((s) => s.run)).toContain("sudo CI=true bash .ci/run");
+    },
+  );
 
-  it("GIVEN the example for an infrastructure repository WHEN read THEN a pull request synthesizes against its base and posts one comment, and main deploys", () => {
-    const text = readFileSync(join(ROOT, WORKFLOWS[1]!), "utf8");
-    const wf = parse(text) as { jobs: Record<string, { if: string; steps: { run?: string }[] }> };
-    expect(wf.jobs["review"]!.if).toBe("github.event_name == 'pull_request'");
-    expect(wf.jobs["review"]!.steps.map((s) => s.run)).toContain('npm run synth -- --base "origin/${{ github.base_ref }}"');
-    expect(text).toContain("<!-- bulwark-review -->");
-    expect(wf.jobs["deploy"]!.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
-    expect(wf.jobs["deploy"]!.steps.map((s) => s.run)).toContain("npx cdktf deploy --auto-approve");
-  });
+  it(
+    "GIVEN the example for an infrastructure repository WHEN read THEN a pull " +
+      "request synthesizes against its base and posts one comment, and main deploys",
+    () => {
+      const text = readFileSync(join(ROOT, WORKFLOWS[1]!), "utf8");
+      const wf = parse(text) as { jobs: Record<string, { if: string; steps: { run?: string }[] }> };
+      expect(wf.jobs["review"]!.if).toBe("github.event_name == 'pull_request'");
+      expect(wf.jobs["review"]!.steps.map((s) => s.run)).toContain('npm run synth -- --base "origin/${{ github.base_ref }}"');
+      expect(text).toContain("<!-- bulwark-review -->");
+      expect(wf.jobs["deploy"]!.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+      expect(wf.jobs["deploy"]!.steps.map((s) => s.run)).toContain("npx cdktf deploy --auto-approve");
+    },
+  );
 });

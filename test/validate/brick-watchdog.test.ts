@@ -93,20 +93,24 @@ esac
     expect(r.calls).toEqual([]);
   });
 
-  it("GIVEN the brick online in name but with no port (a stale process) WHEN the watchdog runs with quorum THEN it ends the process and starts the brick", () => {
-    writeFileSync(join(dir, "state"), state("Started", "0", "0"));
-    // Not this process's child (its parent shell exits at once), as a brick is not the watchdog's.
-    const pid = Number(spawnSync("sh", ["-c", "sleep 60 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" }).stdout.trim());
-    writeFileSync(join(dir, "brick.pid"), `${pid}\n`);
-    const t0 = Date.now();
-    const r = run();
-    expect(r.status, r.out).toBe(0);
-    expect(r.calls).toEqual(["start force"]);
-    expect(r.out).toMatch(new RegExp(`its process ${pid} runs: ending it`));
-    expect(r.out).toMatch(/is online again/);
-    expect(Date.now() - t0, "TERM was enough: no wait for KILL").toBeLessThan(BRICK_WATCHDOG.killWaitS * 1000);
-    expect(() => process.kill(pid, 0)).toThrow();
-  });
+  it(
+    "GIVEN the brick online in name but with no port (a stale process) WHEN " +
+      "the watchdog runs with quorum THEN it ends the process and starts the brick",
+    () => {
+      writeFileSync(join(dir, "state"), state("Started", "0", "0"));
+      // Not this process's child (its parent shell exits at once), as a brick is not the watchdog's.
+      const pid = Number(spawnSync("sh", ["-c", "sleep 60 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" }).stdout.trim());
+      writeFileSync(join(dir, "brick.pid"), `${pid}\n`);
+      const t0 = Date.now();
+      const r = run();
+      expect(r.status, r.out).toBe(0);
+      expect(r.calls).toEqual(["start force"]);
+      expect(r.out).toMatch(new RegExp(`its process ${pid} runs: ending it`));
+      expect(r.out).toMatch(/is online again/);
+      expect(Date.now() - t0, "TERM was enough: no wait for KILL").toBeLessThan(BRICK_WATCHDOG.killWaitS * 1000);
+      expect(() => process.kill(pid, 0)).toThrow();
+    },
+  );
 
   it("GIVEN the brick offline and only this host connected (no quorum) WHEN the watchdog runs THEN it leaves the brick stopped and says why", () => {
     writeFileSync(join(dir, "state"), state("Stopped", "0", "0", 0));

@@ -141,16 +141,19 @@ describe.runIf(ready)("Floating IP takeover script, against a scripted API", () 
   });
 
   // The tests below run in order and share the API's state and the listeners.
-  it("GIVEN a MASTER that reaches only one of three witnesses WHEN the address is on the peer THEN it makes no assign call and leaves it there", async () => {
-    const caseDir = script("minority");
-    api.calls = [];
-    const r = await takeover(caseDir, "MASTER");
-    expect(r.code).toBe(0);
-    expect(api.calls.some((c) => c.startsWith("POST"))).toBe(false);
-    expect(api.holder).toBe(PEER);
-    expect(r.out).toContain(`reached 1 of the 3 witnesses (${WITNESSES.join(" ")}, port ${witnessPort}), need 2`);
-    expect(r.out).toContain(`Floating IP ${FIP_ID} stays on server ${PEER}: this side is the minority`);
-  });
+  it(
+    "GIVEN a MASTER that reaches only one of three witnesses WHEN the " + "address is on the peer THEN it makes no assign call and leaves it there",
+    async () => {
+      const caseDir = script("minority");
+      api.calls = [];
+      const r = await takeover(caseDir, "MASTER");
+      expect(r.code).toBe(0);
+      expect(api.calls.some((c) => c.startsWith("POST"))).toBe(false);
+      expect(api.holder).toBe(PEER);
+      expect(r.out).toContain(`reached 1 of the 3 witnesses (${WITNESSES.join(" ")}, port ${witnessPort}), need 2`);
+      expect(r.out).toContain(`Floating IP ${FIP_ID} stays on server ${PEER}: this side is the minority`);
+    },
+  );
 
   it("GIVEN a BACKUP WHEN run THEN it calls nothing", async () => {
     const caseDir = script("backup");
@@ -160,16 +163,19 @@ describe.runIf(ready)("Floating IP takeover script, against a scripted API", () 
     expect(api.calls).toEqual([]);
   });
 
-  it("GIVEN a MASTER that reaches two of three witnesses WHEN the address is on the peer THEN it assigns it to itself and waits for the action", async () => {
-    await listen(WITNESSES[2]!);
-    const caseDir = script("majority");
-    api.calls = [];
-    const r = await takeover(caseDir, "MASTER");
-    expect(r.code, r.out).toBe(0);
-    expect(api.calls).toContain(`POST /floating_ips/${FIP_ID}/actions/assign`);
-    expect(api.holder).toBe(ME);
-    expect(r.out).toContain(`Floating IP ${FIP_ID} now routed to server ${ME} (action 7)`);
-  });
+  it(
+    "GIVEN a MASTER that reaches two of three witnesses WHEN the address " + "is on the peer THEN it assigns it to itself and waits for the action",
+    async () => {
+      await listen(WITNESSES[2]!);
+      const caseDir = script("majority");
+      api.calls = [];
+      const r = await takeover(caseDir, "MASTER");
+      expect(r.code, r.out).toBe(0);
+      expect(api.calls).toContain(`POST /floating_ips/${FIP_ID}/actions/assign`);
+      expect(api.holder).toBe(ME);
+      expect(r.out).toContain(`Floating IP ${FIP_ID} now routed to server ${ME} (action 7)`);
+    },
+  );
 
   it("GIVEN the holder WHEN it reaches no witness at all THEN it keeps the address: only a claim needs the majority", async () => {
     // Nothing listens on port 9 (discard) of these addresses: every probe is refused.

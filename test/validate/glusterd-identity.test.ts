@@ -64,13 +64,17 @@ describe("glusterd identity", () => {
     expect(file(STORAGE_SERVER_PATHS.identityScript).action.kind).toBe("none");
   });
 
-  it("GIVEN a glusterd that never ran WHEN the script runs THEN it takes this host's planned UUID and the installed glusterd's highest op-version, and writes no peer", () => {
-    const r = run();
-    expect(r.status, r.out).toBe(0);
-    // With the installed glusterd's highest op-version: without it glusterd ran at 31002.
-    expect(info()).toBe(`UUID=${UUIDS[1]}\noperating-version=110000\n`);
-    expect(existsSync(join(gd, "peers"))).toBe(false);
-  });
+  it(
+    "GIVEN a glusterd that never ran WHEN the script runs THEN it takes this host's " +
+      "planned UUID and the installed glusterd's highest op-version, and writes no peer",
+    () => {
+      const r = run();
+      expect(r.status, r.out).toBe(0);
+      // With the installed glusterd's highest op-version: without it glusterd ran at 31002.
+      expect(info()).toBe(`UUID=${UUIDS[1]}\noperating-version=110000\n`);
+      expect(existsSync(join(gd, "peers"))).toBe(false);
+    },
+  );
 
   it("GIVEN a fresh glusterd with a random UUID and an op-version WHEN the script runs THEN the UUID is replaced and the rest kept", () => {
     writeFileSync(join(gd, "glusterd.info"), "UUID=deadbeef-0000-4000-8000-000000000000\noperating-version=110000\n");
@@ -88,15 +92,19 @@ describe("glusterd identity", () => {
     expect(info()).toBe("UUID=deadbeef-0000-4000-8000-000000000000\n");
   });
 
-  it("GIVEN a replaced server (empty glusterd, kept brick) WHEN the script runs THEN it writes its UUID and a 'Peer in Cluster' record per other server", () => {
-    mkdirSync(join(brick, ".glusterfs"));
-    const r = run();
-    expect(r.status, r.out).toBe(0);
-    expect(r.out).toMatch(/rejoining the pool/);
-    expect(info()).toBe(`UUID=${UUIDS[1]}\noperating-version=110000\n`);
-    expect(readdirSync(join(gd, "peers")).sort()).toEqual([UUIDS[0], UUIDS[2]]);
-    expect(readFileSync(join(gd, "peers", UUIDS[0]!), "utf8")).toBe(`uuid=${UUIDS[0]}\nstate=3\nhostname1=${plan.storage.peers[0]!.address}\n`);
-  });
+  it(
+    "GIVEN a replaced server (empty glusterd, kept brick) WHEN the script runs " +
+      "THEN it writes its UUID and a 'Peer in Cluster' record per other server",
+    () => {
+      mkdirSync(join(brick, ".glusterfs"));
+      const r = run();
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).toMatch(/rejoining the pool/);
+      expect(info()).toBe(`UUID=${UUIDS[1]}\noperating-version=110000\n`);
+      expect(readdirSync(join(gd, "peers")).sort()).toEqual([UUIDS[0], UUIDS[2]]);
+      expect(readFileSync(join(gd, "peers", UUIDS[0]!), "utf8")).toBe(`uuid=${UUIDS[0]}\nstate=3\nhostname1=${plan.storage.peers[0]!.address}\n`);
+    },
+  );
 
   it("GIVEN a pool file without this host WHEN the script runs THEN glusterd keeps its identity and still starts", () => {
     writeFileSync(pool, `10.9.9.9=${UUIDS[0]}\n`);

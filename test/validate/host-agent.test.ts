@@ -210,28 +210,32 @@ describe.runIf(ready)("host agent", () => {
     const s = new Scratch(join(base, "app"), hostOf(plan, "app-1"));
     const unit = "/etc/systemd/system/bulwark-mail-api.service";
 
-    it("GIVEN a new host WHEN the first bundle is applied THEN it waits for cloud-init, writes every file with its mode, runs each action once inside the drain and passes the gate", async () => {
-      healthStatus = 200;
-      const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
-      expect(r.stderr).toContain("first rollout; waiting for cloud-init");
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.calls[0]).toBe("cloud-init\tstatus --wait");
-      for (const f of s.rendered.files) {
-        expect(existsSync(join(s.root, f.path)), f.path).toBe(true);
-        expect(s.mode(f.path), f.path).toBe(f.permissions);
-      }
-      expect(s.file("/etc/bulwark/mail-api-token")).toBe(`${"m".repeat(48)}\n`);
-      const systemctl = r.calls.filter((c) => c.startsWith("systemctl\t") && !c.includes("is-active"));
-      expect(systemctl[0]).toBe("systemctl\tdaemon-reload");
-      // The drain file exists while the service restarts, and is gone after.
-      expect(systemctl.filter((c) => c.includes("restart\tbulwark-mail-api.service"))).toEqual([
-        "systemctl\trestart\tbulwark-mail-api.service\tDRAINING",
-      ]);
-      expect(systemctl.filter((c) => c.includes("restart"))).toEqual([...new Set(systemctl.filter((c) => c.includes("restart")))]);
-      expect(s.file("/run/bulwark/mail-api.drain")).toBeUndefined();
-      expect(JSON.parse(r.stdout)).toMatchObject({ host: "app-1", health: { unit: "bulwark-mail-api.service", active: true, healthz: 200 } });
-      expect(s.file("/usr/local/sbin/bulwark-host")).toBe(readFileSync(s.agent, "utf8"));
-    });
+    it(
+      "GIVEN a new host WHEN the first bundle is applied THEN it waits for cloud-init, writes " +
+        "every file with its mode, runs each action once inside the drain and passes the gate",
+      async () => {
+        healthStatus = 200;
+        const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
+        expect(r.stderr).toContain("first rollout; waiting for cloud-init");
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.calls[0]).toBe("cloud-init\tstatus --wait");
+        for (const f of s.rendered.files) {
+          expect(existsSync(join(s.root, f.path)), f.path).toBe(true);
+          expect(s.mode(f.path), f.path).toBe(f.permissions);
+        }
+        expect(s.file("/etc/bulwark/mail-api-token")).toBe(`${"m".repeat(48)}\n`);
+        const systemctl = r.calls.filter((c) => c.startsWith("systemctl\t") && !c.includes("is-active"));
+        expect(systemctl[0]).toBe("systemctl\tdaemon-reload");
+        // The drain file exists while the service restarts, and is gone after.
+        expect(systemctl.filter((c) => c.includes("restart\tbulwark-mail-api.service"))).toEqual([
+          "systemctl\trestart\tbulwark-mail-api.service\tDRAINING",
+        ]);
+        expect(systemctl.filter((c) => c.includes("restart"))).toEqual([...new Set(systemctl.filter((c) => c.includes("restart")))]);
+        expect(s.file("/run/bulwark/mail-api.drain")).toBeUndefined();
+        expect(JSON.parse(r.stdout)).toMatchObject({ host: "app-1", health: { unit: "bulwark-mail-api.service", active: true, healthz: 200 } });
+        expect(s.file("/usr/local/sbin/bulwark-host")).toBe(readFileSync(s.agent, "utf8"));
+      },
+    );
 
     it("GIVEN the same bundle again WHEN applied THEN nothing is written and no action runs; only the gate is checked", async () => {
       const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
@@ -259,21 +263,26 @@ describe.runIf(ready)("host agent", () => {
       ]);
     });
 
-    it("GIVEN a file edited on the host WHEN a bundle that changes it arrives THEN drift: exit 3, the file named, nothing written; --accept-drift goes ahead", async () => {
-      const edited = s.file(unit)!.replace("Restart=always", "Restart=no");
-      writeFileSync(join(s.root, unit), edited);
-      const before = s.file("/usr/local/sbin/bulwark-install-mail-api");
-      const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
-      expect(r.code).toBe(3);
-      expect(r.stderr.trim().split("\n")).toEqual([
-        `bulwark-host: host app-1: drift: ${unit} changed on the host since the last rollout and differ from the new version; nothing written (accept with --accept-drift)`,
-      ]);
-      expect(s.file(unit)).toBe(edited);
-      expect(s.file("/usr/local/sbin/bulwark-install-mail-api")).toBe(before);
-      const forced = await s.apply(s.bundle(plan, s.rendered, appTweak), "--accept-drift");
-      expect(forced.code, forced.stderr).toBe(0);
-      expect(s.file(unit)).not.toBe(edited);
-    });
+    it(
+      "GIVEN a file edited on the host WHEN a bundle that changes it arrives THEN " +
+        "drift: exit 3, the file named, nothing written; --accept-drift goes ahead",
+      async () => {
+        const edited = s.file(unit)!.replace("Restart=always", "Restart=no");
+        writeFileSync(join(s.root, unit), edited);
+        const before = s.file("/usr/local/sbin/bulwark-install-mail-api");
+        const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
+        expect(r.code).toBe(3);
+        expect(r.stderr.trim().split("\n")).toEqual([
+          `bulwark-host: host app-1: drift: ${unit} changed on the host since the last rollout ` +
+            `and differ from the new version; nothing written (accept with --accept-drift)`,
+        ]);
+        expect(s.file(unit)).toBe(edited);
+        expect(s.file("/usr/local/sbin/bulwark-install-mail-api")).toBe(before);
+        const forced = await s.apply(s.bundle(plan, s.rendered, appTweak), "--accept-drift");
+        expect(forced.code, forced.stderr).toBe(0);
+        expect(s.file(unit)).not.toBe(edited);
+      },
+    );
 
     it.each([
       ["a truncated bundle", (t: string) => t.slice(0, Math.floor(t.length / 2)), [], /is not valid JSON .*corrupt or truncated/],
@@ -321,29 +330,33 @@ describe.runIf(ready)("host agent", () => {
       expect(existsSync(join(other.root, "tmp/elsewhere/host.env"))).toBe(false);
     });
 
-    it("GIVEN a build whose /healthz fails WHEN applied THEN exit 5 within the gate's bound, naming the host and the gate, and the actions stay pending for the next run", async () => {
-      healthStatus = 500;
-      const next = planOf();
-      const built = {
-        ...next,
-        services: {
-          ...next.services,
-          artifacts: { ...next.services.artifacts, "mail-api": { ...next.services.artifacts["mail-api"], sha256: "d".repeat(64) } },
-        },
-      };
-      const bundle = s.bundle(built, hostOf(built, "app-1"), appTweak);
-      const r = await s.apply(bundle);
-      expect(r.code).toBe(5);
-      expect(r.stderr).toMatch(/host app-1: gate app did not hold within 300 s: bulwark-mail-api\.service is active, \/healthz answered 500/);
-      healthStatus = 200;
-      const again = await s.apply(bundle);
-      expect(again.code, again.stderr).toBe(0);
-      expect(JSON.parse(again.stdout).changed).toEqual([]);
-      expect(JSON.parse(again.stdout).actions.map((a: { unit: string }) => a.unit)).toEqual([
-        "bulwark-mail-api-install.service",
-        "bulwark-mail-api.service",
-      ]);
-    });
+    it(
+      "GIVEN a build whose /healthz fails WHEN applied THEN exit 5 within the gate's " +
+        "bound, naming the host and the gate, and the actions stay pending for the next run",
+      async () => {
+        healthStatus = 500;
+        const next = planOf();
+        const built = {
+          ...next,
+          services: {
+            ...next.services,
+            artifacts: { ...next.services.artifacts, "mail-api": { ...next.services.artifacts["mail-api"], sha256: "d".repeat(64) } },
+          },
+        };
+        const bundle = s.bundle(built, hostOf(built, "app-1"), appTweak);
+        const r = await s.apply(bundle);
+        expect(r.code).toBe(5);
+        expect(r.stderr).toMatch(/host app-1: gate app did not hold within 300 s: bulwark-mail-api\.service is active, \/healthz answered 500/);
+        healthStatus = 200;
+        const again = await s.apply(bundle);
+        expect(again.code, again.stderr).toBe(0);
+        expect(JSON.parse(again.stdout).changed).toEqual([]);
+        expect(JSON.parse(again.stdout).actions.map((a: { unit: string }) => a.unit)).toEqual([
+          "bulwark-mail-api-install.service",
+          "bulwark-mail-api.service",
+        ]);
+      },
+    );
   });
 
   describe("on an app host with the SMTP receiver", () => {
@@ -356,23 +369,26 @@ describe.runIf(ready)("host agent", () => {
       svc.also = svc.also.map((o) => ({ ...o, healthUrl: `http://127.0.0.1:${healthPort}/healthz?ingress` }));
     };
 
-    it("GIVEN the receiver's /healthz failing WHEN the gate is checked THEN it fails naming the receiver; healthy, it passes with both reported", async () => {
-      healthStatus = 200;
-      ingressStatus = 503;
-      const bundle = s.bundle(plan, s.rendered, tweak);
-      const first = await s.apply(bundle);
-      expect(first.code).toBe(5);
-      expect(first.stderr).toMatch(/host app-1: gate app did not hold within 300 s: bulwark-ingress\.service is active, \/healthz answered 503/);
-      expect(s.rendered.files.map((f) => f.path)).toContain("/etc/systemd/system/bulwark-ingress.service");
-      ingressStatus = 200;
-      const ok = await s.apply(bundle);
-      expect(ok.code, ok.stderr).toBe(0);
-      expect(JSON.parse(ok.stdout).health).toMatchObject({
-        unit: "bulwark-mail-api.service",
-        healthz: 200,
-        also: [{ unit: "bulwark-ingress.service", active: true, healthz: 200 }],
-      });
-    });
+    it(
+      "GIVEN the receiver's /healthz failing WHEN the gate is checked THEN " + "it fails naming the receiver; healthy, it passes with both reported",
+      async () => {
+        healthStatus = 200;
+        ingressStatus = 503;
+        const bundle = s.bundle(plan, s.rendered, tweak);
+        const first = await s.apply(bundle);
+        expect(first.code).toBe(5);
+        expect(first.stderr).toMatch(/host app-1: gate app did not hold within 300 s: bulwark-ingress\.service is active, \/healthz answered 503/);
+        expect(s.rendered.files.map((f) => f.path)).toContain("/etc/systemd/system/bulwark-ingress.service");
+        ingressStatus = 200;
+        const ok = await s.apply(bundle);
+        expect(ok.code, ok.stderr).toBe(0);
+        expect(JSON.parse(ok.stdout).health).toMatchObject({
+          unit: "bulwark-mail-api.service",
+          healthz: 200,
+          also: [{ unit: "bulwark-ingress.service", active: true, healthz: 200 }],
+        });
+      },
+    );
   });
 
   describe("on an lb host", () => {
@@ -400,16 +416,19 @@ describe.runIf(ready)("host agent", () => {
       expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\treload\thaproxy.service"]);
     });
 
-    it("GIVEN the MASTER and a keepalived.conf change WHEN applied THEN keepalived is stopped first (the peer takes over), then restarted", async () => {
-      const changed = { ...plan, lb: { ...plan.lb, connectTimeoutMs: 300, advertIntervalS: 0.2 } };
-      const r = await s.apply(s.bundle(changed, hostOf(changed, "lb-1"), lbTweak));
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toContain("host lb-1 is MASTER: handing the entry to its peer first");
-      expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual([
-        "systemctl\tstop\tkeepalived.service",
-        "systemctl\trestart\tkeepalived.service",
-      ]);
-    });
+    it(
+      "GIVEN the MASTER and a keepalived.conf change WHEN applied THEN " + "keepalived is stopped first (the peer takes over), then restarted",
+      async () => {
+        const changed = { ...plan, lb: { ...plan.lb, connectTimeoutMs: 300, advertIntervalS: 0.2 } };
+        const r = await s.apply(s.bundle(changed, hostOf(changed, "lb-1"), lbTweak));
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toContain("host lb-1 is MASTER: handing the entry to its peer first");
+        expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual([
+          "systemctl\tstop\tkeepalived.service",
+          "systemctl\trestart\tkeepalived.service",
+        ]);
+      },
+    );
 
     it("GIVEN the BACKUP and a keepalived.conf change WHEN applied THEN it is restarted without a handoff", async () => {
       writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "BACKUP\n");
@@ -419,17 +438,20 @@ describe.runIf(ready)("host agent", () => {
       expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\trestart\tkeepalived.service"]);
     });
 
-    it("GIVEN the MASTER WHEN retired before a replacement THEN keepalived is stopped (the peer takes the Floating IP) and not started again", async () => {
-      writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "MASTER\n");
-      const r = await s.run(["retire"]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\tstop\tkeepalived.service"]);
-      expect(JSON.parse(r.stdout)).toEqual({ host: "lb-1", retired: ["handed the Floating IP to the peer; keepalived stopped"] });
-      writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "BACKUP\n");
-      const backup = await s.run(["retire"]);
-      expect(backup.calls.filter((c) => !c.includes("is-active"))).toEqual([]);
-      expect(JSON.parse(backup.stdout).retired).toEqual(["nothing to hand over"]);
-    });
+    it(
+      "GIVEN the MASTER WHEN retired before a replacement THEN keepalived " + "is stopped (the peer takes the Floating IP) and not started again",
+      async () => {
+        writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "MASTER\n");
+        const r = await s.run(["retire"]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.calls.filter((c) => !c.includes("is-active"))).toEqual(["systemctl\tstop\tkeepalived.service"]);
+        expect(JSON.parse(r.stdout)).toEqual({ host: "lb-1", retired: ["handed the Floating IP to the peer; keepalived stopped"] });
+        writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "BACKUP\n");
+        const backup = await s.run(["retire"]);
+        expect(backup.calls.filter((c) => !c.includes("is-active"))).toEqual([]);
+        expect(JSON.parse(backup.stdout).retired).toEqual(["nothing to hand over"]);
+      },
+    );
 
     it("GIVEN a backend down in haproxy WHEN the gate is checked THEN it fails naming the backends", async () => {
       sock.close();
@@ -447,37 +469,41 @@ describe.runIf(ready)("host agent", () => {
       pending
         .map(
           (n, i) =>
-            `Brick 10.0.1.2${i}:/srv/brick/shared\n${n ? "/rollout-app-1\n" : ""}Status: Connected\nNumber of entries in heal pending: ${n}\nNumber of entries in split-brain: 0\n`,
+            `Brick 10.0.1.2${i}:/srv/brick/shared\n${n ? "/rollout-app-1\n" : ""}Status: ` +
+            `Connected\nNumber of entries in heal pending: ${n}\nNumber of entries in split-brain: 0\n`,
         )
         .join("\n");
 
-    it("GIVEN heal entries pending WHEN glusterd is restarted THEN the gate holds the rollout until they reach 0, and fails past its bound", async () => {
-      writeFileSync(join(s.fake, "peers"), "Number of Peers: 2\n\nState: Peer in Cluster (Connected)\n\nState: Peer in Cluster (Connected)\n");
-      writeFileSync(join(s.fake, "status"), "Online : Y\nOnline : Y\nOnline : Y\n");
-      writeFileSync(join(s.fake, "heal"), heal([0, 4, 0]));
-      const r = await s.apply(s.bundle(plan));
-      expect(r.code).toBe(5);
-      expect(r.stderr).toMatch(/host storage-2: gate storage did not hold within 900 s: 4 heal entries pending; entries: \/rollout-app-1$/m);
-      // No progress for 120 s (60 rounds 2 s apart): an index heal is launched, once per 120 s.
-      expect(r.stderr).toMatch(
-        /host storage-2: 4 heal entries pending for 120 s without progress: launching an index heal \(gluster volume heal shared\)/,
-      );
-      const kicks = readFileSync(s.log, "utf8")
-        .split("\n")
-        .filter((l) => l === "gluster\tvolume heal shared");
-      expect(kicks.length).toBe(Math.floor((900 / 2 - 1) / 60));
-      writeFileSync(join(s.fake, "heal"), heal([0, 0, 0]));
-      const ok = await s.run(["gate"]);
-      expect(ok.code, ok.stderr).toBe(0);
-      expect(JSON.parse(ok.stdout).health).toEqual({
-        peers_connected: 2,
-        peers_expected: 2,
-        bricks_online: 3,
-        bricks_expected: 3,
-        heal_pending: 0,
-        split_brain: 0,
-      });
-    });
+    it(
+      "GIVEN heal entries pending WHEN glusterd is restarted THEN the " + "gate holds the rollout until they reach 0, and fails past its bound",
+      async () => {
+        writeFileSync(join(s.fake, "peers"), "Number of Peers: 2\n\nState: Peer in Cluster (Connected)\n\nState: Peer in Cluster (Connected)\n");
+        writeFileSync(join(s.fake, "status"), "Online : Y\nOnline : Y\nOnline : Y\n");
+        writeFileSync(join(s.fake, "heal"), heal([0, 4, 0]));
+        const r = await s.apply(s.bundle(plan));
+        expect(r.code).toBe(5);
+        expect(r.stderr).toMatch(/host storage-2: gate storage did not hold within 900 s: 4 heal entries pending; entries: \/rollout-app-1$/m);
+        // No progress for 120 s (60 rounds 2 s apart): an index heal is launched, once per 120 s.
+        expect(r.stderr).toMatch(
+          /host storage-2: 4 heal entries pending for 120 s without progress: launching an index heal \(gluster volume heal shared\)/,
+        );
+        const kicks = readFileSync(s.log, "utf8")
+          .split("\n")
+          .filter((l) => l === "gluster\tvolume heal shared");
+        expect(kicks.length).toBe(Math.floor((900 / 2 - 1) / 60));
+        writeFileSync(join(s.fake, "heal"), heal([0, 0, 0]));
+        const ok = await s.run(["gate"]);
+        expect(ok.code, ok.stderr).toBe(0);
+        expect(JSON.parse(ok.stdout).health).toEqual({
+          peers_connected: 2,
+          peers_expected: 2,
+          bricks_online: 3,
+          bricks_expected: 3,
+          heal_pending: 0,
+          split_brain: 0,
+        });
+      },
+    );
   });
 
   describe("on a mongo member (scripted mongosh: what this does not prove is a real mongod)", () => {
@@ -500,21 +526,24 @@ describe.runIf(ready)("host agent", () => {
       ]);
     });
 
-    it("GIVEN the PRIMARY and a mongod.conf change WHEN applied THEN it steps down first, then restarts mongod, then passes as SECONDARY", async () => {
-      writeFileSync(join(s.fake, "mongo-state"), "secondary\n");
-      expect((await s.apply(s.bundle(changed(plan)))).code).toBe(0);
-      writeFileSync(join(s.fake, "mongo-state"), "primary\n");
-      const r = await s.apply(
-        s.bundle(plan, hostOf(plan, "mongo-s1-1"), (b) => {
-          const conf = b.files.find((f) => f["path"] === "/etc/mongod.conf")!;
-          conf["content"] = `${conf["content"] as string}# changed\n`;
-        }),
-      );
-      expect(r.code, r.stderr).toBe(0);
-      const order = r.calls.filter((c) => c.includes("stepDown") || c.includes("restart"));
-      expect(order).toEqual(["mongosh\tstepDown", "systemctl\trestart\tmongod.service"]);
-      expect(JSON.parse(r.stdout).health.state).toBe("SECONDARY");
-    });
+    it(
+      "GIVEN the PRIMARY and a mongod.conf change WHEN applied THEN it " + "steps down first, then restarts mongod, then passes as SECONDARY",
+      async () => {
+        writeFileSync(join(s.fake, "mongo-state"), "secondary\n");
+        expect((await s.apply(s.bundle(changed(plan)))).code).toBe(0);
+        writeFileSync(join(s.fake, "mongo-state"), "primary\n");
+        const r = await s.apply(
+          s.bundle(plan, hostOf(plan, "mongo-s1-1"), (b) => {
+            const conf = b.files.find((f) => f["path"] === "/etc/mongod.conf")!;
+            conf["content"] = `${conf["content"] as string}# changed\n`;
+          }),
+        );
+        expect(r.code, r.stderr).toBe(0);
+        const order = r.calls.filter((c) => c.includes("stepDown") || c.includes("restart"));
+        expect(order).toEqual(["mongosh\tstepDown", "systemctl\trestart\tmongod.service"]);
+        expect(JSON.parse(r.stdout).health.state).toBe("SECONDARY");
+      },
+    );
 
     it("GIVEN a member stuck in STARTUP2 WHEN the gate is checked THEN the rollout stops there", async () => {
       writeFileSync(join(s.fake, "mongo-state"), "startup2\n");

@@ -31,10 +31,14 @@ const mongos = all.filter((f) => f.endsWith("/etc/mongos.conf"));
 const scripts = all.filter((f) => f.endsWith("/mongo-bootstrap.js"));
 
 describe("Mongo configs found", () => {
-  it("GIVEN the seed (9 mongo, 4 routers) and the variant (18 mongo, 4 routers) WHEN listed THEN every host has its config and each set one bootstrap", () => {
-    expect([mongod.length, mongos.length]).toEqual([9 + 18, 4 + 4]);
-    expect(scripts.length).toBe(3 + 1 + 4 + 1);
-  });
+  it(
+    "GIVEN the seed (9 mongo, 4 routers) and the variant (18 mongo, 4 routers) " +
+      "WHEN listed THEN every host has its config and each set one bootstrap",
+    () => {
+      expect([mongod.length, mongos.length]).toEqual([9 + 18, 4 + 4]);
+      expect(scripts.length).toBe(3 + 1 + 4 + 1);
+    },
+  );
 });
 
 describe("Mongo configs against their schemas", () => {

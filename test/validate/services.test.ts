@@ -97,47 +97,54 @@ describe.runIf(canRun)("install script against a local artifact server", () => {
 
   const entries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).sort() : []);
 
-  it("GIVEN the server serves an artifact whose sha256 differs WHEN the install script runs THEN it exits 1, installs nothing and says why", async () => {
-    const wrong = Buffer.from(good);
-    wrong[wrong.length - 100] ^= 0xff;
-    answers.set("/parser.tar.gz", [[200, wrong]]);
-    const opt = join(tmp, "mismatch-opt");
-    mkdirSync(opt);
-    const r = await runInstall(renderedScript("mismatch"), opt);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`refusing to install: sha256 mismatch for ${base}parser.tar.gz: expected ${digests.parser.sha256}, got `);
-    // Nothing under /opt/bulwark but the (empty) parent directory: no version dir, no temp dir.
-    expect(entries(opt)).toEqual(["bulwark", "bulwark/parser"]);
-  });
+  it(
+    "GIVEN the server serves an artifact whose sha256 differs WHEN the " + "install script runs THEN it exits 1, installs nothing and says why",
+    async () => {
+      const wrong = Buffer.from(good);
+      wrong[wrong.length - 100] ^= 0xff;
+      answers.set("/parser.tar.gz", [[200, wrong]]);
+      const opt = join(tmp, "mismatch-opt");
+      mkdirSync(opt);
+      const r = await runInstall(renderedScript("mismatch"), opt);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`refusing to install: sha256 mismatch for ${base}parser.tar.gz: expected ${digests.parser.sha256}, got `);
+      // Nothing under /opt/bulwark but the (empty) parent directory: no version dir, no temp dir.
+      expect(entries(opt)).toEqual(["bulwark", "bulwark/parser"]);
+    },
+  );
 
-  it("GIVEN the server fails once, then serves the built artifact WHEN the install script runs THEN it retries and unpacks it into the versioned directory", async () => {
-    answers.set("/parser.tar.gz", [
-      [503, Buffer.from("busy\n")],
-      [200, good],
-    ]);
-    const before = requests.length;
-    const opt = join(tmp, "good-opt");
-    mkdirSync(opt);
-    const r = await runInstall(renderedScript("good"), opt);
-    expect(r.stderr).toMatch(/returned error: 503/);
-    expect(r.code).toBe(0);
-    expect(requests.length - before).toBe(2);
-    const version = digests.parser.sha256.slice(0, 16);
-    expect(entries(opt)).toEqual([
-      "bulwark",
-      "bulwark/parser",
-      `bulwark/parser/${version}`,
-      ...["parser", "parser/main.mjs", "parser/package.json", "parser/parse-worker.mjs", "parser/worker.js"].map(
-        (f) => `bulwark/parser/${version}/${f}`,
-      ),
-    ]);
-    expect(r.stderr).toContain(`installed ${base}parser.tar.gz into /opt/bulwark/parser/${version}`);
+  it(
+    "GIVEN the server fails once, then serves the built artifact WHEN the install " +
+      "script runs THEN it retries and unpacks it into the versioned directory",
+    async () => {
+      answers.set("/parser.tar.gz", [
+        [503, Buffer.from("busy\n")],
+        [200, good],
+      ]);
+      const before = requests.length;
+      const opt = join(tmp, "good-opt");
+      mkdirSync(opt);
+      const r = await runInstall(renderedScript("good"), opt);
+      expect(r.stderr).toMatch(/returned error: 503/);
+      expect(r.code).toBe(0);
+      expect(requests.length - before).toBe(2);
+      const version = digests.parser.sha256.slice(0, 16);
+      expect(entries(opt)).toEqual([
+        "bulwark",
+        "bulwark/parser",
+        `bulwark/parser/${version}`,
+        ...["parser", "parser/main.mjs", "parser/package.json", "parser/parse-worker.mjs", "parser/worker.js"].map(
+          (f) => `bulwark/parser/${version}/${f}`,
+        ),
+      ]);
+      expect(r.stderr).toContain(`installed ${base}parser.tar.gz into /opt/bulwark/parser/${version}`);
 
-    // WHEN it runs again (a reboot) THEN it does not fetch again.
-    const again = await runInstall(renderedScript("good"), opt);
-    expect(again.code).toBe(0);
-    expect(requests.length - before).toBe(2);
-  });
+      // WHEN it runs again (a reboot) THEN it does not fetch again.
+      const again = await runInstall(renderedScript("good"), opt);
+      expect(again.code).toBe(0);
+      expect(requests.length - before).toBe(2);
+    },
+  );
 });
 
 const canVerify =

@@ -142,31 +142,35 @@ describe.runIf(tools && needRoot("the brick script against loop devices"))("bric
     return d;
   }
 
-  it("GIVEN a blank volume WHEN the brick script runs twice THEN the first run makes XFS and mounts it by id with nofail, and the second keeps the filesystem and its data", () => {
-    const dev = loopDevice("blank");
-    const byId = byIdDir("by-id-blank", dev);
-    const fstab = join(dir, "fstab-blank");
-    writeFileSync(fstab, "# test fstab\n");
-    const first = prepare(
-      byId,
-      fstab,
-      "test -d /srv/gluster/brick/data && echo marker > /srv/gluster/brick/data/marker && findmnt -n -o FSTYPE /srv/gluster/brick;",
-    );
-    expect(first.output).toContain("is blank: making an xfs filesystem");
-    expect(first.output).toMatch(/^xfs$/m);
-    expect(first.status).toBe(0);
-    const uuid = run("blkid", ["-p", "-o", "value", "-s", "UUID", dev]).output.trim();
-    expect(readFileSync(fstab, "utf8")).toBe(
-      `# test fstab\n${byId}/scsi-0HC_Volume_4242 /srv/gluster/brick xfs noatime,nofail,x-systemd.device-timeout=2min 0 2\n`,
-    );
+  it(
+    "GIVEN a blank volume WHEN the brick script runs twice THEN the first run makes XFS " +
+      "and mounts it by id with nofail, and the second keeps the filesystem and its data",
+    () => {
+      const dev = loopDevice("blank");
+      const byId = byIdDir("by-id-blank", dev);
+      const fstab = join(dir, "fstab-blank");
+      writeFileSync(fstab, "# test fstab\n");
+      const first = prepare(
+        byId,
+        fstab,
+        "test -d /srv/gluster/brick/data && echo marker > /srv/gluster/brick/data/marker && findmnt -n -o FSTYPE /srv/gluster/brick;",
+      );
+      expect(first.output).toContain("is blank: making an xfs filesystem");
+      expect(first.output).toMatch(/^xfs$/m);
+      expect(first.status).toBe(0);
+      const uuid = run("blkid", ["-p", "-o", "value", "-s", "UUID", dev]).output.trim();
+      expect(readFileSync(fstab, "utf8")).toBe(
+        `# test fstab\n${byId}/scsi-0HC_Volume_4242 /srv/gluster/brick xfs noatime,nofail,x-systemd.device-timeout=2min 0 2\n`,
+      );
 
-    const second = prepare(byId, fstab, "cat /srv/gluster/brick/data/marker;");
-    expect(second.output).toContain("holds an xfs filesystem: kept as it is");
-    expect(second.output).toMatch(/^marker$/m);
-    expect(second.status).toBe(0);
-    expect(run("blkid", ["-p", "-o", "value", "-s", "UUID", dev]).output.trim()).toBe(uuid);
-    expect(readFileSync(fstab, "utf8").match(/\/srv\/gluster\/brick/g)).toHaveLength(1);
-  });
+      const second = prepare(byId, fstab, "cat /srv/gluster/brick/data/marker;");
+      expect(second.output).toContain("holds an xfs filesystem: kept as it is");
+      expect(second.output).toMatch(/^marker$/m);
+      expect(second.status).toBe(0);
+      expect(run("blkid", ["-p", "-o", "value", "-s", "UUID", dev]).output.trim()).toBe(uuid);
+      expect(readFileSync(fstab, "utf8").match(/\/srv\/gluster\/brick/g)).toHaveLength(1);
+    },
+  );
 
   it("GIVEN a volume holding ext4 WHEN the brick script runs THEN it refuses with exit 3 and the ext4 filesystem is untouched", () => {
     const dev = loopDevice("ext4", ["mkfs.ext4", "-q", "-F"]);
@@ -179,12 +183,16 @@ describe.runIf(tools && needRoot("the brick script against loop devices"))("bric
     expect(readFileSync(fstab, "utf8")).toBe("");
   });
 
-  it("GIVEN no volume attached WHEN the brick script runs THEN it gives up after its wait with exit 1 and makes no brick directory on the root disk", () => {
-    const fstab = join(dir, "fstab-none");
-    writeFileSync(fstab, "");
-    const r = prepare(byIdDir("by-id-none"), fstab, "test ! -e /srv/gluster/brick/data && echo no-brick-dir;", 2);
-    expect(r.output).toContain("after 2 s: is the brick volume attached?");
-    expect(r.output).toMatch(/^no-brick-dir$/m);
-    expect(r.status).toBe(1);
-  });
+  it(
+    "GIVEN no volume attached WHEN the brick script runs THEN it gives up " +
+      "after its wait with exit 1 and makes no brick directory on the root disk",
+    () => {
+      const fstab = join(dir, "fstab-none");
+      writeFileSync(fstab, "");
+      const r = prepare(byIdDir("by-id-none"), fstab, "test ! -e /srv/gluster/brick/data && echo no-brick-dir;", 2);
+      expect(r.output).toContain("after 2 s: is the brick volume attached?");
+      expect(r.output).toMatch(/^no-brick-dir$/m);
+      expect(r.status).toBe(1);
+    },
+  );
 });
