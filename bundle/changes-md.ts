@@ -64,7 +64,10 @@ function disruption(gate: GateKind, actions: readonly FileAction[]): string {
     case "storage":
       return "the volume stays up on the other servers; the next server waits until no heal entry is pending";
     case "mongo":
-      return "a PRIMARY steps down first: one election in its replica set (writes to it pause for about the election time)";
+      return (
+        "a PRIMARY steps down first: one election in its replica set (writes to it pause for about the election time); " +
+        "the cluster's balancer is stopped before the first Mongo step and started after the last"
+      );
   }
 }
 

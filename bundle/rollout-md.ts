@@ -10,7 +10,7 @@ import type { RenderedHost } from "../render/host.ts";
 
 interface RolloutPage {
   readonly name: string;
-  readonly steps: readonly { readonly n: number; readonly host: string; readonly gate: string; readonly bound: string }[];
+  readonly steps: readonly { readonly n: string; readonly host: string; readonly gate: string; readonly bound: string }[];
   readonly hosts: readonly {
     readonly host: string;
     readonly files: readonly { readonly path: string; readonly mode: string; readonly action: string }[];
@@ -20,7 +20,7 @@ interface RolloutPage {
 export function rolloutPage(plan: Plan, rendered: readonly RenderedHost[]): string {
   const page: RolloutPage = {
     name: plan.name,
-    steps: plan.rollout.steps.map((s, i) => ({ n: i + 1, host: s.host, gate: s.gate, bound: `${plan.rollout.gates[s.gate].timeoutS} s` })),
+    steps: orderRows(plan),
     hosts: plan.rollout.steps.map((s) => ({
       host: s.host,
       files: rendered
@@ -29,4 +29,24 @@ export function rolloutPage(plan: Plan, rendered: readonly RenderedHost[]): stri
     })),
   };
   return renderTemplate("bundle/ROLLOUT.md", page);
+}
+
+/** The order table: each host's step, and the balancer's stop and start around the Mongo steps. */
+function orderRows(plan: Plan): RolloutPage["steps"] {
+  const r = plan.rollout;
+  const rows: { n: string; host: string; gate: string; bound: string }[] = [];
+  const firstMongo = r.steps.findIndex((s) => s.gate === "mongo");
+  const lastMongo = r.steps.map((s) => s.gate).lastIndexOf("mongo");
+  const balancerRow = (verb: string) => ({
+    n: "–",
+    host: r.balancer!.host,
+    gate: `\`bulwark-host balancer ${verb}\` (the sharded cluster's balancer)`,
+    bound: `${r.balancer!.timeoutS} s`,
+  });
+  for (const [i, s] of r.steps.entries()) {
+    if (r.balancer && i === firstMongo) rows.push(balancerRow("stop"));
+    rows.push({ n: String(i + 1), host: s.host, gate: s.gate, bound: `${r.gates[s.gate].timeoutS} s` });
+    if (r.balancer && i === lastMongo) rows.push(balancerRow("start"));
+  }
+  return rows;
 }

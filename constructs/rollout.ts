@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import { Construct } from "constructs";
-import { DataResource, Fn, TerraformLocal, TerraformVariable, type IResolvable, type ITerraformDependable } from "cdktf";
+import {
+  DataResource,
+  Fn,
+  TerraformLocal,
+  TerraformVariable,
+  type IResolvable,
+  type ITerraformDependable,
+  type SSHProvisionerConnection,
+} from "cdktf";
 import type { Plan } from "../plan/model.ts";
 import type { AgentConfig } from "../render/agent.ts";
 import { escapeTerraformTemplate, resolveDeployValues } from "../render/deploy-values.ts";
@@ -61,6 +69,13 @@ export interface HostRolloutProps {
    * @default - none
    */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * Whether the agent writes over files changed on a host since the last rollout (drift): a bool
+   * or a Terraform expression, passed as `--accept-drift`. Without it a drifted host fails its
+   * step (exit 3, the files named) and nothing is written there.
+   * @default false
+   */
+  readonly acceptDrift?: string | boolean;
 }
 
 export interface RolloutAccessProps {
@@ -69,9 +84,10 @@ export interface RolloutAccessProps {
 }
 
 /**
- * How `cdktf deploy` reaches the hosts: two variables with fixed Terraform names, so
- * `TF_VAR_rollout_ssh_private_key` and `TF_VAR_rollout_via_bastion` stay what the README and CI
- * set, wherever the construct sits in the tree.
+ * How `cdktf deploy` reaches the hosts, and what it may overwrite: three variables with fixed
+ * Terraform names, so `TF_VAR_rollout_ssh_private_key`, `TF_VAR_rollout_via_bastion` and
+ * `TF_VAR_rollout_accept_drift` stay what the README and CI set, wherever the construct sits in
+ * the tree.
  */
 export class RolloutAccess extends Construct {
   /** The private key for every connection; the empty default means the SSH agent. */
@@ -80,6 +96,8 @@ export class RolloutAccess extends Construct {
   readonly agent: string;
   /** Whether every host is reached through the bastion (a bool token). */
   readonly viaBastion: IResolvable;
+  /** Whether the agent may overwrite drifted files: a Terraform expression, false by default. */
+  readonly acceptDrift: string;
 
   constructor(scope: Construct, id: string, props: RolloutAccessProps) {
     super(scope, id);
@@ -95,9 +113,22 @@ export class RolloutAccess extends Construct {
       type: "bool",
       nullable: false,
       default: false,
-      description: `Reach every host through ${props.bastionHost} (its public address, then private addresses) instead of each host's public address: for a runner outside admin.sshSourceCidrs that may reach that one lb.`,
+      description:
+        `Reach every host through ${props.bastionHost} (its public address, then private addresses) instead ` +
+        `of each host's public address: one SSH destination for the runner, which must still be inside admin.sshSourceCidrs. ` +
+        `Needs a Terraform release with hashicorp/terraform#38318 (docs/day2.md).`,
     });
     viaBastion.overrideLogicalId("rollout_via_bastion");
+    const acceptDrift = new TerraformVariable(this, "AcceptDrift", {
+      type: "bool",
+      nullable: false,
+      default: false,
+      description:
+        "Let the rollout overwrite files changed on a host since the last rollout (drift). Off: such a host " +
+        "fails its step naming the files, and nothing is written there. Set it for one deploy, after reading them.",
+    });
+    acceptDrift.overrideLogicalId("rollout_accept_drift");
+    this.acceptDrift = `\${var.${acceptDrift.friendlyUniqueId}}`;
     this.privateKey = key.stringValue;
     this.agent = `\${var.${key.friendlyUniqueId} == ""}`;
     this.viaBastion = viaBastion.booleanValue;
@@ -144,7 +175,10 @@ export function rolloutBundle(plan: Plan, r: RenderedHost): { host: string; conf
  * the changed files, runs their actions inside the role's handoff or drain and waits for the
  * role's health gate. A failed gate fails the step: Terraform stops there, names the resource
  * (`HostRollout_<Host>`), leaves the hosts after it untouched and retries the step on the next
- * deploy. Needs no provider: terraform_data and provisioners are built into Terraform.
+ * deploy. With Mongo steps, two more steps on the cluster's bootstrap mongos stop the balancer
+ * before the first of them and start it after the last (`MongoBalancerStop`, `MongoBalancerStart`);
+ * a Mongo step that fails leaves the balancer stopped until a later deploy completes the chain.
+ * Needs no provider: terraform_data and provisioners are built into Terraform.
  */
 export class HostRollout extends Construct {
   /** The step of each host, by host name. */
@@ -159,6 +193,8 @@ export class HostRollout extends Construct {
       if (!props.targets.has(step.host)) throw new Error(`HostRollout: no target for ${step.host}; give every host an address and host key`);
     }
     const dir = uploadDir(props.connection.user);
+    const drift = props.acceptDrift ?? false;
+    const driftFlag = typeof drift === "boolean" ? (drift ? " --accept-drift" : "") : `\${${unwrap(drift)} ? " --accept-drift" : ""}`;
     const { bastion } = props.connection;
     const agentPath = plan.rollout.paths.agent;
     const steps = new Map<string, DataResource>();
@@ -170,12 +206,57 @@ export class HostRollout extends Construct {
         agents.set(key, new TerraformLocal(this, `Agent${agents.size === 0 ? "" : agents.size + 1}`, escapeTerraformTemplate(text)));
       return agents.get(key)!.asString;
     };
-    let previous: DataResource | undefined;
-    for (const step of plan.rollout.steps) {
+    const connectionTo = (target: RolloutTarget): SSHProvisionerConnection => ({
+      type: "ssh",
+      host: target.address,
+      user: props.connection.user,
+      hostKey: target.hostKey,
+      privateKey: props.connection.privateKey,
+      agent: String(props.connection.agent ?? props.connection.privateKey === undefined),
+      timeout: props.connection.timeout ?? "10m",
+      bastionHost: bastion?.host,
+      bastionHostKey: bastion?.hostKey,
+      bastionUser: bastion ? props.connection.user : undefined,
+      bastionPrivateKey: bastion ? props.connection.privateKey : undefined,
+    });
+    // Each step's bundle and agent first: the balancer steps' trigger is made of the Mongo steps'.
+    const prepared = plan.rollout.steps.map((step) => {
       const rendered = byName.get(step.host)!;
-      const target = props.targets.get(step.host)!;
       const agent = rendered.files.find((f) => f.path === agentPath)!.content;
       const bundle = JSON.stringify(rolloutBundle(plan, rendered));
+      const triggers = { bundle_sha256: sha256(bundle), agent_sha256: sha256(agent), server: props.targets.get(step.host)!.serverId };
+      return { step, agent, bundle, triggers };
+    });
+    // The sharded cluster's balancer: stopped before the first Mongo step, started after the last.
+    // Both steps run again whenever any Mongo step does (their trigger is made of those steps').
+    const mongo = prepared.filter((x) => x.step.gate === "mongo");
+    const balancerHost = plan.rollout.balancer?.host;
+    const balancerTrigger = {
+      mongo_steps_sha256: sha256(mongo.map((x) => `${x.step.host} ${x.triggers.bundle_sha256} ${x.triggers.agent_sha256}`).join("\n")),
+      servers: mongo.some((x) => x.triggers.server !== undefined)
+        ? Fn.join(
+            ",",
+            mongo.map((x) => x.triggers.server ?? ""),
+          )
+        : undefined,
+    };
+    const balancerStep = (id: string, verb: "stop" | "start", after: DataResource | undefined): DataResource => {
+      const target = props.targets.get(balancerHost!);
+      if (!target) throw new Error(`HostRollout: no target for ${balancerHost}, the balancer's host; give every host an address and host key`);
+      return new DataResource(this, id, {
+        triggersReplace: balancerTrigger,
+        dependsOn: after ? [after] : (props.dependsOn ?? []),
+        connection: connectionTo(target),
+        // The agent is installed on that host by its own step, earlier in the chain.
+        provisioners: [{ type: "remote-exec", inline: [`sudo ${agentPath} balancer ${verb}`] }],
+      });
+    };
+    let previous: DataResource | undefined;
+    for (const { step, agent, bundle, triggers } of prepared) {
+      const target = props.targets.get(step.host)!;
+      if (balancerHost && step.host === mongo[0]?.step.host) {
+        previous = balancerStep("MongoBalancerStop", "stop", previous);
+      }
       // Inside the bundle (JSON) every value must arrive JSON-escaped: a PEM has newlines.
       const text = resolveDeployValues(bundle, (name, base64) => {
         const value = props.valueFor(step.host, name, base64);
@@ -186,25 +267,9 @@ export class HostRollout extends Construct {
         // review's ROLLOUT.md shows what changes, with secrets as placeholders. The text goes
         // through a local: Fn.sensitive of a literal template would be mis-serialized by cdktf.
         input: { bundle: Fn.sensitive(new TerraformLocal(this, `Bundle${constructId(step.host)}`, text).asString) },
-        triggersReplace: {
-          bundle_sha256: sha256(bundle),
-          agent_sha256: sha256(agent),
-          server: target.serverId,
-        },
+        triggersReplace: triggers,
         dependsOn: previous ? [previous] : (props.dependsOn ?? []),
-        connection: {
-          type: "ssh",
-          host: target.address,
-          user: props.connection.user,
-          hostKey: target.hostKey,
-          privateKey: props.connection.privateKey,
-          agent: String(props.connection.agent ?? props.connection.privateKey === undefined),
-          timeout: props.connection.timeout ?? "10m",
-          bastionHost: bastion?.host,
-          bastionHostKey: bastion?.hostKey,
-          bastionUser: bastion ? props.connection.user : undefined,
-          bastionPrivateKey: bastion ? props.connection.privateKey : undefined,
-        },
+        connection: connectionTo(target),
         provisioners: [
           { type: "remote-exec", inline: [`install -d -m 0700 ${dir}`] },
           { type: "file", content: agentLocal(agent), destination: `${dir}/bulwark-host` },
@@ -213,7 +278,8 @@ export class HostRollout extends Construct {
             type: "remote-exec",
             inline: [
               // The hash is of the bundle as uploaded (secrets included), so it is no secret itself.
-              `sudo /usr/bin/python3 ${dir}/bulwark-host apply ${dir}/${step.host}.json --sha256 \${nonsensitive(sha256(self.input.bundle))}; rc=$?; rm -f ${dir}/${step.host}.json; exit $rc`,
+              `sudo /usr/bin/python3 ${dir}/bulwark-host apply ${dir}/${step.host}.json --sha256 ` +
+                `\${nonsensitive(sha256(self.input.bundle))}${driftFlag}; rc=$?; rm -f ${dir}/${step.host}.json; exit $rc`,
             ],
           },
         ],
@@ -221,10 +287,18 @@ export class HostRollout extends Construct {
       steps.set(step.host, node);
       previous = node;
     }
+    if (balancerHost && mongo.length > 0) balancerStep("MongoBalancerStart", "start", previous);
     this.steps = steps;
   }
 }
 
 function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
+}
+
+/** The expression inside a `${...}` Terraform interpolation. */
+function unwrap(expression: string): string {
+  const m = /^\$\{(.*)\}$/s.exec(expression);
+  if (!m) throw new Error(`HostRollout: acceptDrift must be a bool or a Terraform expression \${...}, not ${expression}`);
+  return m[1]!;
 }

@@ -148,6 +148,7 @@ export class BulwarkStack extends TerraformStack {
         },
       },
       dependsOn: [...this.attachments],
+      acceptDrift: access.acceptDrift,
     });
 
     if (floatingIp) {

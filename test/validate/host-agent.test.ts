@@ -69,6 +69,16 @@ printf 'systemd-sysusers\t%s\n' "$*" >> "$FAKE_LOG"
   mongosh: `#!/bin/sh
 for a in "$@"; do last="$a"; done
 case "$last" in
+  *balancerStop*|*balancerStart*|*balancerStatus*)
+    case "$last" in
+      *balancerStop*) printf 'mongosh\\tbalancerStop\\n' >> "$FAKE_LOG"; [ -e "$FAKE_DIR/balancer-stuck" ] || echo off > "$FAKE_DIR/balancer-mode" ;;
+      *balancerStart*) printf 'mongosh\\tbalancerStart\\n' >> "$FAKE_LOG"; echo full > "$FAKE_DIR/balancer-mode" ;;
+      *) printf 'mongosh\\tbalancerStatus\\n' >> "$FAKE_LOG" ;;
+    esac
+    rounds=$(cat "$FAKE_DIR/balancer-rounds" 2>/dev/null || echo 0)
+    if [ "$rounds" -gt 0 ]; then echo $((rounds - 1)) > "$FAKE_DIR/balancer-rounds"; in_round=true; else in_round=false; fi
+    echo "{\\"ok\\":true,\\"error\\":null,\\"mode\\":\\"$(cat "$FAKE_DIR/balancer-mode")\\",\\"inRound\\":$in_round}"
+    exit 0 ;;
   *stepDown*) printf 'mongosh\\tstepDown\\n' >> "$FAKE_LOG"; echo secondary > "$FAKE_DIR/mongo-state" ;;
   *) printf 'mongosh\\thello\\n' >> "$FAKE_LOG" ;;
 esac
@@ -395,6 +405,9 @@ describe.runIf(ready)("host agent", () => {
     const plan = planOf({ roles: { lb: { failover: "vrrp-vip", vip: { address: "10.0.1.9", interface: "eth1" } } } });
     const s = new Scratch(join(base, "lb"), hostOf(plan, "lb-1"));
     let sock: NetServer;
+    // The peer lb's sshd, as the gate reaches it: a listener on loopback.
+    let peer: NetServer;
+    let peerPort = 0;
     beforeAll(async () => {
       mkdirSync(join(s.root, "run/haproxy"), { recursive: true });
       mkdirSync(join(s.root, "run/bulwark"), { recursive: true });
@@ -403,9 +416,26 @@ describe.runIf(ready)("host agent", () => {
         c.end("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state\n3 api 1 app-1 10.0.1.100 2\n3 api 2 app-2 10.0.1.101 2\n"),
       );
       await new Promise<void>((r) => sock.listen(join(s.root, "run/haproxy/admin.sock"), r));
+      peer = createNetServer((c) => c.end());
+      await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
+      peerPort = (peer.address() as AddressInfo).port;
     });
-    afterAll(() => sock?.close());
-    const lbTweak = () => {};
+    afterAll(() => {
+      sock?.close();
+      peer?.close();
+    });
+    const lbTweak = (b: { config: Record<string, unknown> }) => {
+      const lb = b.config["lb"] as Record<string, unknown>;
+      expect(lb["peer"]).toEqual({ host: "lb-2", address: plan.hosts.find((h) => h.name === "lb-2")!.privateIp, port: 22 });
+      lb["peer"] = { host: "lb-2", address: "127.0.0.1", port: peerPort };
+    };
+    /** Edits the settings the last apply left on the host (what `gate` and `state` read). */
+    const editSettings = (edit: (c: { lb: Record<string, unknown> }) => void) => {
+      const path = join(s.root, "etc/bulwark/host-agent.json");
+      const c = JSON.parse(readFileSync(path, "utf8")) as { lb: Record<string, unknown> };
+      edit(c);
+      writeFileSync(path, JSON.stringify(c));
+    };
 
     it("GIVEN the MASTER and a haproxy.cfg change WHEN applied THEN haproxy is reloaded and keepalived is left alone (no handoff)", async () => {
       writeFileSync(join(s.root, "run/bulwark/vrrp-state"), "MASTER\n");
@@ -452,6 +482,50 @@ describe.runIf(ready)("host agent", () => {
         expect(JSON.parse(backup.stdout).retired).toEqual(["nothing to hand over"]);
       },
     );
+
+    it("GIVEN the applied host WHEN its state is asked THEN every managed file's sha256 and the lb's health, peer included, come as JSON", async () => {
+      const r = await s.run(["state"]);
+      expect(r.code, r.stderr).toBe(0);
+      const state = JSON.parse(r.stdout) as {
+        host: string;
+        role: string;
+        files: Record<string, string | null>;
+        health: Record<string, unknown>;
+        healthy: boolean;
+      };
+      expect(state).toMatchObject({ host: "lb-1", role: "lb", healthy: true });
+      const cfg = s.file("/etc/haproxy/haproxy.cfg")!;
+      expect(state.files["/etc/haproxy/haproxy.cfg"]).toBe(createHash("sha256").update(cfg).digest("hex"));
+      expect(Object.keys(state.files)).toEqual(expect.arrayContaining(["/etc/keepalived/keepalived.conf", "/usr/local/sbin/bulwark-host"]));
+      expect(state.health).toMatchObject({ vrrp_state: "BACKUP", haproxy: true, backends: { "app-1": 2, "app-2": 2 } });
+      expect(state.health["peer"]).toEqual({ host: "lb-2", reachable: true });
+    });
+
+    it("GIVEN the peer lb not answering WHEN the gate is checked THEN it fails naming the peer", async () => {
+      const closed = createNetServer();
+      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+      const deadPort = (closed.address() as AddressInfo).port;
+      await new Promise<void>((r) => closed.close(() => r()));
+      editSettings((c) => {
+        c.lb["peer"] = { host: "lb-2", address: "127.0.0.1", port: deadPort };
+      });
+      const r = await s.run(["gate"]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(new RegExp(`host lb-1: gate lb did not hold within 60 s: peer lb-2 does not answer on 127\\.0\\.0\\.1:${deadPort}`));
+      editSettings((c) => {
+        c.lb["peer"] = { host: "lb-2", address: "127.0.0.1", port: peerPort };
+      });
+      expect((await s.run(["gate"])).code).toBe(0);
+    });
+
+    it("GIVEN an lb WHEN asked to stop the balancer THEN it refuses: that runs on the cluster's bootstrap mongos only", async () => {
+      const r = await s.run(["balancer", "stop"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        "bulwark-host: host lb-1: has no balancer settings; the balancer is stopped and started on the mongos that bootstraps the cluster",
+      );
+      expect(r.calls).toEqual([]);
+    });
 
     it("GIVEN a backend down in haproxy WHEN the gate is checked THEN it fails naming the backends", async () => {
       sock.close();
@@ -504,6 +578,69 @@ describe.runIf(ready)("host agent", () => {
         });
       },
     );
+  });
+
+  describe("on the cluster's bootstrap mongos (scripted mongosh: what this does not prove is a real mongos)", () => {
+    const plan = planOf();
+    const s = new Scratch(join(base, "balancer"), hostOf(plan, "app-1"));
+    const fake = (name: string, text: string | undefined) =>
+      text === undefined ? rmSync(join(s.fake, name), { force: true }) : writeFileSync(join(s.fake, name), text);
+
+    it("GIVEN the plan WHEN rendered THEN app-1 (the cluster's bootstrap mongos) alone has balancer settings", async () => {
+      expect(plan.rollout.balancer?.host).toBe(plan.mongo.clusterBootstrapHost);
+      const settings = (name: string) =>
+        JSON.parse(hostOf(plan, name).files.find((f) => f.path === "/etc/bulwark/host-agent.json")!.content) as { balancer?: unknown };
+      expect(settings("app-1").balancer).toMatchObject({ port: 27017, adminEnv: "/etc/bulwark/mongo-bootstrap.env", timeoutS: 1800 });
+      expect(settings("app-2").balancer).toBeUndefined();
+      expect(settings("mongo-s1-1").balancer).toBeUndefined();
+      fake("balancer-mode", "full\n");
+      const r = await s.apply(s.bundle(plan, s.rendered, appTweak));
+      expect(r.code, r.stderr).toBe(0);
+    });
+
+    it("GIVEN a balancing round in progress WHEN stopped THEN it waits for the round to end, then reports off", async () => {
+      fake("balancer-mode", "full\n");
+      fake("balancer-rounds", "2\n");
+      const r = await s.run(["balancer", "stop"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.calls.filter((c) => c.startsWith("mongosh"))).toEqual(["mongosh\tbalancerStop", "mongosh\tbalancerStop", "mongosh\tbalancerStop"]);
+      expect(JSON.parse(r.stdout)).toEqual({ host: "app-1", balancer: "off" });
+    });
+
+    it("GIVEN the cluster bootstrap still running WHEN stopped THEN it waits for the bootstrap, and fails past its bound", async () => {
+      fake("active", "activating\n");
+      const r = await s.run(["balancer", "stop"]);
+      fake("active", undefined);
+      expect(r.code).toBe(4);
+      expect(r.stderr.trim().split("\n").at(-1)).toBe(
+        "bulwark-host: host app-1: could not stop the cluster's balancer within 1800 s: bulwark-mongo-bootstrap.service is still running",
+      );
+      expect(r.calls.filter((c) => c.startsWith("mongosh"))).toEqual([]);
+    });
+
+    it("GIVEN a balancer that stays on WHEN stopped THEN it fails past its bound, naming what mongos answered", async () => {
+      fake("balancer-mode", "full\n");
+      fake("balancer-stuck", "");
+      const r = await s.run(["balancer", "stop"]);
+      fake("balancer-stuck", undefined);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(
+        /could not stop the cluster's balancer within 1800 s: mongos answered \{"error": null, "inRound": false, "mode": "full", "ok": true\}/,
+      );
+    });
+
+    it("GIVEN the rollout's last Mongo step done WHEN started THEN the balancer runs again, and state shows it", async () => {
+      fake("balancer-mode", "off\n");
+      const r = await s.run(["balancer", "start"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ host: "app-1", balancer: "full" });
+      const state = await s.run(["state"]);
+      expect(JSON.parse(state.stdout).balancer).toEqual({ ok: true, error: null, mode: "full", inRound: false });
+    });
+
+    it("GIVEN a wrong verb WHEN asked THEN usage, exit 2", async () => {
+      expect((await s.run(["balancer", "pause"])).code).toBe(2);
+    });
   });
 
   describe("on a mongo member (scripted mongosh: what this does not prove is a real mongod)", () => {
