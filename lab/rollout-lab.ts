@@ -4,8 +4,9 @@
  * Floating IP every 20 ms. The scenarios: a haproxy setting (a), a keepalived restart with
  * handoff (a2), new mail-api builds (b), a canary that never becomes healthy (g), a parser build
  * while emails flow (c), a volume option and glusterd restarts under checksummed writes (d),
- * storage-2 replaced with its brick kept (e), the Floating IP holder replaced (f), an unreachable
- * host, a wrong host key, and a change on every host (h).
+ * storage-2 replaced with its brick kept (e), the Floating IP holder replaced (f), a file edited by
+ * hand (drift), an unreachable host, a wrong host key, and a change on every host (h). Emails flow
+ * into the spool from the baseline to the end, and each scenario's are audited.
  */
 import { STORAGE_SERVER_PATHS } from "../render/storage-server.ts";
 import { spread, round } from "../measure/stats.ts";
@@ -15,6 +16,7 @@ import {
   CLIENT_INTERVAL_MS,
   CLIENT_TIMEOUT_MS,
   EMAIL_INTERVAL_MS,
+  FEED_INTERVAL_MS,
   LabStack,
   STACK_LAB_HOSTS,
   WRITER,
@@ -42,6 +44,9 @@ export interface RolloutLabCounts {
 
 export const ACCEPTANCE_COUNTS: RolloutLabCounts = { runs: 5, emails: 500 };
 
+/** Bound of the background email load (at FEED_INTERVAL_MS, far more than a run needs). */
+const FEED_MAX = 5000;
+
 /** Starts the lab, plays every scenario, and returns the report. */
 export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCEPTANCE_COUNTS) {
   const started = Date.now();
@@ -52,41 +57,61 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
   await lab.steady("after boot", 600_000);
   const fresh = lab.emulator();
   const first = await lab.scenario("first", base, { note: "first rollout after boot: agent installed, files recorded, gates" });
+  // From here on, emails flow into the spool all along (each scenario's are audited at the end).
+  const feed = lab.startEmailFeed(FEED_INTERVAL_MS, FEED_MAX);
+  const scenario: typeof lab.scenario = (name, p, options) => {
+    feed.tag(name.split(" ")[0]!);
+    return lab.scenario(name, p, options);
+  };
   // The baseline: an apply with nothing to change (terraform's own time, and the client's failure rate without a rollout).
-  const baseline = await lab.scenario("baseline: nothing changed", base);
+  const baseline = await scenario("baseline: nothing changed", base);
 
   // a. A haproxy setting, rolled over both lbs (a hitless reload each).
   const a: ScenarioResult[] = [];
   let plan = base;
   for (let i = 0; i < counts.runs; i++) {
     plan = { ...plan, lb: { ...plan.lb, connectTimeoutMs: plan.lb.connectTimeoutMs + 10 } };
-    a.push(await lab.scenario(`a${i + 1} haproxy connect timeout ${plan.lb.connectTimeoutMs} ms`, plan));
+    a.push(await scenario(`a#${i + 1} haproxy connect timeout ${plan.lb.connectTimeoutMs} ms`, plan));
   }
+  // Bad input: drift. A managed file edited by hand on lb-2 since the last rollout, then a haproxy
+  // change: the apply stops at lb-2 (exit 3, the file named) and writes nothing there; the next
+  // deploy with TF_VAR_rollout_accept_drift=true overwrites it and goes on.
+  const haproxyCfg = "/etc/haproxy/haproxy.cfg";
+  const lb2 = lab.host("lb-2");
+  await lb2.exec("sh", ["-c", `printf '# edited by hand on lb-2\\n' >> ${haproxyCfg}`]);
+  const edited = lb2.read(haproxyCfg);
+  plan = { ...plan, lb: { ...plan.lb, connectTimeoutMs: plan.lb.connectTimeoutMs + 10 } };
+  feed.tag("drift");
+  const drift = await lab.scenario("drift on lb-2: refused", plan);
+  const driftUntouched = lb2.read(haproxyCfg) === edited;
+  const driftAccepted = await lab.scenario("drift on lb-2: accepted with TF_VAR_rollout_accept_drift=true", plan, { acceptDrift: true });
+  const driftOverwritten = !(lb2.read(haproxyCfg) ?? "").includes("edited by hand");
+
   // a2. A keepalived setting: a restart, so the MASTER hands the Floating IP to its peer first.
   plan = { ...plan, lb: { ...plan.lb, advertIntervalS: 0.2 } };
-  const handoff = await lab.scenario("a2 keepalived advert 0.2 s (restart with handoff)", plan);
+  const handoff = await scenario("a2 keepalived advert 0.2 s (restart with handoff)", plan);
 
   // b. New mail-api builds, rolled over the app hosts one at a time, each drained first.
   const b: ScenarioResult[] = [];
   for (let i = 0; i < counts.runs; i++) {
     plan = lab.newBuild(plan, `v${i + 2}`);
-    b.push(await lab.scenario(`b${i + 1} mail-api build v${i + 2}`, plan));
+    b.push(await scenario(`b#${i + 1} mail-api build v${i + 2}`, plan));
   }
   const goodBuild = plan;
 
-  // g. A canary: a build that never becomes healthy. The apply stops at the first app host,
+  // g. A canary: a build that runs but whose /healthz fails. The apply stops at the first app host,
   // naming it and the gate; the second app host keeps the previous build and serves.
   const before = await lab.execStart("app-2");
   const broken = lab.newBuild(goodBuild, "broken", { broken: true });
-  const canary = await lab.scenario("g canary: a build whose /healthz never answers", broken);
+  const canary = await scenario("g canary: a build whose /healthz answers 503", broken);
   const app2After = await lab.execStart("app-2");
   plan = lab.newBuild(goodBuild, "fixed");
-  const resumed = await lab.scenario("g fixed build: the next apply resumes", plan);
+  const resumed = await scenario("g fixed build: the next apply resumes", plan);
 
   // c. A new parser build, rolled over the parser hosts one at a time, while emails flow into the spool.
   plan = lab.newBuild(plan, "p2", { service: "parser" });
   const parserPlan = plan;
-  const c = await lab.emailsDuring("c", counts.emails, () => lab.scenario("c parser build p2 while emails flow", parserPlan));
+  const c = await lab.emailsDuring("c", counts.emails, () => scenario("c parser build p2 while emails flow", parserPlan));
   const listAfterC = await lab.listMs();
 
   // d. A volume option, and a glusterd restart rolled over the storage servers (a template edit of
@@ -104,7 +129,7 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
     },
   };
   const dTweak = glusterdRestartTweak("d");
-  const d = await lab.scenario("d gluster option + glusterd restart on each server", plan, { tweak: dTweak });
+  const d = await scenario("d gluster option + glusterd restart on each server", plan, { tweak: dTweak });
   lab.keep(dTweak);
   const dHeal = Object.fromEntries(
     Object.entries(d.reports).map(([id, r]) => [id, (r.health as { heal_pending?: number } | undefined)?.heal_pending ?? null]),
@@ -117,6 +142,7 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
 
   // e. storage-2 replaced: a fresh root, its brick kept. It must rejoin as the same peer by itself and heal.
   const poolBefore = await lab.peers();
+  feed.tag("e");
   const e = await lab.replace("storage-2", plan);
   const poolAfter = await lab.peers();
   const writes = await lab.stopWriters(writers);
@@ -124,25 +150,39 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
 
   // f. The lb that holds the Floating IP, replaced: retire hands the entry to its peer first.
   const holder = lab.master() ?? "lb-1";
+  feed.tag("f");
   const f = await lab.replace(holder, plan);
 
   // Bad input: a host the deployer cannot reach. A new parser build with parser-2's private link
   // cut: parser-1 gets it, the apply stops at parser-2 (named) after the connection timeout.
   plan = lab.newBuild(plan, "p3", { service: "parser" });
   await lab.setReachable("parser-2", false);
-  const unreachable = await lab.scenario("unreachable parser-2", plan).finally(() => lab.setReachable("parser-2", true));
+  const unreachable = await scenario("unreachable parser-2", plan).finally(() => lab.setReachable("parser-2", true));
 
   // Bad input at the connection: a pinned host key that is not app-2's. app-1 gets the build,
   // the apply stops at app-2 before anything is sent to it.
   const rekeyed = lab.newBuild(plan, "rekey");
-  const badKey = await lab.scenario("bad host key on app-2", rekeyed, { wrongHostKey: "app-2" });
+  const badKey = await scenario("bad host key on app-2", rekeyed, { wrongHostKey: "app-2" });
 
   // h. An in-place change on every booted host (the host firewall: one more admin range), which
   // also resumes parser-2's and app-2's steps from the refused connections.
-  const h = await lab.scenario("h every host: a host firewall change", lab.withAdminRanges(rekeyed, [LAB_PUBLIC.clientSubnet, "198.51.100.0/24"]));
+  const h = await scenario("h every host: a host firewall change", lab.withAdminRanges(rekeyed, [LAB_PUBLIC.clientSubnet, "198.51.100.0/24"]));
 
   // The brick watchdogs ran every 15 s all along (glusterd's local state only, no cluster lock).
   const watchdogs = await lab.watchdogs();
+  const { perScenario: fed, drainS: fedDrainS } = await feed.stop();
+  const fedTotal = Object.values(fed).reduce(
+    (t, x) => ({
+      messages: t.messages + x.messages,
+      stored: t.stored + x.stored,
+      lost: t.lost + x.lost,
+      quarantined: t.quarantined + x.quarantined,
+      parsed_twice: t.parsed_twice + x.parsed_twice,
+      deliveries_retried: t.deliveries_retried + x.deliveries_retried,
+    }),
+    { messages: 0, stored: 0, lost: 0, quarantined: 0, parsed_twice: 0, deliveries_retried: 0 },
+  );
+  run.log(`emails all along: ${JSON.stringify(fedTotal)}`);
 
   const stat = (xs: number[]) => {
     const { median, min, max } = spread(xs);
@@ -167,6 +207,12 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
         failed_gets: a.reduce((n, r) => n + r.failed_gets, 0),
         floating_ip_moves: a.reduce((n, r) => n + r.floating_ip_moves, 0),
         apply_s: stat(a.map((r) => r.apply_s)),
+      },
+      drift: {
+        refused: { ...strip(drift), tail: drift.tail },
+        file_untouched: driftUntouched,
+        accepted: strip(driftAccepted),
+        overwritten: driftOverwritten,
       },
       a2_keepalived_restart: strip(handoff),
       b_new_build: {
@@ -205,12 +251,15 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
       bad_host_key: { ...strip(badKey), tail: badKey.tail },
       h_every_host: strip(h),
       brick_watchdogs: watchdogs,
+      emails_all_along: { per_scenario: fed, total: { ...fedTotal, drain_s: fedDrainS } },
     },
     conditions: {
       client: `GET /api/messages/<key> of a stored document (with the token) through the Floating IP every ${CLIENT_INTERVAL_MS} ms, ${CLIENT_TIMEOUT_MS} ms timeout`,
       hosts: `${STACK_LAB_HOSTS.join(", ")}: systemd-nspawn containers booted from their rendered user-data (lab/overrides.ts), sshd with the host keys pinned; terraform connects from the private network, not through the bastion (Terraform 1.11 bug, see lab/stack.ts)`,
       terraform: "the real terraform binary applies the rollout chain (terraform_data + provisioners) of a lab stack holding only that chain",
-      emails: `scenario c: ${counts.emails} emails delivered into the spool through app-1's gluster mount, one every ${EMAIL_INTERVAL_MS} ms, from 0.5 s before the apply`,
+      emails:
+        `from the baseline to h: one email every ${FEED_INTERVAL_MS} ms into the spool through app-1's gluster mount, audited per scenario ` +
+        `(emails_all_along); scenario c adds ${counts.emails} more, one every ${EMAIL_INTERVAL_MS} ms, from 0.5 s before the apply`,
       writers: `scenarios d and e: app-1 and parser-1 write and fsync a ${WRITER.bytes.min}-${WRITER.bytes.max} byte file and read back an earlier one every ${WRITER.periodS} s`,
       replace:
         "e, f: retire over SSH (pinned key), the container stopped, a new one booted from the same user-data with a fresh root (and, for storage-2, the same brick directory), then the apply; the step runs again for the new server id",
@@ -226,7 +275,15 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
     fresh_pair: s.fresh_pair.first_holder !== null && fresh.assignments[0]?.from === null,
     first: s.first.apply_ok && s.first.failed_gets === 0,
     baseline: s.baseline.apply_ok && s.baseline.steps_run.length === 0,
-    a: s.a_haproxy_change.failed_gets === 0 && s.a_haproxy_change.floating_ip_moves <= counts.runs && a.every((r) => r.apply_ok),
+    a: s.a_haproxy_change.failed_gets === 0 && a.every((r) => r.apply_ok && r.floating_ip_moves <= 1),
+    drift:
+      !drift.apply_ok &&
+      /host lb-2: drift: \/etc\/haproxy\/haproxy\.cfg/.test(drift.tail) &&
+      drift.steps_run.length === 0 &&
+      driftUntouched &&
+      driftAccepted.apply_ok &&
+      driftOverwritten &&
+      drift.failed_gets + driftAccepted.failed_gets === 0,
     // The handoff's promise is no failed request. The Floating IP moves once per handoff; a change
     // of VRRP timing (this one: the advert interval) can move it a second time while the two
     // nodes run different intervals (README), so the moves are reported, not gated.
@@ -236,6 +293,7 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
       !canary.apply_ok &&
       /app-1/.test(canary.tail) &&
       /gate app/.test(canary.tail) &&
+      /\/healthz answered 503/.test(canary.tail) &&
       s.g_canary.app2_untouched &&
       canary.failed_gets === 0 &&
       resumed.apply_ok,
@@ -258,6 +316,7 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
     bad_host_key:
       !badKey.apply_ok && /HostRollout_App2/.test(badKey.tail) && /key mismatch/.test(badKey.tail) && badKey.steps_run.join(",") === "App1",
     h: h.apply_ok && h.steps_run.length === STACK_LAB_HOSTS.length && h.apply_s <= 120,
+    emails_all_along: fedTotal.messages > 0 && fedTotal.lost === 0 && fedTotal.quarantined === 0 && fedTotal.stored === fedTotal.messages,
     // Every watchdog ran and its last run succeeded. On the servers that kept running it never
     // acted; on the replaced storage-2 it may have had to (glusterd 11 can leave a rejoining
     // brick Started with port 0, docs/storage.md), and then its brick was online again.

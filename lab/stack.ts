@@ -24,9 +24,10 @@
 import { cmdOutput, cmdSync } from "../synth/cmd.ts";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rename as renameAsync, writeFile as writeFileAsync } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, LocalBackend, TerraformStack } from "cdktf";
+import { App, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HostRollout } from "../constructs/rollout.ts";
 import { cleanCorpus } from "../measure/mail-corpus.ts";
 import type { Plan } from "../plan/model.ts";
@@ -69,6 +70,10 @@ const VOLUME_TIMEOUT_MS = 600_000;
 /** Scenario c: emails delivered into the spool while the parser build rolls out, one every this many ms. */
 export const EMAIL_INTERVAL_MS = 40;
 const DRAIN_TIMEOUT_MS = 300_000;
+/** The rollout lab's background email load: one message this often, all along. */
+export const FEED_INTERVAL_MS = 500;
+/** The feed's corpus seed (scenario c's batch uses another, so no message is in both). */
+const FEED_SEED = 104_729;
 /** Scenario d and e: each client writes and reads back a checksummed file this often. */
 export const WRITER = {
   periodS: 0.1,
@@ -109,6 +114,24 @@ export interface ApplyResult {
   readonly reports: Record<string, { health?: Record<string, unknown>; actions?: unknown[]; seconds?: number }>;
 }
 
+export interface ApplyOptions {
+  /**
+   * Pins this host's key as some other key (the deployer's): the connection must be refused.
+   * @default - every host's own key
+   */
+  readonly wrongHostKey?: string;
+  /**
+   * A change to the rendered files on top of the plan's (kept ones: LabStack.keep).
+   * @default - none
+   */
+  readonly tweak?: RenderedTweak;
+  /**
+   * Runs the apply with TF_VAR_rollout_accept_drift=true.
+   * @default false
+   */
+  readonly acceptDrift?: boolean;
+}
+
 export interface ScenarioResult {
   readonly name: string;
   readonly apply_ok: boolean;
@@ -120,6 +143,22 @@ export interface ScenarioResult {
   readonly floating_ip_moves: number;
   readonly steps_run: string[];
   readonly note?: string;
+}
+
+/** One scenario's share of the background email load, audited once the spool has drained. */
+interface FeedAudit extends Omit<BatchAudit, "drain_s"> {
+  /** Messages the parsers completed more than once (the processed logs). */
+  readonly parsed_twice: number;
+  /** Deliveries that failed (the mount stalled or refused) and were made again on a later tick. */
+  readonly deliveries_retried: number;
+}
+
+/** The background email load of a lab (LabStack.startEmailFeed). */
+export interface EmailFeed {
+  /** Names the messages delivered from now on after `tag` (the scenario running). */
+  tag(tag: string): void;
+  /** Stops the load, waits for the spool to drain (bounded, timed) and audits each tag's messages. */
+  stop(): Promise<{ perScenario: Record<string, FeedAudit>; drainS: number }>;
 }
 
 export interface StackOptions {
@@ -415,7 +454,7 @@ export class LabStack {
    * keys) and runs `terraform apply` from the deployer namespace. `wrongHostKey` pins a key that
    * is not the host's, for the host-key refusal; `tweak` edits hosts' rendered files.
    */
-  async apply(plan: Plan, options: { wrongHostKey?: string; tweak?: RenderedTweak } = {}): Promise<ApplyResult> {
+  async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
     const outdir = join(this.dir, "cdktf.out");
     const app = new App({ outdir });
     const stack = new TerraformStack(app, "rollout");
@@ -443,6 +482,8 @@ export class LabStack {
       // The hosts are up already: a refused key should stop the apply in seconds (Terraform retries
       // a host-key mismatch until this timeout: hashicorp/terraform#38881 is still open).
       connection: { user: plan.admin.user, privateKey: readFileSync(this.adminKeyFile, "utf8"), timeout: "20s" },
+      // As in the stack (RolloutAccess): a variable, so the override is TF_VAR_rollout_accept_drift.
+      acceptDrift: `\${var.${new TerraformVariable(stack, "rollout_accept_drift", { type: "bool", nullable: false, default: false }).friendlyUniqueId}}`,
     });
     app.synth();
     const stackDir = join(outdir, "stacks", "rollout");
@@ -454,6 +495,7 @@ export class LabStack {
       TF_INPUT: "0",
       CHECKPOINT_DISABLE: "1",
       TF_CLI_CONFIG_FILE: "/dev/null",
+      ...(options.acceptDrift ? { TF_VAR_rollout_accept_drift: "true" } : {}),
     };
     const tf = (args: string[], timeoutMs: number): Promise<{ ok: boolean; out: string }> =>
       cmdOutput("ip", ["netns", "exec", this.deployerNs, "terraform", `-chdir=${stackDir}`, ...args], { env, replaceEnv: true, timeoutMs }).then(
@@ -681,7 +723,7 @@ export class LabStack {
   async scenario(
     name: string,
     plan: Plan,
-    options: { wrongHostKey?: string; tweak?: RenderedTweak; note?: string } = {},
+    options: ApplyOptions & { note?: string } = {},
   ): Promise<ScenarioResult & { tail: string; reports: ApplyResult["reports"] }> {
     await this.steady(`before ${name}`);
     const moves0 = this.emulator().assignments.length;
@@ -763,9 +805,20 @@ export class LabStack {
     const work = mkdtempSync(join(this.dir, `build-${tag}-`));
     cmdSync("tar", ["-xzf", join(DIST_SERVICES, `${service}.tar.gz`), "-C", work]);
     writeFileSync(join(work, service, "BUILD"), `${tag}\n`);
-    // The canary: a build that exits at start, so the unit never becomes active and /healthz never answers.
+    // The canary: a build that starts and listens where the mail API does, but whose /healthz
+    // answers 503: the unit is active, the health check fails.
     if (options.broken)
-      writeFileSync(join(work, service, "main.mjs"), "process.stderr.write('canary build: refusing to start\\n');\nprocess.exit(1);\n");
+      writeFileSync(
+        join(work, service, "main.mjs"),
+        [
+          'import { createServer } from "node:http";',
+          "const e = process.env;",
+          'createServer((req, res) => res.writeHead(req.url === "/healthz" ? 503 : 404).end())',
+          '  .listen(Number(e.MAILAPI_LISTEN_PORT ?? 8080), e.MAILAPI_LISTEN_HOST ?? "127.0.0.1");',
+          'process.stderr.write("canary build: /healthz answers 503\\n");',
+          "",
+        ].join("\n"),
+      );
     mkdirSync(join(this.artifactDir, tag), { recursive: true });
     const file = `${tag}/${service}.tar.gz`;
     const tarball = join(this.artifactDir, file);
@@ -842,6 +895,67 @@ export class LabStack {
       }
     }
     return out;
+  }
+
+  /**
+   * An email load that runs beside the scenarios: one message every `intervalMs` into the spool
+   * through app-1's mount, named `<tag>-<n>` after the scenario running, at most `max` messages.
+   * The I/O is asynchronous, so a stalled mount holds the feed only, not the lab; a delivery that
+   * fails is made again on the next tick and counted.
+   */
+  startEmailFeed(intervalMs: number, max: number): EmailFeed {
+    const via = spoolAccess(this.basePlan, this.host("app-1"));
+    const corpus = cleanCorpus(max * 2, FEED_SEED)
+      .filter((m) => m.length <= 256 * 1024)
+      .slice(0, max);
+    const sent: Record<string, { names: string[]; messages: Buffer[]; retried: number }> = {};
+    let tag = "start";
+    let running = true;
+    this.run.defer("stop the email feed", () => {
+      running = false;
+    });
+    const loop = (async () => {
+      let retried = 0;
+      // Bounded: `max` messages, and at most 10 minutes of failing deliveries in a row.
+      for (let i = 0; running && i < corpus.length && retried * intervalMs < 600_000; ) {
+        sent[tag] ??= { names: [], messages: [], retried: 0 };
+        const t = sent[tag];
+        const name = `feed-${tag}-${String(i).padStart(5, "0")}`;
+        try {
+          await writeFileAsync(join(via.spool("tmp"), name), corpus[i]!);
+          await renameAsync(join(via.spool("tmp"), name), join(via.spool("new"), name));
+          t.names.push(name);
+          t.messages.push(corpus[i]!);
+          t.retried += retried;
+          retried = 0;
+          i++;
+        } catch {
+          retried++;
+        }
+        await sleep(intervalMs);
+      }
+    })();
+    return {
+      tag: (next) => {
+        tag = next.replace(/[^A-Za-z0-9]+/g, "_").replace(/_$/, "");
+      },
+      stop: async () => {
+        running = false;
+        await loop;
+        const t0 = Date.now();
+        await this.run.waitFor("the parsers to drain the email feed", () => (via.spoolEmpty() ? true : undefined), DRAIN_TIMEOUT_MS, 250);
+        const drainS = (Date.now() - t0) / 1000;
+        const done = this.completions().filter((c) => c.file.startsWith("feed-"));
+        const perScenario = Object.fromEntries(
+          Object.entries(sent).map(([k, v]) => {
+            const { drain_s: _, ...audit } = via.audit(v.names, v.messages, drainS);
+            const twice = moreThanOnce(done.filter((c) => c.file.startsWith(`feed-${k}-`)).map((c) => c.file));
+            return [k, { ...audit, parsed_twice: twice, deliveries_retried: v.retried }];
+          }),
+        );
+        return { perScenario, drainS: round(drainS) };
+      },
+    };
   }
 
   /** Starts the checksummed writers on app-1 and parser-1 (the storage lab's workload). */

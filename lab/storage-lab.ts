@@ -90,6 +90,14 @@ const PARTITION_S = 8;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const median = (xs: readonly number[]) => spread(xs).median;
 const round3 = (x: number) => round(x);
+/** A scenario's stalls: the longest, the median and the shortest, how many, and each. */
+const stallStats = (xs: readonly number[]) => ({
+  max_stall_s: round3(Math.max(...xs)),
+  median_stall_s: round3(median(xs)),
+  min_stall_s: round3(Math.min(...xs)),
+  runs: xs.length,
+  stalls_s: xs.map(round3),
+});
 const stats = (xs: readonly number[]) => {
   const s = spread(xs);
   return { median: round(s.median), min: round(s.min), max: round(s.max) };
@@ -508,23 +516,8 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   };
 
   const scenarios = {
-    brick_kill: {
-      max_stall_s: round3(Math.max(...brickKill)),
-      median_stall_s: round3(median(brickKill)),
-      min_stall_s: round3(Math.min(...brickKill)),
-      runs: brickKill.length,
-      stalls_s: brickKill.map(round3),
-      failed_operations: brickKillErrors,
-    },
-    host_loss: {
-      max_stall_s: round3(Math.max(...hostLoss)),
-      median_stall_s: round3(median(hostLoss)),
-      min_stall_s: round3(Math.min(...hostLoss)),
-      runs: hostLoss.length,
-      stalls_s: hostLoss.map(round3),
-      failed_operations: hostLossErrors,
-      window_s: hostLossWindowS,
-    },
+    brick_kill: { ...stallStats(brickKill), failed_operations: brickKillErrors },
+    host_loss: { ...stallStats(hostLoss), failed_operations: hostLossErrors, window_s: hostLossWindowS },
     mount_first_down: {
       median_s: round3(median(mountTimes)),
       min_s: round3(Math.min(...mountTimes)),
