@@ -1,5 +1,5 @@
 /**
- * review/CHANGES.md, when synth is given a base (`--base <previous review dir>`): what a deploy
+ * review/CHANGES.md, when synth is given a base (`--base <previous review dir or git ref>`): what a deploy
  * of this change does, for the pull request's reviewer. For each host whose files differ from the
  * base bundle, in rollout order: the unified diff of each file (both sides as the review shows
  * them, so deploy-time values and secrets stay placeholders), the action each change triggers,
@@ -71,7 +71,11 @@ function disruption(gate: GateKind, actions: readonly FileAction[]): string {
   }
 }
 
-/** Which servers a plain apply would replace: added or removed hosts, or a changed name, location or address. */
+/**
+ * Which servers a plain apply would create, replace, resize or destroy: added or removed hosts, a
+ * changed name or private address, a changed server type. Read from the two plans, so servers
+ * only: volumes, the network and the Floating IP follow the topology's own fields, not a file.
+ */
 function serverChanges(plan: Plan, base: BaseBundle): ChangesPage["servers"] {
   if (!base.plan) return [{ host: "(all)", what: "unknown: the base bundle has no plan.json" }];
   const before = new Map(base.plan.hosts.map((h) => [h.name, h]));
