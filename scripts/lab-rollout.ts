@@ -43,5 +43,8 @@ await labMain({
     f_floating_ip_moves: s.f_replace_lb.floating_ip_moves,
     h_hosts: s.h_every_host.steps_run.length,
     h_apply_s: s.h_every_host.apply_s,
+    drift_refused: !s.drift.refused.apply_ok && s.drift.file_untouched,
+    drift_accepted: s.drift.accepted.apply_ok && s.drift.overwritten,
+    emails_all_along: s.emails_all_along.total,
   }),
 });

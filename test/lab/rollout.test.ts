@@ -52,11 +52,16 @@ describeLab(
         expect.soft(s.unreachable_host.tail, "an unreachable host is named").toMatch(/HostRollout_Parser2/);
         expect.soft(s.h_every_host.apply_ok, "h: a change on every host").toBe(true);
         expect.soft(s.h_every_host.steps_run.length, "h: all 9 hosts").toBe(9);
+        expect.soft(s.drift.refused.tail, "drift: refused at lb-2, the file named").toMatch(/host lb-2: drift: \/etc\/haproxy\/haproxy\.cfg/);
+        expect.soft(s.drift.file_untouched, "drift: nothing written on lb-2").toBe(true);
+        expect.soft(s.drift.accepted.apply_ok && s.drift.overwritten, "drift: overwritten with TF_VAR_rollout_accept_drift=true").toBe(true);
+        expect.soft(s.emails_all_along.total, "emails all along: lost, quarantined").toMatchObject({ lost: 0, quarantined: 0 });
         expect(report.pass).toEqual({
           fresh_pair: true,
           first: true,
           baseline: true,
           a: true,
+          drift: true,
           a2: true,
           b: true,
           g: true,
@@ -69,6 +74,7 @@ describeLab(
           bad_host_key: true,
           h: true,
           brick_watchdogs: true,
+          emails_all_along: true,
         });
       },
       45 * 60_000,
