@@ -36,7 +36,8 @@ const MARKER_TEXT = "This directory is a Bulwark review bundle, written by `npm 
  */
 export function checkReviewDir(dir: string): void {
   const fix =
-    "pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); remove an old bundle from before that marker yourself";
+    "pass a new or empty directory, or one an earlier `npm run synth` wrote (it holds .bulwark-review); " +
+    "remove an old bundle from before that marker yourself";
   const stat = lstatOrUndefined(dir);
   if (stat === undefined) return;
   if (!stat.isDirectory()) {
@@ -46,7 +47,8 @@ export function checkReviewDir(dir: string): void {
   if (entries.length === 0 || lstatOrUndefined(join(dir, REVIEW_MARKER))?.isFile()) return;
   throw new UserError(
     "--review",
-    `holds ${entries.length} ${entries.length === 1 ? "entry" : "entries"} but no ${REVIEW_MARKER}, so it is not a review bundle, and synth would delete all of it`,
+    `holds ${entries.length} ${entries.length === 1 ? "entry" : "entries"} but no ${REVIEW_MARKER}, ` +
+      `so it is not a review bundle, and synth would delete all of it`,
     dir,
     fix,
   );

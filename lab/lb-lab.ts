@@ -317,7 +317,8 @@ export class LbLab {
     const outage = { ...analyse(await this.window(t0 - CLIENT_TIMEOUT_MS, t0 + 4000), t0), ...steps };
     const next = await this.steady("after haproxy kill");
     this.run.log(
-      `haproxy kill on ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`,
+      `haproxy kill on ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s ` +
+        `(peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`,
     );
     return outage;
   }
@@ -332,7 +333,8 @@ export class LbLab {
     await Promise.all(master.links.map((l) => this.net.setLink(l, true)));
     const next = await this.steady("after host loss");
     this.run.log(
-      `host loss of ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s (peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`,
+      `host loss of ${master.name}: answered again after ${outage.recoveryS.toFixed(3)} s ` +
+        `(peer MASTER ${steps.peerMasterS ?? "-"} s, IP routed ${steps.routedS ?? "-"} s), ${outage.failed} failed; MASTER now ${next.name}`,
     );
     return outage;
   }
@@ -402,7 +404,8 @@ export class LbLab {
     const failed = (await this.window(t0, Date.now())).filter((r) => !r.ok).length;
     const dual = (single - healed) / 1000;
     this.run.log(
-      `partition: one MASTER ${dual.toFixed(3)} s after the heal, holder ${ok ? "is" : "is NOT"} the MASTER, ${after.assignments.length - settled} moves after settling, ${failed} failed`,
+      `partition: one MASTER ${dual.toFixed(3)} s after the heal, holder ${ok ? "is" : "is NOT"} the MASTER, ` +
+        `${after.assignments.length - settled} moves after settling, ${failed} failed`,
     );
     return { dualMasterS: dual, holders: ok ? holders : holders + 1, flipsAfterSettle: after.assignments.length - settled, failed };
   }
@@ -551,7 +554,8 @@ export async function runLbLab(run: LabRun, counts: LbLabCounts = ACCEPTANCE_COU
     conditions: {
       client: `GET /api/messages through the Floating IP every ${CLIENT_INTERVAL_MS} ms, ${CLIENT_TIMEOUT_MS} ms timeout, one connection per request`,
       hosts:
-        "lb-1, lb-2: systemd-nspawn containers booted from their rendered user-data (lab overrides: lab/overrides.ts); app-1, app-2: the mail API in network namespaces",
+        "lb-1, lb-2: systemd-nspawn containers booted from their rendered user-data (lab overrides: lab/overrides.ts); " +
+        "app-1, app-2: the mail API in network namespaces",
       emulator: "lab/hcloud-emulator.ts re-routes the Floating IP at once; Hetzner's own propagation delay is not modelled",
       counts,
       unauthorized_api_requests: lab.unauthorizedRequests,

@@ -254,17 +254,26 @@ export async function runRolloutLab(run: LabRun, counts: RolloutLabCounts = ACCE
       emails_all_along: { per_scenario: fed, total: { ...fedTotal, drain_s: fedDrainS } },
     },
     conditions: {
-      client: `GET /api/messages/<key> of a stored document (with the token) through the Floating IP every ${CLIENT_INTERVAL_MS} ms, ${CLIENT_TIMEOUT_MS} ms timeout`,
-      hosts: `${STACK_LAB_HOSTS.join(", ")}: systemd-nspawn containers booted from their rendered user-data (lab/overrides.ts), sshd with the host keys pinned; terraform connects from the private network, not through the bastion (Terraform 1.11 bug, see lab/stack.ts)`,
+      client:
+        `GET /api/messages/<key> of a stored document (with the token) through the Floating IP ` +
+        `every ${CLIENT_INTERVAL_MS} ms, ${CLIENT_TIMEOUT_MS} ms timeout`,
+      hosts:
+        `${STACK_LAB_HOSTS.join(", ")}: systemd-nspawn containers booted from their rendered user-data (lab/overrides.ts), ` +
+        `sshd with the host keys pinned; ` +
+        `terraform connects from the private network, not through the bastion (Terraform 1.11 bug, see lab/stack.ts)`,
       terraform: "the real terraform binary applies the rollout chain (terraform_data + provisioners) of a lab stack holding only that chain",
       emails:
         `from the baseline to h: one email every ${FEED_INTERVAL_MS} ms into the spool through app-1's gluster mount, audited per scenario ` +
         `(emails_all_along); scenario c adds ${counts.emails} more, one every ${EMAIL_INTERVAL_MS} ms, from 0.5 s before the apply`,
-      writers: `scenarios d and e: app-1 and parser-1 write and fsync a ${WRITER.bytes.min}-${WRITER.bytes.max} byte file and read back an earlier one every ${WRITER.periodS} s`,
+      writers:
+        `scenarios d and e: app-1 and parser-1 write and fsync a ${WRITER.bytes.min}-${WRITER.bytes.max} byte file ` +
+        `and read back an earlier one every ${WRITER.periodS} s`,
       replace:
-        "e, f: retire over SSH (pinned key), the container stopped, a new one booted from the same user-data with a fresh root (and, for storage-2, the same brick directory), then the apply; the step runs again for the new server id",
+        "e, f: retire over SSH (pinned key), the container stopped, a new one booted from the same user-data with a fresh root " +
+        "(and, for storage-2, the same brick directory), then the apply; the step runs again for the new server id",
       not_here:
-        "MongoDB (no server can run here: the order and gates are checked against scripted responses in test/validate/host-agent.test.ts); Hetzner's own replacement timing",
+        "MongoDB (no server can run here: the order and gates are checked against scripted responses in test/validate/host-agent.test.ts); " +
+        "Hetzner's own replacement timing",
       counts,
       seconds: Math.round((Date.now() - started) / 1000),
     },

@@ -69,7 +69,8 @@ export async function startArtifactServer(
   for (const a of Object.values(plan.services.artifacts)) {
     if (digests[a.name].sha256 !== a.sha256)
       throw new Error(
-        `lab: dist/services/${a.file} has sha256 ${digests[a.name].sha256}, but the plan carries ${a.sha256}; plan with the build's digests (synth/pipeline.ts prepare)`,
+        `lab: dist/services/${a.file} has sha256 ${digests[a.name].sha256}, but the plan carries ${a.sha256}; ` +
+          `plan with the build's digests (synth/pipeline.ts prepare)`,
       );
   }
   const address = artifactAddress(plan);
@@ -256,7 +257,8 @@ export async function runServicesScenario(run: LabRun, ctx: ServicesContext): Pr
   const restartsOf = async (name: string) => Number((await host(name).unitProperties(parserUnit, ["NRestarts"]))["NRestarts"]);
   const othersBefore = await Promise.all(ctx.parsers.slice(1).map(restartsOf));
   run.log(
-    `f3. SIGKILL to ${parserUnit} on ${ctx.parsers[0]} (pid ${pre["MainPID"]}) after ${completedBeforeKill} of ${crashBatch.length} stored; it held ${claimsAtKill} claims`,
+    `f3. SIGKILL to ${parserUnit} on ${ctx.parsers[0]} (pid ${pre["MainPID"]}) ` +
+      `after ${completedBeforeKill} of ${crashBatch.length} stored; it held ${claimsAtKill} claims`,
   );
   const restarted = await run
     .waitFor(

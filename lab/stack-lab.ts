@@ -231,7 +231,8 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     500,
   );
   run.log(
-    `smtp: a message every ${SMTP_INTERVAL_MS} ms to ${config.to} through ${config.host}:25; deferrals retried after ${config.retryMinMs / 1000} s, doubling to ${config.retryMaxMs / 1000} s`,
+    `smtp: a message every ${SMTP_INTERVAL_MS} ms to ${config.to} through ${config.host}:25; ` +
+      `deferrals retried after ${config.retryMinMs / 1000} s, doubling to ${config.retryMaxMs / 1000} s`,
   );
 
   // Progress: the traffic counters every 20 s.
@@ -240,7 +241,8 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     const gets = lab.records();
     run.log(
       `traffic: GETs ${gets.length} (${gets.filter((r) => !r.ok).length} failed); smtp ${recs.filter((r) => r.kind === "N").length} sent, ` +
-        `${recs.filter((r) => r.kind === "A").length} acknowledged, ${recs.filter((r) => r.kind === "D").length} deferred, ${recs.filter((r) => r.kind === "S").length} documents seen`,
+        `${recs.filter((r) => r.kind === "A").length} acknowledged, ${recs.filter((r) => r.kind === "D").length} deferred, ` +
+        `${recs.filter((r) => r.kind === "S").length} documents seen`,
     );
   }, 20_000);
   run.defer("the progress line", () => clearInterval(progress));
@@ -310,9 +312,13 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
     };
     results.push(r);
     run.log(
-      `${name}: back in service after ${r.recovered_after_s ?? "NEVER"} s; ${r.gets.failed_gets} of ${r.gets.requests} GETs failed (longest gap ${r.gets.longest_gap_ms} ms); ` +
-        `smtp ${r.smtp.acknowledged} of ${r.smtp.messages} acknowledged, deferrals ${JSON.stringify(r.smtp.deferrals)}, ${r.smtp.retries_acknowledged} retries acknowledged; ` +
-        `every acknowledged message a document ${r.smtp.all_documents_after_s === null ? "not yet (the run's end counts them)" : `${r.smtp.all_documents_after_s} s after`}; longest document gap ${r.smtp.longest_document_gap_ms} ms`,
+      `${name}: back in service after ${r.recovered_after_s ?? "NEVER"} s; ` +
+        `${r.gets.failed_gets} of ${r.gets.requests} GETs failed (longest gap ${r.gets.longest_gap_ms} ms); ` +
+        `smtp ${r.smtp.acknowledged} of ${r.smtp.messages} acknowledged, deferrals ${JSON.stringify(r.smtp.deferrals)}, ` +
+        `${r.smtp.retries_acknowledged} retries acknowledged; ` +
+        `every acknowledged message a document ` +
+        `${r.smtp.all_documents_after_s === null ? "not yet (the run's end counts them)" : `${r.smtp.all_documents_after_s} s after`}; ` +
+        `longest document gap ${r.smtp.longest_document_gap_ms} ms`,
     );
     return r;
   };
@@ -453,9 +459,16 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       recovered_after_s: r.recovered_after_s,
     })),
     conditions: {
-      hosts: `${STACK_LAB_HOSTS.join(", ")}: systemd-nspawn containers booted from their rendered user-data (lab/overrides.ts), the SMTP receiver on (mail.domains ${LAB_DOMAIN}); the Mongo hosts are not booted: the services use the fs store on the gluster volume`,
+      hosts:
+        `${STACK_LAB_HOSTS.join(", ")}: systemd-nspawn containers booted from their rendered user-data (lab/overrides.ts), ` +
+        `the SMTP receiver on (mail.domains ${LAB_DOMAIN}); the Mongo hosts are not booted: the services use the fs store on the gluster volume`,
       client: `GET of a stored document through the Floating IP every ${CLIENT_INTERVAL_MS} ms`,
-      smtp: `a new message every ${SMTP_INTERVAL_MS} ms through the Floating IP on port 25, one connection each; 4xx and dropped connections retried after ${config.retryMinMs / 1000} s doubling to ${config.retryMaxMs / 1000} s (an MTA waits minutes; the lab compresses it); the reader GETs each acknowledged message's document (each on its own, ${config.readTimeoutMs} ms timeout, started every ${config.readEveryMs} ms) until it exists`,
+      smtp:
+        `a new message every ${SMTP_INTERVAL_MS} ms through the Floating IP on port 25, one connection each; ` +
+        `4xx and dropped connections retried after ${config.retryMinMs / 1000} s doubling to ${config.retryMaxMs / 1000} s ` +
+        `(an MTA waits minutes; the lab compresses it); ` +
+        `the reader GETs each acknowledged message's document (each on its own, ${config.readTimeoutMs} ms timeout, ` +
+        `started every ${config.readEveryMs} ms) until it exists`,
       hard_loss: `every link of the host cut and its processes frozen (cgroup freezer) for ${counts.lossS} s, then thawed and reconnected`,
       restart: "poweroff, then a boot from the same user-data with a fresh root (the lab's roots are volatile; a storage server keeps its brick)",
       counts,

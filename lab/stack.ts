@@ -483,7 +483,9 @@ export class LabStack {
       // a host-key mismatch until this timeout: hashicorp/terraform#38881 is still open).
       connection: { user: plan.admin.user, privateKey: readFileSync(this.adminKeyFile, "utf8"), timeout: "20s" },
       // As in the stack (RolloutAccess): a variable, so the override is TF_VAR_rollout_accept_drift.
-      acceptDrift: `\${var.${new TerraformVariable(stack, "rollout_accept_drift", { type: "bool", nullable: false, default: false }).friendlyUniqueId}}`,
+      acceptDrift: `\${var.${
+        new TerraformVariable(stack, "rollout_accept_drift", { type: "bool", nullable: false, default: false }).friendlyUniqueId
+      }}`,
     });
     app.synth();
     const stackDir = join(outdir, "stacks", "rollout");
@@ -530,7 +532,8 @@ export class LabStack {
       .slice(-10)
       .join("\n");
     this.run.log(
-      `terraform apply ${ok ? "completed" : "FAILED"} in ${seconds.toFixed(1)} s; steps run: ${stepsRun.join(", ") || "none"}${ok ? "" : `\n${tail}`}`,
+      `terraform apply ${ok ? "completed" : "FAILED"} in ${seconds.toFixed(1)} s; ` +
+        `steps run: ${stepsRun.join(", ") || "none"}${ok ? "" : `\n${tail}`}`,
     );
     return { ok, seconds, tail, stepsRun, reports };
   }
@@ -668,7 +671,8 @@ export class LabStack {
   /** Every server row of `lb`'s haproxy (`show stat` on its admin socket): backend, server, status. */
   async haproxyServers(lb: string): Promise<{ backend: string; server: string; status: string }[]> {
     const py =
-      "import socket\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\ns.connect('/run/haproxy/admin.sock')\ns.sendall(b'show stat\\n')\nb=b''\nwhile True:\n  c=s.recv(65536)\n  if not c: break\n  b+=c\nprint(b.decode())";
+      "import socket\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\ns.connect('/run/haproxy/admin.sock')\n" +
+      "s.sendall(b'show stat\\n')\nb=b''\nwhile True:\n  c=s.recv(65536)\n  if not c: break\n  b+=c\nprint(b.decode())";
     const out = await this.host(lb).exec("python3", ["-c", py], { allowFail: true, timeoutMs: 15_000 });
     const lines = out.split("\n").filter((l) => l && !l.startsWith("#"));
     return lines
@@ -741,7 +745,8 @@ export class LabStack {
       ...(options.note ? { note: options.note } : {}),
     };
     this.run.log(
-      `${name}: apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s, ${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`,
+      `${name}: apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s, ` +
+        `${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`,
     );
     return out;
   }
@@ -791,7 +796,9 @@ export class LabStack {
       boot_s: round(bootS),
     };
     this.run.log(
-      `replace ${name}: boot ${out.boot_s} s, apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s; over ${round(seconds)} s ${out.failed_gets} of ${out.requests} GETs failed (longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`,
+      `replace ${name}: boot ${out.boot_s} s, apply ${result.ok ? "ok" : "failed"} in ${out.apply_s} s; ` +
+        `over ${round(seconds)} s ${out.failed_gets} of ${out.requests} GETs failed ` +
+        `(longest gap ${out.longest_gap_ms} ms), Floating IP moved ${out.floating_ip_moves}x`,
     );
     return out;
   }
@@ -833,7 +840,10 @@ export class LabStack {
   /** What a host's mail API unit runs now (its ExecStart names the installed build). */
   async execStart(host: string): Promise<string> {
     const props = await this.host(host).unitProperties("bulwark-mail-api.service", ["ExecStart", "ActiveState"]);
-    return `${props["ActiveState"]} ${/path=([^ ;]+)/.exec(props["ExecStart"] ?? "")?.[1] ?? ""} ${/argv\[\]=[^ ]+ ([^ ;]+)/.exec(props["ExecStart"] ?? "")?.[1] ?? ""}`;
+    return (
+      `${props["ActiveState"]} ${/path=([^ ;]+)/.exec(props["ExecStart"] ?? "")?.[1] ?? ""} ` +
+      `${/argv\[\]=[^ ]+ ([^ ;]+)/.exec(props["ExecStart"] ?? "")?.[1] ?? ""}`
+    );
   }
 
   /**

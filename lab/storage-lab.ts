@@ -235,7 +235,8 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
   const kept = clientRendered.files.find((f) => f.path === storage.client.volfile)!.content;
   const volfileDiffs = compareVolfiles(parseVolfile(kept), parseVolfile(generated));
   run.log(
-    `volfile: kept volume file ${volfileDiffs.length === 0 ? "matches" : "DIFFERS from"} glusterd's ${storage.volume}.tcp-fuse.vol${volfileDiffs.length ? `: ${volfileDiffs.join("; ")}` : ""}`,
+    `volfile: kept volume file ${volfileDiffs.length === 0 ? "matches" : "DIFFERS from"} ` +
+      `glusterd's ${storage.volume}.tcp-fuse.vol${volfileDiffs.length ? `: ${volfileDiffs.join("; ")}` : ""}`,
   );
 
   const volumeStatus = await gl(bootstrapHost, ["volume", "status", storage.volume]);
@@ -334,7 +335,8 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     operations: allRecords().filter((r) => r.kind !== "E" && r.t1 >= b0 && r.t1 <= b1).length,
   };
   run.log(
-    `baseline: ${baseline.window_s} s, longest stall ${baseline.max_stall_s} s, ${baseline.false_disconnects} disconnects, ${baseline.operations} operations; load ${baseline.load_mib_per_s.join(", ")} MiB/s`,
+    `baseline: ${baseline.window_s} s, longest stall ${baseline.max_stall_s} s, ${baseline.false_disconnects} disconnects, ` +
+      `${baseline.operations} operations; load ${baseline.load_mib_per_s.join(", ")} MiB/s`,
   );
 
   // a. Brick kill.
@@ -414,7 +416,8 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     }
     const healS = await recover(`mount ${i + 1}`);
     run.log(
-      `c. mount ${i + 1}/${options.runs} from ${mountConfig.what} with ${firstServer.name} cut off: ${round3(mountTimes[i]!)} s; healed in ${round3(healS)} s`,
+      `c. mount ${i + 1}/${options.runs} from ${mountConfig.what} with ${firstServer.name} cut off: ` +
+        `${round3(mountTimes[i]!)} s; healed in ${round3(healS)} s`,
     );
   }
   let baselineBackupVolfile: number | null = null;
@@ -495,7 +498,8 @@ export async function runStorageLab(run: LabRun, options: StorageLabOptions) {
     }
   }
   run.log(
-    `d. verify: ${manifest.size} files written; ${lost} lost, ${mismatched} checksum mismatches, ${brickCopiesDiffering} with a brick copy differing, ${splitBrain} split-brain entries, ${readBackBad} bad read-backs`,
+    `d. verify: ${manifest.size} files written; ${lost} lost, ${mismatched} checksum mismatches, ` +
+      `${brickCopiesDiffering} with a brick copy differing, ${splitBrain} split-brain entries, ${readBackBad} bad read-backs`,
   );
 
   const firstDataBrick = storage.bricks.find((b) => !b.arbiter)!;

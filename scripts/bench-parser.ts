@@ -273,7 +273,10 @@ async function measureRawAndService(
       svc.msgs.push(files.length / run.seconds);
       svc.mb.push(bytes / 1e6 / run.seconds);
       progress(
-        `run ${r + 1}/${runs}: raw ${r3(corpus.length / rs)} msgs/s (${r3(bytes / 1e6 / rs)} MB/s); raw in ${threads} workers ${r3(rawWorkers.at(-1)!)} msgs/s; full work one thread ${r3(full.at(-1)!)} msgs/s; service ${r3(files.length / run.seconds)} msgs/s (${r3(bytes / 1e6 / run.seconds)} MB/s); load ${loadavg()[0]!.toFixed(2)}`,
+        `run ${r + 1}/${runs}: raw ${r3(corpus.length / rs)} msgs/s (${r3(bytes / 1e6 / rs)} MB/s); ` +
+          `raw in ${threads} workers ${r3(rawWorkers.at(-1)!)} msgs/s; ` +
+          `full work one thread ${r3(full.at(-1)!)} msgs/s; ` +
+          `service ${r3(files.length / run.seconds)} msgs/s (${r3(bytes / 1e6 / run.seconds)} MB/s); load ${loadavg()[0]!.toFixed(2)}`,
       );
     }
   } finally {
@@ -565,7 +568,8 @@ async function main(): Promise<void> {
     const bytes = corpus.reduce((s, b) => s + b.byteLength, 0);
     const withAtt = corpus.filter((b) => b.includes("Content-Disposition: attachment")).length;
     progress(
-      `corpus: ${N} messages, ${r3(bytes / 1e6)} MB, ${withAtt} with attachments, sizes ${Math.min(...corpus.map((b) => b.length))}..${Math.max(...corpus.map((b) => b.length))} bytes`,
+      `corpus: ${N} messages, ${r3(bytes / 1e6)} MB, ${withAtt} with attachments, ` +
+        `sizes ${Math.min(...corpus.map((b) => b.length))}..${Math.max(...corpus.map((b) => b.length))} bytes`,
     );
 
     const load_before = loadavg()[0]!;
@@ -575,7 +579,8 @@ async function main(): Promise<void> {
     const hang = stat([...mix.hangDetect, ...(await measureHangDetect(base, triggerWorker, quick ? 1 : 3))]);
     const replace = stat(await measureWorkerReplace(triggerWorker, RUNS));
     progress(
-      `hang_detect_s median ${r3(hang.median)} (min ${r3(hang.min)}, max ${r3(hang.max)}); worker_replace_ms median ${r3(replace.median)} (min ${r3(replace.min)}, max ${r3(replace.max)})`,
+      `hang_detect_s median ${r3(hang.median)} (min ${r3(hang.min)}, max ${r3(hang.max)}); ` +
+        `worker_replace_ms median ${r3(replace.median)} (min ${r3(replace.min)}, max ${r3(replace.max)})`,
     );
     const childCorpus = cleanCorpus(N_CHILD, 777)
       .map((b) => (b.length > 256 * 1024 ? b.subarray(0, 0) : b))
@@ -623,7 +628,9 @@ async function main(): Promise<void> {
         service_ratio_vs_full_work: r3(svc.msgs.median / full.median),
       },
       ceiling: {
-        note: "what 2 workers can reach when each message costs the full work: raw_two_workers ratio / work_vs_raw (derived from the two measurements above, not measured itself)",
+        note:
+          "what 2 workers can reach when each message costs the full work: raw_two_workers ratio / work_vs_raw " +
+          "(derived from the two measurements above, not measured itself)",
         service_ratio_vs_raw_at_most: r3(rawWorkers.median / raw.msgs.median / (raw.msgs.median / full.median)),
       },
       poison_mix: {
@@ -635,7 +642,11 @@ async function main(): Promise<void> {
         poison_quarantined: mix.poisonQuarantined,
         poison_total: mix.poisonTotal,
         poison_parsed_best_effort: mix.poisonParsed,
-        note: "poison_total counts every corpus item mixed in; the malformed-encoding items (bad base64/QP, unknown charset, invalid UTF-8, truncated boundary) parse best-effort in < 10 ms and are stored, by design (quarantining readable mail for a sloppy encoding would lose it); every other item must be quarantined with its expected reason, and poison_unexpected lists any that was not",
+        note:
+          "poison_total counts every corpus item mixed in; " +
+          "the malformed-encoding items (bad base64/QP, unknown charset, invalid UTF-8, truncated boundary) " +
+          "parse best-effort in < 10 ms and are stored, by design (quarantining readable mail for a sloppy encoding would lose it); " +
+          "every other item must be quarantined with its expected reason, and poison_unexpected lists any that was not",
         poison_unexpected: mix.unexpected,
         hang_detect_s: r3(hang.median),
         hang_detect_s_min: r3(hang.min),

@@ -153,7 +153,10 @@ const report = {
   targets: { default_median_s_max: 1.5, hosts_100_median_s_max: 2.5 },
   conditions: {
     measured:
-      "synthesize(): validate, the services' artifact check (dist/services/ reused, sources hashed), plan, render, constructs, app.synth(), review bundle; each run in a fresh process after one untimed warm-up synth there; excludes process start-up and module loading; output (cdktf.out and the review bundle) under the OS temp dir on this VM's disk, and again under /dev/shm (output_on_tmpfs)",
+      "synthesize(): validate, the services' artifact check (dist/services/ reused, sources hashed), " +
+      "plan, render, constructs, app.synth(), review bundle; each run in a fresh process after one untimed warm-up synth there; " +
+      "excludes process start-up and module loading; " +
+      "output (cdktf.out and the review bundle) under the OS temp dir on this VM's disk, and again under /dev/shm (output_on_tmpfs)",
     runs: RUNS,
     warmup_runs: WARMUP,
     cpus: cpus().length,

@@ -181,7 +181,9 @@ export function withReviewBundleAtRef<T>(ref: string, options: BaseRefOptions, u
           FIX,
         );
       }
-      const text = `A Bulwark review bundle, written by \`npm run synth\` of ${resolved.commit}; --base added this marker, which that commit did not write.\n`;
+      const text =
+        `A Bulwark review bundle, written by \`npm run synth\` of ${resolved.commit}; ` +
+        `--base added this marker, which that commit did not write.\n`;
       writeFileSync(join(review, REVIEW_MARKER), text);
     }
     log(`${label}: its review bundle is ready (${((performance.now() - started) / 1000).toFixed(2)} s)`);
@@ -374,7 +376,10 @@ function checkChild(child: SpawnSyncReturns<string>, resolved: ResolvedRef, time
   if (child.signal && (SIGNALS as readonly string[]).includes(child.signal)) throw new ChildSignalled(child.signal);
   if (child.status !== 0) {
     const how = child.signal ? `was killed by ${child.signal}` : `exited with code ${child.status}`;
-    const fix = `an older ref may not know an option passed to it (--review, --topology) or may reject the topology: choose a newer ref, or ${INSTEAD}`;
+    const fix =
+      `an older ref may not know an option passed to it (--review, --topology) ` +
+      `or may reject the topology: ` +
+      `choose a newer ref, or ${INSTEAD}`;
     throw new UserError("--base", `the ${what} of ${at} ${how}`, resolved.ref, `${fix}${tail(child)}`);
   }
 }

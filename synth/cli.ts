@@ -78,7 +78,8 @@ export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliI
     const { plan, failures } = result.prepared;
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     io.out(
-      `bulwark: ${plan.hosts.length} hosts, ${plan.placementGroups.length} placement groups; every single-host loss analysed (${failures.singlePointsOfFailure.length} stop the service)`,
+      `bulwark: ${plan.hosts.length} hosts, ${plan.placementGroups.length} placement groups; ` +
+        `every single-host loss analysed (${failures.singlePointsOfFailure.length} stop the service)`,
     );
     io.out(`bulwark: wrote ${result.stackFile} and ${reviewDir}/ (${result.review.files.length} files) in ${seconds} s`);
     if (base !== undefined) io.out(`bulwark: ${reviewDir}/CHANGES.md compares with ${base}`);

@@ -45,7 +45,8 @@ export function prepare(source: TopologySource, options: PrepareOptions = {}): P
     const broken = loss.verdicts.find((v) => !v.ok)!;
     throw new UserError(
       broken.field,
-      `losing ${loss.host} would stop the service (${broken.subject}: ${broken.reason}); single points of failure: ${failures.singlePointsOfFailure.join(", ")}`,
+      `losing ${loss.host} would stop the service (${broken.subject}: ${broken.reason}); ` +
+        `single points of failure: ${failures.singlePointsOfFailure.join(", ")}`,
       broken.size,
       `add hosts so that no single loss stops ${broken.subject}, or for staging set allowSinglePointsOfFailure: {reason: "..."}`,
     );

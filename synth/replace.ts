@@ -145,7 +145,8 @@ function retireHost(t: RetireTarget, io: { out: (line: string) => void }): boole
     }
     const why = (r.stderr || r.stdout).trim().split("\n").pop() || r.failure;
     io.out(
-      `bulwark: warning: could not retire ${t.address} (${why}); replacing it anyway: a dead host has nothing to hand over, a live lb MASTER fails over when its server goes`,
+      `bulwark: warning: could not retire ${t.address} (${why}); replacing it anyway: ` +
+        `a dead host has nothing to hand over, a live lb MASTER fails over when its server goes`,
     );
     return false;
   } finally {

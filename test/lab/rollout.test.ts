@@ -23,7 +23,8 @@ describeLab(
   },
   (run) => {
     it(
-      "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN terraform rolls changes over them and replaces two under load THEN the service never notices and a bad build stops at its host",
+      "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN terraform rolls changes over them and replaces two under load " +
+        "THEN the service never notices and a bad build stops at its host",
       async () => {
         const report = await runRolloutLab(run, CI_COUNTS);
         writeReport("rollout", report);

@@ -21,7 +21,8 @@ describeLab(
   },
   (run) => {
     it(
-      "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits THEN no acknowledged message is lost and each host comes back by itself",
+      "GIVEN the 9 non-Mongo hosts booted from their user-data WHEN each is lost in turn and the network splits " +
+        "THEN no acknowledged message is lost and each host comes back by itself",
       async () => {
         const report = await runStackLab(run, CI_COUNTS);
         writeReport("stack", report);

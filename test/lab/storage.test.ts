@@ -23,7 +23,8 @@ describeLab(
     let report: StorageReport | undefined;
 
     it(
-      "GIVEN 3 storage hosts and 3 clients booted from their user-data WHEN every storage scenario is played while the clients write, then the services ones THEN each requirement holds",
+      "GIVEN 3 storage hosts and 3 clients booted from their user-data WHEN every storage scenario is played while the clients write, " +
+        "then the services ones THEN each requirement holds",
       async () => {
         report = await runStorageLab(run, { runs: ACCEPTANCE_COUNTS.runs, partitions: TIER_PARTITIONS, baseline: false, services: true });
         writeReport("storage-failover.test", report);
