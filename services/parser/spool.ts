@@ -348,28 +348,23 @@ export class Spool {
 
   /** Removes the claim after output was stored; false when the lease had been lost. */
   complete(claim: Claim): Promise<boolean> {
-    return this.serialize(claim, async () => {
-      if (claim.state !== "held") return false;
-      try {
-        await unlink(this.pathOf(claim));
-      } catch (err) {
-        if (isEnoent(err)) {
-          claim.state = "lost";
-          return false;
-        }
-        throw err;
-      }
-      claim.state = "done";
-      return true;
-    });
+    return this.finish(claim, () => unlink(this.pathOf(claim)), "done");
   }
 
   /** Puts the message back into new/ for any host to claim. */
   release(claim: Claim): Promise<boolean> {
+    return this.finish(claim, () => rename(this.pathOf(claim), join(this.newDir, claim.name)), "released");
+  }
+
+  /**
+   * Ends a held claim with `op` on its file, then marks it `state`. A file already gone means
+   * another host reclaimed it (the claim expired): the claim is lost and nothing else happens.
+   */
+  private finish(claim: Claim, op: () => Promise<void>, state: "done" | "released"): Promise<boolean> {
     return this.serialize(claim, async () => {
       if (claim.state !== "held") return false;
       try {
-        await rename(this.pathOf(claim), join(this.newDir, claim.name));
+        await op();
       } catch (err) {
         if (isEnoent(err)) {
           claim.state = "lost";
@@ -377,7 +372,7 @@ export class Spool {
         }
         throw err;
       }
-      claim.state = "released";
+      claim.state = state;
       return true;
     });
   }
