@@ -483,23 +483,26 @@ describe.runIf(ready)("host agent", () => {
       },
     );
 
-    it("GIVEN the applied host WHEN its state is asked THEN every managed file's sha256 and the lb's health, peer included, come as JSON", async () => {
-      const r = await s.run(["state"]);
-      expect(r.code, r.stderr).toBe(0);
-      const state = JSON.parse(r.stdout) as {
-        host: string;
-        role: string;
-        files: Record<string, string | null>;
-        health: Record<string, unknown>;
-        healthy: boolean;
-      };
-      expect(state).toMatchObject({ host: "lb-1", role: "lb", healthy: true });
-      const cfg = s.file("/etc/haproxy/haproxy.cfg")!;
-      expect(state.files["/etc/haproxy/haproxy.cfg"]).toBe(createHash("sha256").update(cfg).digest("hex"));
-      expect(Object.keys(state.files)).toEqual(expect.arrayContaining(["/etc/keepalived/keepalived.conf", "/usr/local/sbin/bulwark-host"]));
-      expect(state.health).toMatchObject({ vrrp_state: "BACKUP", haproxy: true, backends: { "app-1": 2, "app-2": 2 } });
-      expect(state.health["peer"]).toEqual({ host: "lb-2", reachable: true });
-    });
+    it(
+      "GIVEN the applied host WHEN its state is asked THEN every managed file's sha256 " + "and the lb's health, peer included, come as JSON",
+      async () => {
+        const r = await s.run(["state"]);
+        expect(r.code, r.stderr).toBe(0);
+        const state = JSON.parse(r.stdout) as {
+          host: string;
+          role: string;
+          files: Record<string, string | null>;
+          health: Record<string, unknown>;
+          healthy: boolean;
+        };
+        expect(state).toMatchObject({ host: "lb-1", role: "lb", healthy: true });
+        const cfg = s.file("/etc/haproxy/haproxy.cfg")!;
+        expect(state.files["/etc/haproxy/haproxy.cfg"]).toBe(createHash("sha256").update(cfg).digest("hex"));
+        expect(Object.keys(state.files)).toEqual(expect.arrayContaining(["/etc/keepalived/keepalived.conf", "/usr/local/sbin/bulwark-host"]));
+        expect(state.health).toMatchObject({ vrrp_state: "BACKUP", haproxy: true, backends: { "app-1": 2, "app-2": 2 } });
+        expect(state.health["peer"]).toEqual({ host: "lb-2", reachable: true });
+      },
+    );
 
     it("GIVEN the peer lb not answering WHEN the gate is checked THEN it fails naming the peer", async () => {
       const closed = createNetServer();
