@@ -481,6 +481,7 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
   const ofRole = (role: string) => single.filter((r) => roleOf(r.host!) === role);
   const failedGets = (role: string) => ofRole(role).reduce((n, r) => n + r.gets.failed_gets, 0);
   // The issue's goals, each measured; `met: false` is reported, not hidden (README, "The whole stack").
+  const quorumFinal = finalResults.find((r) => r.drill === quorum.drill)!;
   const goals = {
     no_acknowledged_message_lost: { goal: 0, measured: whole.lost, met: whole.lost === 0 },
     failed_gets_app_loss: { goal: 0, measured: failedGets("app"), met: failedGets("app") === 0 },
@@ -503,6 +504,13 @@ export async function runStackLab(run: LabRun, counts: StackLabCounts = ACCEPTAN
       goal: `the Floating IP on the majority side's lb during the partition, at most 1 move`,
       measured: partition ? { moves: partition.moves_during, holder: partition.holder_during } : null,
       met: partition !== undefined && partition.moves_during <= 1 && partition.holder_during !== null && !minority.includes(partition.holder_during),
+    },
+    // Not an issue goal: once storage is back after the quorum loss (the last drill), the mail it
+    // deferred is taken again while the sender retries (its drain after the drills).
+    quorum_loss_mail_taken_again: {
+      goal: `every message deferred in the quorum loss acknowledged within the sender's ${config.drainSeconds} s drain`,
+      measured: { messages: quorumFinal.smtp.messages, unacknowledged: quorumFinal.smtp.unacknowledged },
+      met: quorumFinal.smtp.unacknowledged === 0,
     },
     brick_back_after_cut_s: {
       goal: BRICK_BACK_GOAL_S,
