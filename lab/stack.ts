@@ -27,8 +27,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { rename as renameAsync, writeFile as writeFileAsync } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
-import { HostRollout } from "../constructs/rollout.ts";
+import { App, LocalBackend, TerraformStack } from "cdktf";
+import { HostRollout, RolloutAccess } from "../constructs/rollout.ts";
 import { cleanCorpus } from "../measure/mail-corpus.ts";
 import type { Plan } from "../plan/model.ts";
 import { ROLLOUT_PATHS } from "../plan/rollout.ts";
@@ -482,10 +482,8 @@ export class LabStack {
       // The hosts are up already: a refused key should stop the apply in seconds (Terraform retries
       // a host-key mismatch until this timeout: hashicorp/terraform#38881 is still open).
       connection: { user: plan.admin.user, privateKey: readFileSync(this.adminKeyFile, "utf8"), timeout: "20s" },
-      // As in the stack (RolloutAccess): a variable, so the override is TF_VAR_rollout_accept_drift.
-      acceptDrift: `\${var.${
-        new TerraformVariable(stack, "rollout_accept_drift", { type: "bool", nullable: false, default: false }).friendlyUniqueId
-      }}`,
+      // The stack's own variable, so the override is TF_VAR_rollout_accept_drift as in production.
+      acceptDrift: new RolloutAccess(stack, "RolloutAccess", { bastionHost: "lb-1" }).acceptDrift,
     });
     app.synth();
     const stackDir = join(outdir, "stacks", "rollout");
